@@ -1,0 +1,201 @@
+"""The `db-*` console scripts. Each takes a target name or `all`."""
+
+from __future__ import annotations
+
+import argparse
+
+from atriz_database.clean import truncate_all
+from atriz_database.cli.common import confirm, run_command, selected_targets, target_argument
+from atriz_database.connections import create_database, database_exists, drop_database
+from atriz_database.errors import MigrationError
+from atriz_database.migrations import (
+    Requirement,
+    applied_migration_ids,
+    migrate,
+    new_migration,
+    rollback,
+    status,
+)
+from atriz_database.seeds import refuse_in_production, seed
+from atriz_database.targets import TargetRegistry
+from atriz_database.urls import database_url, describe_url
+
+__all__ = [
+    "clean_main",
+    "create_main",
+    "migrate_main",
+    "new_main",
+    "reset_main",
+    "rollback_main",
+    "seed_main",
+    "status_main",
+]
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    target_argument(parser)
+    return parser
+
+
+def requirement_met(requirement: Requirement) -> bool:
+    """Whether another target's database has the migration a `-- requires:` line names."""
+    target = TargetRegistry.from_entry_points().get(requirement.target)
+    url = database_url(target)
+    return database_exists(url) and requirement.migration_id in applied_migration_ids(url)
+
+
+def create_main(argv: list[str] | None = None) -> None:
+    """db-create: create the target's database if it is missing."""
+    args = _parser("db-create", "Create the database of a target (or all) if missing.").parse_args(
+        argv
+    )
+
+    def body() -> int:
+        for target in selected_targets(args.target):
+            url = database_url(target)
+            created = create_database(url)
+            print(f"{target.name}: {'created' if created else 'exists'} {describe_url(url)}")
+        return 0
+
+    run_command("db-create", body)
+
+
+def migrate_main(argv: list[str] | None = None) -> None:
+    """db-migrate: apply pending migrations."""
+    parser = _parser("db-migrate", "Apply the pending migrations of a target (or all).")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would run, change nothing"
+    )
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        for target in selected_targets(args.target):
+            migrate(
+                target, database_url(target), requirement_met=requirement_met, dry_run=args.dry_run
+            )
+        return 0
+
+    run_command("db-migrate", body)
+
+
+def rollback_main(argv: list[str] | None = None) -> None:
+    """db-rollback: roll back the newest applied migrations."""
+    parser = _parser("db-rollback", "Roll back the newest applied migrations of a target.")
+    parser.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        # Dependents first: an app's schema goes before the core schema it relies on.
+        for target in reversed(selected_targets(args.target)):
+            rollback(target, database_url(target), count=args.count)
+        return 0
+
+    run_command("db-rollback", body)
+
+
+def status_main(argv: list[str] | None = None) -> None:
+    """db-status: applied, pending and drifted migrations; exit 1 on drift or a missing database."""
+    args = _parser("db-status", "Show applied, pending and drifted migrations.").parse_args(argv)
+
+    def body() -> int:
+        problems = 0
+        for target in selected_targets(args.target):
+            url = database_url(target)
+            where = f"{target.name} ({describe_url(url)})"
+            if not database_exists(url):
+                print(f"{where}: database does not exist (run `uv run db-create {target.name}`)")
+                problems += 1
+                continue
+            report = status(target, url)
+            print(f"{where}: {len(report.applied)} applied, {len(report.pending)} pending")
+            for migration_id in report.pending:
+                print(f"  pending  {migration_id}")
+            for migration_id in report.drifted:
+                print(f"  DRIFT    {migration_id}: file changed after it was applied")
+            for migration_id in report.missing:
+                print(f"  MISSING  {migration_id}: applied, but its file is gone")
+            problems += len(report.drifted) + len(report.missing)
+        return 1 if problems else 0
+
+    run_command("db-status", body)
+
+
+def new_main(argv: list[str] | None = None) -> None:
+    """db-new: create a timestamped SQL migration and its rollback file."""
+    parser = argparse.ArgumentParser(
+        prog="db-new", description="Create a new SQL migration and its rollback file."
+    )
+    parser.add_argument("target", help="the target that owns the migration (e.g. core)")
+    parser.add_argument("name", help="what it does, lower_snake_case (e.g. create_vehicles)")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        targets = selected_targets(args.target)
+        if len(targets) != 1:
+            raise MigrationError("db-new needs one target, not all")
+        for path in new_migration(targets[0], args.name):
+            print(f"created {path}")
+        return 0
+
+    run_command("db-new", body)
+
+
+def seed_main(argv: list[str] | None = None) -> None:
+    """db-seed: run the target's seed files (refused in production)."""
+    args = _parser("db-seed", "Run the seed files of a target (or all).").parse_args(argv)
+
+    def body() -> int:
+        refuse_in_production("db-seed")
+        for target in selected_targets(args.target):
+            files = seed(target, database_url(target))
+            names = ", ".join(p.name for p in files) or "no seed files"
+            print(f"{target.name}: seeded ({names})")
+        return 0
+
+    run_command("db-seed", body)
+
+
+def clean_main(argv: list[str] | None = None) -> None:
+    """db-clean: empty every table, keeping the schema and the migration history."""
+    parser = _parser("db-clean", "Empty every table; keep the schema and migration history.")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        refuse_in_production("db-clean")
+        targets = selected_targets(args.target)
+        names = ", ".join(describe_url(database_url(t)) for t in targets)
+        confirm(f"Delete every row in {names}?", assume_yes=args.yes)
+        for target in targets:
+            tables = truncate_all(database_url(target))
+            print(f"{target.name}: emptied {len(tables)} table(s)")
+        return 0
+
+    run_command("db-clean", body)
+
+
+def reset_main(argv: list[str] | None = None) -> None:
+    """db-reset: drop, create, migrate and seed (refused in production)."""
+    parser = _parser("db-reset", "Drop, create, migrate and seed a target (not in production).")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        refuse_in_production("db-reset")
+        targets = selected_targets(args.target)
+        names = ", ".join(describe_url(database_url(t)) for t in targets)
+        confirm(f"Drop and rebuild {names}?", assume_yes=args.yes)
+        for target in reversed(targets):
+            if drop_database(database_url(target)):
+                print(f"{target.name}: dropped {describe_url(database_url(target))}")
+        for target in targets:
+            url = database_url(target)
+            create_database(url)
+            print(f"{target.name}: created {describe_url(url)}")
+            migrate(target, url, requirement_met=requirement_met)
+            files = seed(target, url)
+            print(f"{target.name}: seeded {len(files)} file(s)")
+        return 0
+
+    run_command("db-reset", body)

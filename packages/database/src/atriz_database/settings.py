@@ -1,0 +1,109 @@
+"""Configuration shared by every Atriz process: the environment name, the project root, `.env`."""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from atriz_database.errors import ConfigurationError
+
+__all__ = [
+    "DatabaseSettings",
+    "Environment",
+    "current_environment",
+    "env_int",
+    "env_str",
+    "load_env_file",
+    "project_root",
+]
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def project_root() -> Path:
+    """The folder that holds `.env` and `.atriz/`.
+
+    `ATRIZ_HOME` wins; otherwise the nearest folder at or above the working directory that holds
+    `uv.lock` (so commands behave the same from any sub-folder of the checkout); otherwise the
+    working directory itself.
+    """
+    home = os.environ.get("ATRIZ_HOME")
+    if home:
+        return Path(home).resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / "uv.lock").is_file():
+            return folder
+    return cwd
+
+
+def load_env_file(root: Path | None = None) -> None:
+    """Copy variables from `<root>/.env` into the environment; variables already set win."""
+    path = (root or project_root()) / ".env"
+    if not path.is_file():
+        return
+    for name, value in dotenv_values(path).items():
+        if value is not None:
+            os.environ.setdefault(name, value)
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """An environment variable, with empty strings treated as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer environment variable; a malformed value stops the process with a clear message."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def current_environment() -> Environment:
+    """`ATRIZ_ENV`: development (default), test or production."""
+    raw = env_str("ATRIZ_ENV") or Environment.DEVELOPMENT.value
+    try:
+        return Environment(raw)
+    except ValueError:
+        choices = ", ".join(e.value for e in Environment)
+        raise ConfigurationError(f"ATRIZ_ENV must be one of {choices}, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """How processes use PostgreSQL, read from the environment by `from_env`."""
+
+    pool_min_size: int = 1
+    """`ATRIZ_DB_POOL_MIN`: connections each pool keeps open."""
+    pool_max_size: int = 10
+    """`ATRIZ_DB_POOL_MAX`: the most connections one pool opens."""
+    connect_timeout: int = 10
+    """`ATRIZ_DB_CONNECT_TIMEOUT`: seconds to wait for a new connection."""
+    migration_lock_timeout: str = "5s"
+    """`ATRIZ_MIGRATION_LOCK_TIMEOUT`: how long a migration statement may wait for a table lock
+    before failing, so that it never queues live queries behind it for longer."""
+
+    @classmethod
+    def from_env(cls) -> DatabaseSettings:
+        return cls(
+            pool_min_size=env_int("ATRIZ_DB_POOL_MIN", cls.pool_min_size),
+            pool_max_size=env_int("ATRIZ_DB_POOL_MAX", cls.pool_max_size),
+            connect_timeout=env_int("ATRIZ_DB_CONNECT_TIMEOUT", cls.connect_timeout),
+            migration_lock_timeout=env_str(
+                "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
+            )
+            or cls.migration_lock_timeout,
+        )

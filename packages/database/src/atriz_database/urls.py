@@ -1,0 +1,75 @@
+"""Connection URLs: which server and database each target uses, and how to name them in messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict
+
+from atriz_database.embedded import embedded_url
+from atriz_database.errors import ConfigurationError
+from atriz_database.settings import env_str
+
+if TYPE_CHECKING:
+    from atriz_database.targets import DatabaseTarget
+
+__all__ = ["database_url", "describe_url", "maintenance_url", "server_is_configured", "yoyo_url"]
+
+_SCHEMES = ("postgresql", "postgres")
+
+
+def server_is_configured() -> bool:
+    """True when libpq's `PGHOST` names a server; otherwise the embedded default is used."""
+    return env_str("PGHOST") is not None
+
+
+def database_url(target: DatabaseTarget) -> str:
+    """The URL of a target's database.
+
+    The target's own variable (e.g. `SHARED_DATABASE_URL`) wins; else libpq's `PGHOST`, `PGPORT`,
+    `PGUSER`, `PGPASSWORD` with the target's database name; else the embedded server.
+    """
+    explicit = env_str(target.url_env)
+    if explicit is not None:
+        scheme = urlsplit(explicit).scheme
+        if scheme not in _SCHEMES:
+            raise ConfigurationError(
+                f"{target.url_env} must be a postgresql:// URL, got scheme {scheme!r}"
+            )
+        return explicit
+    if server_is_configured():
+        return _libpq_env_url(target.database)
+    return embedded_url(target.database)
+
+
+def _libpq_env_url(database: str) -> str:
+    host = env_str("PGHOST", "localhost") or "localhost"
+    user = quote(env_str("PGUSER", "postgres") or "postgres", safe="")
+    password = env_str("PGPASSWORD")
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    port = env_str("PGPORT", "5432")
+    if host.startswith("/"):  # a socket folder cannot sit in the URL's host part
+        query = urlencode({"host": host, "port": port})
+        return f"postgresql://{credentials}@/{quote(database)}?{query}"
+    return f"postgresql://{credentials}@{host}:{port}/{quote(database)}"
+
+
+def maintenance_url(url: str) -> str:
+    """The same server and credentials, connected to the `postgres` database (to create or drop)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+def describe_url(url: str) -> str:
+    """`host:port/database` for messages: never the password."""
+    params = conninfo_to_dict(url)
+    host = params.get("host") or "localhost"
+    port = params.get("port") or "5432"
+    return f"{host}:{port}/{params.get('dbname', '')}"
+
+
+def yoyo_url(url: str) -> str:
+    """The URL yoyo-migrations needs to use its psycopg 3 backend."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
