@@ -14,7 +14,15 @@ from atriz_database.settings import env_str
 if TYPE_CHECKING:
     from atriz_database.targets import DatabaseTarget
 
-__all__ = ["database_url", "describe_url", "maintenance_url", "server_is_configured", "yoyo_url"]
+__all__ = [
+    "database_url",
+    "describe_url",
+    "libpq_env_url",
+    "maintenance_url",
+    "server_is_configured",
+    "with_database",
+    "yoyo_url",
+]
 
 _SCHEMES = ("postgresql", "postgres")
 
@@ -39,11 +47,12 @@ def database_url(target: DatabaseTarget) -> str:
             )
         return explicit
     if server_is_configured():
-        return _libpq_env_url(target.database)
+        return libpq_env_url(target.database)
     return embedded_url(target.database)
 
 
-def _libpq_env_url(database: str) -> str:
+def libpq_env_url(database: str) -> str:
+    """A URL for `database` on the server that libpq's `PG*` variables name."""
     host = env_str("PGHOST", "localhost") or "localhost"
     user = quote(env_str("PGUSER", "postgres") or "postgres", safe="")
     password = env_str("PGPASSWORD")
@@ -55,10 +64,14 @@ def _libpq_env_url(database: str) -> str:
     return f"postgresql://{credentials}@{host}:{port}/{quote(database)}"
 
 
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, connected to another database."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{quote(database)}"))
+
+
 def maintenance_url(url: str) -> str:
-    """The same server and credentials, connected to the `postgres` database (to create or drop)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres"))
+    """The same server, connected to the `postgres` database (to create or drop others)."""
+    return with_database(url, "postgres")
 
 
 def describe_url(url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from atriz_database.cli.common import run_command
-from atriz_database.cli.db import requirement_met
+from atriz_database.cli.db import requirement_checker
 from atriz_database.connections import create_database
 from atriz_database.embedded import embedded_is_running, pgdata_path, stop_embedded
 from atriz_database.migrations import migrate
@@ -18,11 +18,12 @@ __all__ = ["main"]
 
 def _dev() -> int:
     refuse_in_production("atriz dev")
-    for target in TargetRegistry.from_entry_points().select(ALL):
+    registry = TargetRegistry.from_entry_points()
+    for target in registry.select(ALL):
         url = database_url(target)
         created = create_database(url)
         print(f"{target.name}: {'created' if created else 'using'} {describe_url(url)}")
-        migrate(target, url, requirement_met=requirement_met)
+        migrate(target, url, requirement_met=requirement_checker(registry))
         seed(target, url)
     print("Databases are created, migrated and seeded.")
     print("The HTTP services are not built yet: `atriz dev` will start them once they are.")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from atriz_database.errors import DatabaseToolError, RefusedError
-from atriz_database.settings import load_env_file
+from atriz_database.settings import current_environment, load_env_file
 from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
 
 __all__ = ["confirm", "run_command", "selected_targets", "target_argument"]
@@ -17,8 +17,9 @@ def target_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help=f"a registered target (e.g. core), or {ALL!r} for every one")
 
 
-def selected_targets(name: str) -> list[DatabaseTarget]:
-    return TargetRegistry.from_entry_points().select(name)
+def selected_targets(name: str, registry: TargetRegistry | None = None) -> list[DatabaseTarget]:
+    """The targets a command works on; `registry` defaults to the installed entry points."""
+    return (registry or TargetRegistry.from_entry_points()).select(name)
 
 
 def confirm(question: str, *, assume_yes: bool) -> None:
@@ -36,6 +37,7 @@ def run_command(prog: str, body: Callable[[], int]) -> None:
     """Run a command body: `.env` loaded first, errors printed as one line, exit code set."""
     load_env_file()
     try:
+        current_environment()  # a misspelt ATRIZ_ENV stops every command, not just some
         code = body()
     except DatabaseToolError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from atriz_database.clean import truncate_all
 from atriz_database.cli.common import confirm, run_command, selected_targets, target_argument
@@ -38,21 +39,24 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def requirement_met(requirement: Requirement) -> bool:
+def requirement_checker(registry: TargetRegistry) -> Callable[[Requirement], bool]:
     """Whether another target's database has the migration a `-- requires:` line names."""
-    target = TargetRegistry.from_entry_points().get(requirement.target)
-    url = database_url(target)
-    return database_exists(url) and requirement.migration_id in applied_migration_ids(url)
+
+    def requirement_met(requirement: Requirement) -> bool:
+        url = database_url(registry.get(requirement.target))
+        return database_exists(url) and requirement.migration_id in applied_migration_ids(url)
+
+    return requirement_met
 
 
-def create_main(argv: list[str] | None = None) -> None:
+def create_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-create: create the target's database if it is missing."""
     args = _parser("db-create", "Create the database of a target (or all) if missing.").parse_args(
         argv
     )
 
     def body() -> int:
-        for target in selected_targets(args.target):
+        for target in selected_targets(args.target, registry):
             url = database_url(target)
             created = create_database(url)
             print(f"{target.name}: {'created' if created else 'exists'} {describe_url(url)}")
@@ -61,7 +65,7 @@ def create_main(argv: list[str] | None = None) -> None:
     run_command("db-create", body)
 
 
-def migrate_main(argv: list[str] | None = None) -> None:
+def migrate_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-migrate: apply pending migrations."""
     parser = _parser("db-migrate", "Apply the pending migrations of a target (or all).")
     parser.add_argument(
@@ -70,16 +74,20 @@ def migrate_main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        for target in selected_targets(args.target):
+        known = registry or TargetRegistry.from_entry_points()
+        for target in known.select(args.target):
             migrate(
-                target, database_url(target), requirement_met=requirement_met, dry_run=args.dry_run
+                target,
+                database_url(target),
+                requirement_met=requirement_checker(known),
+                dry_run=args.dry_run,
             )
         return 0
 
     run_command("db-migrate", body)
 
 
-def rollback_main(argv: list[str] | None = None) -> None:
+def rollback_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-rollback: roll back the newest applied migrations."""
     parser = _parser("db-rollback", "Roll back the newest applied migrations of a target.")
     parser.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
@@ -87,20 +95,20 @@ def rollback_main(argv: list[str] | None = None) -> None:
 
     def body() -> int:
         # Dependents first: an app's schema goes before the core schema it relies on.
-        for target in reversed(selected_targets(args.target)):
+        for target in reversed(selected_targets(args.target, registry)):
             rollback(target, database_url(target), count=args.count)
         return 0
 
     run_command("db-rollback", body)
 
 
-def status_main(argv: list[str] | None = None) -> None:
+def status_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-status: applied, pending and drifted migrations; exit 1 on drift or a missing database."""
     args = _parser("db-status", "Show applied, pending and drifted migrations.").parse_args(argv)
 
     def body() -> int:
         problems = 0
-        for target in selected_targets(args.target):
+        for target in selected_targets(args.target, registry):
             url = database_url(target)
             where = f"{target.name} ({describe_url(url)})"
             if not database_exists(url):
@@ -121,7 +129,7 @@ def status_main(argv: list[str] | None = None) -> None:
     run_command("db-status", body)
 
 
-def new_main(argv: list[str] | None = None) -> None:
+def new_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-new: create a timestamped SQL migration and its rollback file."""
     parser = argparse.ArgumentParser(
         prog="db-new", description="Create a new SQL migration and its rollback file."
@@ -131,7 +139,7 @@ def new_main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        targets = selected_targets(args.target)
+        targets = selected_targets(args.target, registry)
         if len(targets) != 1:
             raise MigrationError("db-new needs one target, not all")
         for path in new_migration(targets[0], args.name):
@@ -141,13 +149,13 @@ def new_main(argv: list[str] | None = None) -> None:
     run_command("db-new", body)
 
 
-def seed_main(argv: list[str] | None = None) -> None:
+def seed_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-seed: run the target's seed files (refused in production)."""
     args = _parser("db-seed", "Run the seed files of a target (or all).").parse_args(argv)
 
     def body() -> int:
         refuse_in_production("db-seed")
-        for target in selected_targets(args.target):
+        for target in selected_targets(args.target, registry):
             files = seed(target, database_url(target))
             names = ", ".join(p.name for p in files) or "no seed files"
             print(f"{target.name}: seeded ({names})")
@@ -156,7 +164,7 @@ def seed_main(argv: list[str] | None = None) -> None:
     run_command("db-seed", body)
 
 
-def clean_main(argv: list[str] | None = None) -> None:
+def clean_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-clean: empty every table, keeping the schema and the migration history."""
     parser = _parser("db-clean", "Empty every table; keep the schema and migration history.")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -164,7 +172,7 @@ def clean_main(argv: list[str] | None = None) -> None:
 
     def body() -> int:
         refuse_in_production("db-clean")
-        targets = selected_targets(args.target)
+        targets = selected_targets(args.target, registry)
         names = ", ".join(describe_url(database_url(t)) for t in targets)
         confirm(f"Delete every row in {names}?", assume_yes=args.yes)
         for target in targets:
@@ -175,7 +183,7 @@ def clean_main(argv: list[str] | None = None) -> None:
     run_command("db-clean", body)
 
 
-def reset_main(argv: list[str] | None = None) -> None:
+def reset_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-reset: drop, create, migrate and seed (refused in production)."""
     parser = _parser("db-reset", "Drop, create, migrate and seed a target (not in production).")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -183,7 +191,8 @@ def reset_main(argv: list[str] | None = None) -> None:
 
     def body() -> int:
         refuse_in_production("db-reset")
-        targets = selected_targets(args.target)
+        known = registry or TargetRegistry.from_entry_points()
+        targets = known.select(args.target)
         names = ", ".join(describe_url(database_url(t)) for t in targets)
         confirm(f"Drop and rebuild {names}?", assume_yes=args.yes)
         for target in reversed(targets):
@@ -193,7 +202,11 @@ def reset_main(argv: list[str] | None = None) -> None:
             url = database_url(target)
             create_database(url)
             print(f"{target.name}: created {describe_url(url)}")
-            migrate(target, url, requirement_met=requirement_met)
+            migrate(
+                target,
+                url,
+                requirement_met=requirement_checker(known),
+            )
             files = seed(target, url)
             print(f"{target.name}: seeded {len(files)} file(s)")
         return 0

@@ -1,0 +1,163 @@
+"""Pytest fixtures: a real PostgreSQL for the test session, and fresh databases on it.
+
+The server is the one `ATRIZ_TEST_DATABASE_URL` names (any database on it; the fixtures create
+their own), else the one libpq's `PGHOST` names, else the embedded default. Enable the fixtures
+with `pytest_plugins = ["atriz_database.testing"]` in a `conftest.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from atriz_database.connections import create_database, drop_database
+from atriz_database.embedded import embedded_is_running, embedded_url, stop_embedded
+from atriz_database.settings import env_str
+from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
+from atriz_database.urls import libpq_env_url, server_is_configured, with_database
+
+__all__ = [
+    "MakeDatabase",
+    "clean_environment",
+    "cli_env",
+    "empty_database_url",
+    "make_database",
+    "postgres_server_url",
+    "run_script",
+    "sample",
+    "sample_target",
+    "write_migration",
+]
+
+MakeDatabase = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A URL on the server the tests use, connected to its `postgres` database.
+
+    An embedded server that this session had to start is stopped when the session ends; one that
+    was already running (a developer's) is left running.
+    """
+    explicit = env_str("ATRIZ_TEST_DATABASE_URL")
+    if explicit is not None:
+        yield with_database(explicit, "postgres")
+    elif server_is_configured():
+        yield libpq_env_url("postgres")
+    else:
+        already_running = embedded_is_running()
+        yield embedded_url("postgres")
+        if not already_running:
+            stop_embedded()
+
+
+@pytest.fixture
+def make_database(postgres_server_url: str) -> Iterator[MakeDatabase]:
+    """A factory of uniquely named databases, dropped when the test ends.
+
+    `make_database("core")` creates the database and returns its URL; `create=False` returns the
+    URL of one that does not exist yet (for testing `db-create`).
+    """
+    made: list[str] = []
+
+    def make(label: str = "db", *, create: bool = True) -> str:
+        name = f"atriz_test_{uuid.uuid4().hex[:10]}_{label}"
+        url = with_database(postgres_server_url, name)
+        made.append(url)
+        if create:
+            create_database(url)
+        return url
+
+    yield make
+    for url in made:
+        drop_database(url)
+
+
+@pytest.fixture
+def empty_database_url(make_database: MakeDatabase) -> str:
+    """The URL of a fresh, empty database."""
+    return make_database()
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> DatabaseTarget:
+    """An empty sample target in a temporary folder."""
+    return sample_target(tmp_path / "sample")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, make_database: MakeDatabase) -> dict[str, str]:
+    """An environment for the console scripts where every registered target has a fresh,
+    not yet created database of its own, and `.env` is looked for in an empty folder."""
+    home = tmp_path / "home"
+    home.mkdir()
+    urls = {
+        target.url_env: make_database(target.name, create=False)
+        for target in TargetRegistry.from_entry_points().select(ALL)
+    }
+    return clean_environment(home, **urls)
+
+
+BIN = Path(sys.executable).parent
+DATABASE_URL_VARIABLES = (
+    "SHARED_DATABASE_URL",
+    "WEBSITE_DATABASE_URL",
+    "MEXTRACK_DATABASE_URL",
+    "PSHOP_DATABASE_URL",
+)
+
+
+def sample_target(
+    root: Path, name: str = "sample", depends_on: tuple[str, ...] = ()
+) -> DatabaseTarget:
+    """A target whose migrations and seeds live under `root`, for tests to fill with files."""
+    (root / "migrations").mkdir(parents=True, exist_ok=True)
+    (root / "seeds").mkdir(parents=True, exist_ok=True)
+    return DatabaseTarget(
+        name=name,
+        database=f"{name}_db",
+        url_env=f"{name.upper()}_DATABASE_URL",
+        migrations=root / "migrations",
+        seeds=root / "seeds",
+        depends_on=depends_on,
+    )
+
+
+def write_migration(
+    target: DatabaseTarget, migration_id: str, sql: str, rollback: str = ""
+) -> None:
+    (target.migrations / f"{migration_id}.sql").write_text(sql, encoding="utf-8")
+    if rollback:
+        (target.migrations / f"{migration_id}.rollback.sql").write_text(rollback, encoding="utf-8")
+
+
+def clean_environment(home: Path, **variables: str) -> dict[str, str]:
+    """The current environment without any database settings, plus `variables`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in DATABASE_URL_VARIABLES and not k.startswith(("PG", "ATRIZ_"))
+    }
+    env.update(ATRIZ_HOME=str(home), ATRIZ_ENV="test", **variables)
+    return env
+
+
+def run_script(
+    name: str, *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's console scripts as a user would, capturing its output."""
+    return subprocess.run(  # noqa: S603 - the project's own scripts
+        [str(BIN / name), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -1,0 +1,53 @@
+"""The embedded PostgreSQL default: started on demand, reused across processes, stopped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atriz_database.testing import clean_environment, run_script
+
+PRINT_URL = "from atriz_database.embedded import embedded_url; print(embedded_url('postgres'))"
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_embedded_server_starts_once_is_reused_and_stops(tmp_path: Path) -> None:
+    env = clean_environment(tmp_path)
+    try:
+        first = run_python(PRINT_URL, env)
+        assert first.returncode == 0, first.stderr
+        assert first.stderr.count("using the embedded PostgreSQL") == 1
+        assert str(tmp_path / ".atriz" / "pgdata") in first.stdout
+        pid_file = tmp_path / ".atriz" / "pgdata" / "postmaster.pid"
+        server_pid = pid_file.read_text().splitlines()[0]
+
+        # The server outlives the process that started it; a second process reuses it.
+        second = run_python(PRINT_URL, env)
+        assert second.returncode == 0, second.stderr
+        assert pid_file.read_text().splitlines()[0] == server_pid
+
+        created = run_script("db-create", "core", env=env)
+        assert created.returncode == 0, created.stderr
+        assert "core: created" in created.stdout
+        status = run_script("atriz", "postgres", "status", env=env)
+        assert "embedded PostgreSQL is running" in status.stdout
+    finally:
+        stopped = run_script("atriz", "postgres", "stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "embedded PostgreSQL stopped" in stopped.stdout
+    assert not pid_file.exists()
+    assert "is stopped" in run_script("atriz", "postgres", "status", env=env).stdout

@@ -1,0 +1,115 @@
+"""asyncpg pools: codecs, transactions, closing, and connection failures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from atriz_database import (
+    DatabaseSettings,
+    DatabaseUnavailableError,
+    close_pool,
+    create_pool,
+    transaction,
+)
+
+
+async def test_pool_is_sized_from_settings(empty_database_url: str) -> None:
+    pool = await create_pool(empty_database_url, DatabaseSettings(pool_min_size=2, pool_max_size=3))
+    try:
+        assert pool.get_min_size() == 2
+        assert pool.get_max_size() == 3
+    finally:
+        await close_pool(pool)
+
+
+async def test_json_jsonb_and_uuid_round_trip(empty_database_url: str) -> None:
+    pool = await create_pool(empty_database_url)
+    document = {"name": "Ana", "tags": ["a", "b"], "nested": {"n": 1.5}}
+    user_id = uuid.uuid4()
+    try:
+        row = await pool.fetchrow(
+            "SELECT $1::json AS j, $2::jsonb AS jb, $3::uuid AS id, gen_random_uuid() AS fresh",
+            document,
+            document,
+            user_id,
+        )
+    finally:
+        await close_pool(pool)
+    assert row is not None
+    assert row["j"] == document
+    assert row["jb"] == document
+    assert row["id"] == user_id
+    assert type(row["id"]) is uuid.UUID
+    assert type(row["fresh"]) is uuid.UUID
+
+
+async def test_transaction_commits_on_success_and_rolls_back_on_error(
+    empty_database_url: str,
+) -> None:
+    pool = await create_pool(empty_database_url)
+    try:
+        await pool.execute("CREATE TABLE items (name text PRIMARY KEY)")
+        async with transaction(pool) as connection:
+            await connection.execute("INSERT INTO items VALUES ($1)", "kept")
+
+        async def insert_lost_then_duplicate() -> None:
+            async with transaction(pool) as connection:
+                await connection.execute("INSERT INTO items VALUES ($1)", "lost")
+                await connection.execute("INSERT INTO items VALUES ($1)", "kept")
+
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await insert_lost_then_duplicate()
+
+        names = await pool.fetch("SELECT name FROM items ORDER BY name")
+    finally:
+        await close_pool(pool)
+    assert [r["name"] for r in names] == ["kept"]
+
+
+async def test_concurrent_transactions_each_see_their_own_writes(empty_database_url: str) -> None:
+    pool = await create_pool(empty_database_url, DatabaseSettings(pool_max_size=5))
+    await pool.execute("CREATE TABLE counters (worker int PRIMARY KEY, n int NOT NULL)")
+
+    async def work(worker: int) -> None:
+        async with transaction(pool) as connection:
+            await connection.execute("INSERT INTO counters VALUES ($1, 0)", worker)
+            for _ in range(20):
+                await connection.execute("UPDATE counters SET n = n + 1 WHERE worker = $1", worker)
+
+    try:
+        await asyncio.gather(*(work(w) for w in range(10)))
+        totals = await pool.fetch("SELECT n FROM counters")
+    finally:
+        await close_pool(pool)
+    assert [r["n"] for r in totals] == [20] * 10
+
+
+async def test_unreachable_server_names_host_and_database() -> None:
+    url = "postgresql://postgres@127.0.0.1:1/atriz_shared"
+    with pytest.raises(DatabaseUnavailableError) as failure:
+        await create_pool(url, DatabaseSettings(connect_timeout=2))
+    message = str(failure.value)
+    assert message.startswith("cannot connect to PostgreSQL at 127.0.0.1:1/atriz_shared")
+    assert "\n" not in message
+
+
+async def test_missing_database_says_how_to_create_it(postgres_server_url: str) -> None:
+    url = postgres_server_url.replace("/postgres", "/atriz_no_such_database", 1)
+    with pytest.raises(DatabaseUnavailableError, match=r"atriz_no_such_database.*db-create"):
+        await create_pool(url)
+
+
+async def test_close_pool_terminates_connections_still_in_use(empty_database_url: str) -> None:
+    pool = await create_pool(empty_database_url)
+    held = await pool.acquire()
+
+    async with asyncio.timeout(10):  # a hang guard: close_pool must not wait for `held`
+        await close_pool(pool, grace_seconds=0.2)
+
+    assert pool.is_closing()
+    with pytest.raises(asyncpg.InterfaceError):
+        await held.fetchval("SELECT 1")
