@@ -9,9 +9,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from atriz_database import TargetRegistry
 from atriz_database.testing import run_script
 
 REPO = Path(__file__).resolve().parents[3]
+CORE_MIGRATIONS = sorted(
+    p.stem
+    for p in TargetRegistry.from_entry_points().get("core").migrations.glob("*.sql")
+    if not p.name.endswith(".rollback.sql")
+)
 COMMANDS = [
     "db-create",
     "db-migrate",
@@ -46,20 +52,22 @@ def test_migrate_status_and_rollback_round_trip(cli_env: dict[str, str]) -> None
 
     dry = run_script("db-migrate", "core", "--dry-run", env=cli_env)
     assert dry.returncode == 0, dry.stderr
-    assert "would apply 20261123_200000_enable_citext" in dry.stdout
-    assert "0 applied, 1 pending" in run_script("db-status", "core", env=cli_env).stdout
+    assert all(f"would apply {m}" in dry.stdout for m in CORE_MIGRATIONS)
+    pending = f"0 applied, {len(CORE_MIGRATIONS)} pending"
+    assert pending in run_script("db-status", "core", env=cli_env).stdout
 
     applied = run_script("db-migrate", "core", env=cli_env)
     assert applied.returncode == 0, applied.stderr
-    assert "applied 20261123_200000_enable_citext" in applied.stdout
+    assert all(f"applied {m}" in applied.stdout for m in CORE_MIGRATIONS)
     status = run_script("db-status", "all", env=cli_env)
     assert status.returncode == 0, status.stderr
-    assert "1 applied, 0 pending" in status.stdout
+    assert f"{len(CORE_MIGRATIONS)} applied, 0 pending" in status.stdout
     assert "up to date" in run_script("db-migrate", "core", env=cli_env).stdout
 
-    rolled = run_script("db-rollback", "core", "--count", "1", env=cli_env)
+    count = str(len(CORE_MIGRATIONS))
+    rolled = run_script("db-rollback", "core", "--count", count, env=cli_env)
     assert rolled.returncode == 0, rolled.stderr
-    assert "rolled back 20261123_200000_enable_citext" in rolled.stdout
+    assert all(f"rolled back {m}" in rolled.stdout for m in CORE_MIGRATIONS)
     with psycopg.connect(cli_env["SHARED_DATABASE_URL"]) as connection:
         row = connection.execute("SELECT count(*) FROM pg_extension WHERE extname = 'citext'")
         assert row.fetchone() == (0,)
@@ -79,7 +87,7 @@ def test_uv_run_db_migrate_core_works_from_any_folder(folder: str, cli_env: dict
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "enable_citext" in result.stdout or "up to date" in result.stdout
+    assert f"applied {CORE_MIGRATIONS[-1]}" in result.stdout or "up to date" in result.stdout
 
 
 def test_status_of_a_missing_database_says_how_to_create_it(cli_env: dict[str, str]) -> None:
@@ -160,8 +168,9 @@ def test_clean_keeps_schema_and_migration_history(cli_env: dict[str, str]) -> No
         inserted = connection.execute("INSERT INTO notes (body) VALUES ('c') RETURNING id")
         assert inserted.fetchone() == (1,), "sequences restart"
         history = connection.execute("SELECT migration_id FROM _yoyo_migration").fetchall()
-        assert history == [("20261123_200000_enable_citext",)]
-    assert "1 applied, 0 pending" in run_script("db-status", "core", env=cli_env).stdout
+        assert sorted(row[0] for row in history) == CORE_MIGRATIONS
+    status = run_script("db-status", "core", env=cli_env).stdout
+    assert f"{len(CORE_MIGRATIONS)} applied, 0 pending" in status
 
 
 def test_reset_drops_and_rebuilds(cli_env: dict[str, str]) -> None:
@@ -177,7 +186,7 @@ def test_reset_drops_and_rebuilds(cli_env: dict[str, str]) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         assert connection.execute("SELECT to_regclass('leftover')").fetchone() == (None,)
         applied = connection.execute("SELECT count(*) FROM _yoyo_migration").fetchone()
-        assert applied == (1,)
+        assert applied == (len(CORE_MIGRATIONS),)
 
 
 def test_atriz_dev_creates_migrates_and_seeds_everything(cli_env: dict[str, str]) -> None:
