@@ -1,1 +1,1 @@
-pytest_plugins = ["atriz_database.testing"]
+pytest_plugins = ["atriz_database.testing", "atriz_core.testing"]

@@ -1,0 +1,1 @@
+"""Registration, login, sessions, passwords and e-mail verification: the `/auth` routes."""

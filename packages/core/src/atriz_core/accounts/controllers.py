@@ -1,0 +1,164 @@
+"""The `/auth` routes: HTTP only; the rules live in `services`."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from atriz_core.accounts import services
+from atriz_core.accounts.schemas import (
+    Accepted,
+    EmailVerificationConfirm,
+    Login,
+    Logout,
+    Me,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    Refresh,
+    Registration,
+    TokenPair,
+    User,
+)
+from atriz_core.client.litestar import CurrentUser, requires_signed_in
+from atriz_core.context import CoreDep, RequestContextDep
+from atriz_core.mail import MailMessage
+from atriz_core.web.database import DbConnection
+
+__all__ = ["AuthController"]
+
+RESET_REQUESTED = "if an account uses this address, a reset link is on its way"
+
+
+def _after_response(core: CoreDep, mail: MailMessage | None) -> BackgroundTask | None:
+    # Sent after the response, so that its timing says nothing about whether an account exists.
+    return BackgroundTask(core.mailer.send, mail) if mail is not None else None
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post("/register")
+    async def register(
+        self,
+        data: JSONBody[Registration],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+    ) -> Response[User]:
+        """Create an account. The password needs 8 to 128 characters and must not be a common
+        one; an e-mail verification link is sent."""
+        user, mail = await services.register(
+            conn, core, email=data.email, password=data.password, name=data.name, context=ctx
+        )
+        return Response(user, status_code=201, background=_after_response(core, mail))
+
+    @post("/login", status_code=HTTP_200_OK)
+    async def login(
+        self, data: JSONBody[Login], conn: DbConnection, core: CoreDep, ctx: RequestContextDep
+    ) -> TokenPair:
+        """Sign in: an access token for the apps and a refresh token for this session."""
+        return await services.log_in(
+            conn, core, email=data.email, password=data.password, context=ctx
+        )
+
+    @post("/refresh", status_code=HTTP_200_OK)
+    async def refresh(
+        self, data: JSONBody[Refresh], conn: DbConnection, core: CoreDep, ctx: RequestContextDep
+    ) -> TokenPair:
+        """Exchange a refresh token for new tokens; the old refresh token is spent."""
+        return await services.refresh_session(
+            conn, core, refresh_token=data.refresh_token, context=ctx
+        )
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT)
+    async def logout(
+        self, data: JSONBody[Logout], conn: DbConnection, core: CoreDep, ctx: RequestContextDep
+    ) -> None:
+        """End the session of this refresh token."""
+        await services.log_out(conn, core, refresh_token=data.refresh_token, context=ctx)
+
+    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
+    async def logout_all(
+        self, conn: DbConnection, core: CoreDep, ctx: RequestContextDep, current_user: CurrentUser
+    ) -> None:
+        """End every session of the signed-in user."""
+        await services.log_out_everywhere(conn, core, current_user, ctx)
+
+    @get("/me", guards=[requires_signed_in])
+    async def me(self, conn: DbConnection, current_user: CurrentUser) -> Me:
+        """The signed-in user, with their roles."""
+        return await services.describe_me(conn, current_user)
+
+    @post("/password", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
+    async def change_password(
+        self,
+        data: JSONBody[PasswordChange],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> None:
+        """Change the password; every other session of the user ends."""
+        await services.change_password(
+            conn,
+            core,
+            current_user,
+            current_password=data.current_password,
+            new_password=data.new_password,
+            context=ctx,
+        )
+
+    @post("/verify-email/request", status_code=HTTP_202_ACCEPTED, guards=[requires_signed_in])
+    async def request_email_verification(
+        self, conn: DbConnection, core: CoreDep, current_user: CurrentUser
+    ) -> Response[Accepted]:
+        """Send a new e-mail verification link to the signed-in user."""
+        mail = await services.request_email_verification(conn, core, current_user)
+        detail = "a verification link is on its way" if mail else "the address is verified"
+        return Response(
+            Accepted(detail), status_code=HTTP_202_ACCEPTED, background=_after_response(core, mail)
+        )
+
+    @post("/verify-email/confirm", status_code=HTTP_204_NO_CONTENT)
+    async def confirm_email_verification(
+        self,
+        data: JSONBody[EmailVerificationConfirm],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+    ) -> None:
+        """Mark the address verified with the token from the verification link."""
+        await services.confirm_email_verification(conn, core, token=data.token, context=ctx)
+
+    @post("/password-reset/request", status_code=HTTP_202_ACCEPTED)
+    async def request_password_reset(
+        self,
+        data: JSONBody[PasswordResetRequest],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+    ) -> Response[Accepted]:
+        """Mail a password reset link. Answers the same whether or not the address is known."""
+        mail = await services.request_password_reset(conn, core, email=data.email, context=ctx)
+        return Response(
+            Accepted(RESET_REQUESTED),
+            status_code=HTTP_202_ACCEPTED,
+            background=_after_response(core, mail),
+        )
+
+    @post("/password-reset/confirm", status_code=HTTP_204_NO_CONTENT)
+    async def confirm_password_reset(
+        self,
+        data: JSONBody[PasswordResetConfirm],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+    ) -> None:
+        """Set a new password with the token from the reset link; every session ends."""
+        await services.confirm_password_reset(
+            conn, core, token=data.token, new_password=data.new_password, context=ctx
+        )

@@ -1,0 +1,1 @@
+"""User and role administration: the `/admin` routes, for the `admin` role."""

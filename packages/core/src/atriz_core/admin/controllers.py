@@ -1,0 +1,115 @@
+"""The `/admin` routes; every one requires the `admin` role."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from atriz_core.admin import services
+from atriz_core.admin.schemas import Role, RoleCreate, RoleGrant, UserPage
+from atriz_core.client.litestar import CurrentUser, requires_role
+from atriz_core.context import CoreDep, RequestContextDep
+from atriz_core.web.database import DbConnection
+
+__all__ = ["AdminController"]
+
+
+class AdminController(Controller):
+    path = "/admin"
+    tags = ["admin"]
+    guards = [requires_role("admin")]
+
+    @get("/users")
+    async def list_users(
+        self,
+        conn: DbConnection,
+        q: Annotated[
+            str | None, QueryParameter(max_length=200, description="part of e-mail or name")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+    ) -> UserPage:
+        """Users, oldest first, optionally only those whose e-mail or name contains `q`."""
+        return await services.list_users(conn, query=q, limit=limit, offset=offset)
+
+    @post("/users/{user_id:uuid}/deactivate", status_code=HTTP_204_NO_CONTENT)
+    async def deactivate_user(
+        self,
+        user_id: FromPath[uuid.UUID],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> None:
+        """Stop the user from signing in and end their sessions."""
+        await services.deactivate_user(conn, core, current_user, user_id, ctx)
+
+    @post("/users/{user_id:uuid}/reactivate", status_code=HTTP_204_NO_CONTENT)
+    async def reactivate_user(
+        self,
+        user_id: FromPath[uuid.UUID],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> None:
+        """Let a deactivated user sign in again."""
+        await services.reactivate_user(conn, core, current_user, user_id, ctx)
+
+    @delete("/users/{user_id:uuid}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_user(
+        self,
+        user_id: FromPath[uuid.UUID],
+        conn: DbConnection,
+        core: CoreDep,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> None:
+        """Delete the account (soft: the row stays for the apps' references)."""
+        await services.delete_user(conn, core, current_user, user_id, ctx)
+
+    @get("/roles")
+    async def list_roles(self, conn: DbConnection) -> list[Role]:
+        """Every role."""
+        return await services.list_roles(conn)
+
+    @post("/roles")
+    async def create_role(
+        self,
+        data: JSONBody[RoleCreate],
+        conn: DbConnection,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> Role:
+        """Create a role: global (`admin`) or scoped to one app (`pshop.manager`)."""
+        return await services.create_role(
+            conn, current_user, name=data.name, description=data.description, context=ctx
+        )
+
+    @post("/users/{user_id:uuid}/roles", status_code=HTTP_204_NO_CONTENT)
+    async def grant_role(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[RoleGrant],
+        conn: DbConnection,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> None:
+        """Grant a role to a user; it appears in their next access token."""
+        await services.grant_role(conn, current_user, user_id, data.role, ctx)
+
+    @delete("/users/{user_id:uuid}/roles/{role:str}", status_code=HTTP_204_NO_CONTENT)
+    async def revoke_role(
+        self,
+        user_id: FromPath[uuid.UUID],
+        role: FromPath[str],
+        conn: DbConnection,
+        ctx: RequestContextDep,
+        current_user: CurrentUser,
+    ) -> None:
+        """Take a role from a user."""
+        await services.revoke_role(conn, current_user, user_id, role, ctx)

@@ -1,0 +1,55 @@
+"""Request and response bodies of the `/admin` routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["Role", "RoleCreate", "RoleGrant", "UserPage", "UserSummary"]
+
+RoleName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=81,
+        pattern=r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$",
+        description="global (`admin`) or scoped to one app (`pshop.manager`)",
+    ),
+]
+
+
+class UserSummary(msgspec.Struct):
+    id: uuid.UUID
+    email: str
+    name: str
+    is_active: bool
+    email_verified: bool
+    roles: list[str]
+    created_at: datetime
+    last_login_at: datetime | None
+    deleted_at: datetime | None
+
+
+class UserPage(msgspec.Struct):
+    items: list[UserSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class Role(msgspec.Struct):
+    name: str
+    description: str
+    created_at: datetime
+
+
+class RoleCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: RoleName
+    description: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class RoleGrant(msgspec.Struct, forbid_unknown_fields=True):
+    role: RoleName

@@ -1,0 +1,188 @@
+"""Business rules of user and role administration."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from atriz_core.accounts import repository as accounts
+from atriz_core.accounts.repository import UserRecord
+from atriz_core.admin import repository
+from atriz_core.admin.schemas import Role, UserPage
+from atriz_core.audit import record_event
+from atriz_core.client.verifier import Principal
+from atriz_core.context import Core, RequestContext
+from atriz_core.errors import ConflictError, NotFoundError
+
+__all__ = [
+    "create_role",
+    "deactivate_user",
+    "delete_user",
+    "grant_role",
+    "list_roles",
+    "list_users",
+    "reactivate_user",
+    "revoke_role",
+]
+
+
+async def list_users(
+    connection: asyncpg.Connection, *, query: str | None, limit: int, offset: int
+) -> UserPage:
+    """Users whose e-mail or name contains `query`, oldest first."""
+    pattern = repository.like_pattern(query)
+    items = await repository.search_users(connection, pattern, limit, offset)
+    total = await repository.count_users(connection, pattern)
+    return UserPage(items=items, total=total, limit=limit, offset=offset)
+
+
+async def _existing_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserRecord:
+    user = await accounts.get_user(connection, user_id, for_update=True)
+    if user is None or user.deleted_at is not None:
+        raise NotFoundError(f"no user {user_id}")
+    return user
+
+
+async def _end_sessions(connection: asyncpg.Connection, core: Core, user_id: uuid.UUID) -> None:
+    now = core.clock.now()
+    for token_type in ("refresh", "email_verification", "password_reset"):
+        await accounts.revoke_user_tokens(connection, user_id, token_type, now)
+
+
+async def deactivate_user(
+    connection: asyncpg.Connection,
+    core: Core,
+    admin: Principal,
+    user_id: uuid.UUID,
+    context: RequestContext,
+) -> None:
+    """Stop a user from signing in, end their sessions, and tell the apps (`user_events`)."""
+    if user_id == admin.id:
+        raise ConflictError("an administrator cannot deactivate their own account")
+    async with connection.transaction():
+        await _existing_user(connection, user_id)
+        if await repository.set_user_active(connection, user_id, False, core.clock.now()):
+            await _end_sessions(connection, core, user_id)
+            await repository.insert_user_event(connection, user_id, "deactivated")
+            await record_event(
+                connection, "user_deactivated", user_id=user_id, actor_id=admin.id, context=context
+            )
+
+
+async def reactivate_user(
+    connection: asyncpg.Connection,
+    core: Core,
+    admin: Principal,
+    user_id: uuid.UUID,
+    context: RequestContext,
+) -> None:
+    async with connection.transaction():
+        await _existing_user(connection, user_id)
+        if await repository.set_user_active(connection, user_id, True, core.clock.now()):
+            await accounts.clear_login_failures(connection, user_id)
+            await repository.insert_user_event(connection, user_id, "reactivated")
+            await record_event(
+                connection, "user_reactivated", user_id=user_id, actor_id=admin.id, context=context
+            )
+
+
+async def delete_user(
+    connection: asyncpg.Connection,
+    core: Core,
+    admin: Principal,
+    user_id: uuid.UUID,
+    context: RequestContext,
+) -> None:
+    """Soft-delete: the row stays (apps may still refer to it), the account is gone for good."""
+    if user_id == admin.id:
+        raise ConflictError("an administrator cannot delete their own account")
+    async with connection.transaction():
+        await _existing_user(connection, user_id)
+        await repository.soft_delete_user(connection, user_id, core.clock.now())
+        await _end_sessions(connection, core, user_id)
+        await repository.insert_user_event(connection, user_id, "deleted")
+        await record_event(
+            connection, "user_deleted", user_id=user_id, actor_id=admin.id, context=context
+        )
+
+
+async def list_roles(connection: asyncpg.Connection) -> list[Role]:
+    return await repository.list_roles(connection)
+
+
+async def create_role(
+    connection: asyncpg.Connection,
+    admin: Principal,
+    *,
+    name: str,
+    description: str,
+    context: RequestContext,
+) -> Role:
+    try:
+        async with connection.transaction():
+            role = await repository.insert_role(connection, name, description)
+            await record_event(
+                connection,
+                "role_created",
+                actor_id=admin.id,
+                context=context,
+                details={"role": name},
+            )
+    except asyncpg.UniqueViolationError as exc:
+        raise ConflictError(f"role {name} already exists") from exc
+    return role
+
+
+async def _role_id(connection: asyncpg.Connection, name: str) -> int:
+    role_id = await repository.get_role_id(connection, name)
+    if role_id is None:
+        raise NotFoundError(f"no role {name}")
+    return role_id
+
+
+async def grant_role(
+    connection: asyncpg.Connection,
+    admin: Principal | None,
+    user_id: uuid.UUID,
+    role: str,
+    context: RequestContext | None,
+) -> None:
+    """Give a user a role (no change if they have it). `admin` is None for seeds and commands."""
+    async with connection.transaction():
+        await _existing_user(connection, user_id)
+        role_id = await _role_id(connection, role)
+        actor = admin.id if admin else None
+        if await repository.insert_role_grant(connection, user_id, role_id, actor):
+            await record_event(
+                connection,
+                "role_granted",
+                user_id=user_id,
+                actor_id=actor,
+                context=context,
+                details={"role": role},
+            )
+
+
+async def revoke_role(
+    connection: asyncpg.Connection,
+    admin: Principal,
+    user_id: uuid.UUID,
+    role: str,
+    context: RequestContext,
+) -> None:
+    if user_id == admin.id and role == "admin":
+        raise ConflictError("an administrator cannot remove their own admin role")
+    async with connection.transaction():
+        await _existing_user(connection, user_id)
+        role_id = await _role_id(connection, role)
+        if not await repository.delete_role_grant(connection, user_id, role_id):
+            raise NotFoundError(f"user {user_id} does not have role {role}")
+        await record_event(
+            connection,
+            "role_revoked",
+            user_id=user_id,
+            actor_id=admin.id,
+            context=context,
+            details={"role": role},
+        )

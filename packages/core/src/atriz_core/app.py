@@ -1,0 +1,99 @@
+"""The auth service: `create_app(settings)` builds the Litestar app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from atriz_core.accounts.controllers import AuthController
+from atriz_core.admin.controllers import AdminController
+from atriz_core.client.litestar import AtrizAuth
+from atriz_core.client.verifier import StaticKeys, TokenVerifier
+from atriz_core.clock import Clock, SystemClock
+from atriz_core.context import Core, provide_core, provide_request_context
+from atriz_core.mail import Mailer, mailer_from_settings
+from atriz_core.passwords.hashing import PasswordHasher
+from atriz_core.settings import CoreSettings
+from atriz_core.tokens.keys import load_keyring
+from atriz_core.web.database import pool_lifespan, provide_connection
+from atriz_core.web.health import health_handlers
+from atriz_core.web.problems import EXCEPTION_HANDLERS
+from atriz_database import DatabaseSettings
+
+__all__ = ["create_app", "create_app_from_env"]
+
+# Auth bodies are small; refusing large ones early keeps a 1 MB "password" from costing anything.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@get("/.well-known/jwks.json", tags=["keys"], cache_control=None)
+async def jwks(state: State) -> dict[str, Any]:
+    """Core's public signing keys (current and previous), for apps to verify access tokens."""
+    core: Core = state.core
+    return core.keyring.jwks()
+
+
+def create_app(
+    settings: CoreSettings,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    database: DatabaseSettings | None = None,
+) -> Litestar:
+    """The auth service. Tests pass their own clock and mailer."""
+    keyring = load_keyring(
+        pem=settings.signing_key_pem,
+        folder=settings.signing_key_dir,
+        environment=settings.environment,
+    )
+    core = Core(
+        settings=settings,
+        hasher=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
+        keyring=keyring,
+        clock=clock or SystemClock(),
+        mailer=mailer or mailer_from_settings(settings),
+    )
+    # Core verifies its own tokens with its own keys: no HTTP round trip to itself.
+    verifier = TokenVerifier(
+        StaticKeys(keyring.jwks()),
+        issuer=settings.issuer,
+        audience=settings.audiences,
+        clock=lambda: core.clock.now().timestamp(),
+    )
+    return Litestar(
+        route_handlers=[AuthController, AdminController, jwks, *health_handlers("db_pool")],
+        dependencies={
+            "conn": Provide(provide_connection),
+            "core": Provide(provide_core, sync_to_thread=False),
+            "ctx": Provide(provide_request_context, sync_to_thread=False),
+        },
+        plugins=[AtrizAuth(verifier)],
+        lifespan=[pool_lifespan("db_pool", settings.database_url, database)],
+        state=State({"core": core}),
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Atriz core",
+            version="0.1.0",
+            description="Shared sign-in for every Atriz app.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """The app as `atriz serve core` runs it: settings from the environment and `.env`."""
+    from atriz_database.settings import load_env_file
+
+    load_env_file()
+    return create_app(CoreSettings.from_env())

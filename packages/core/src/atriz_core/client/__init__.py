@@ -1,0 +1,34 @@
+"""What every app imports to trust core's tokens and to check user references."""
+
+from atriz_core.client.litestar import (
+    AtrizAuth,
+    CurrentUser,
+    authenticate,
+    provide_current_user,
+    requires_role,
+    requires_signed_in,
+)
+from atriz_core.client.users import UnknownUserError, check_users
+from atriz_core.client.verifier import (
+    InvalidTokenError,
+    JwksKeys,
+    Principal,
+    StaticKeys,
+    TokenVerifier,
+)
+
+__all__ = [
+    "AtrizAuth",
+    "CurrentUser",
+    "InvalidTokenError",
+    "JwksKeys",
+    "Principal",
+    "StaticKeys",
+    "TokenVerifier",
+    "UnknownUserError",
+    "authenticate",
+    "check_users",
+    "provide_current_user",
+    "requires_role",
+    "requires_signed_in",
+]

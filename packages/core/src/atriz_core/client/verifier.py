@@ -1,0 +1,234 @@
+"""Verifying core's access tokens locally, with core's public keys.
+
+Every check that matters is explicit: the algorithm is EdDSA and nothing else (no `none`, no
+HS256 keyed with the public key), the header carries no key material and no extension we do not
+understand, the type is `at+jwt`, and every claim is required (pyjwt requires none by default).
+A verified token is cached until it expires, so an app does not pay for Ed25519 again on every
+request (about 40% of a simple route's throughput on these machines).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
+
+__all__ = [
+    "REQUIRED_CLAIMS",
+    "InvalidTokenError",
+    "JwksKeys",
+    "KeySource",
+    "Principal",
+    "StaticKeys",
+    "TokenVerifier",
+]
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "sid", "roles", "email")
+_FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5c", "x5u", "x5t", "x5t#S256", "crit"})
+MAX_LEEWAY_SECONDS = 60
+
+
+class InvalidTokenError(Exception):
+    """The token is not a valid, current access token from core."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user a verified access token speaks for."""
+
+    id: uuid.UUID
+    email: str
+    roles: frozenset[str]
+    session_id: uuid.UUID
+    token_id: str
+    expires_at: int
+
+    def has_role(self, *names: str) -> bool:
+        return any(name in self.roles for name in names)
+
+
+class KeySource(Protocol):
+    async def key_for(self, kid: str) -> Ed25519PublicKey | None: ...
+
+
+def _keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
+    keys: dict[str, Ed25519PublicKey] = {}
+    for jwk in jwks.get("keys", []):
+        if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            continue
+        kid = jwk.get("kid")
+        if not isinstance(kid, str):
+            continue
+        key = OKPAlgorithm.from_jwk(jwk)
+        if isinstance(key, Ed25519PublicKey):
+            keys[kid] = key
+    return keys
+
+
+class StaticKeys:
+    """Keys given in configuration (a JWKS document), for apps that do not fetch them."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        self._keys = _keys_from_jwks(jwks)
+
+    async def key_for(self, kid: str) -> Ed25519PublicKey | None:
+        return self._keys.get(kid)
+
+
+class JwksKeys:
+    """Keys fetched from core's JWKS URL and cached.
+
+    An unknown `kid` triggers a refetch at most once per `refetch_interval` seconds, so a flood of
+    tokens with random `kid`s cannot turn into a flood of requests to core.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        refetch_interval: float = 60.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.refetch_interval = refetch_interval
+        self.fetches = 0
+        self._client = client
+        self._clock = clock
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._last_fetch: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, kid: str) -> Ed25519PublicKey | None:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:  # concurrent misses share one fetch
+            if kid not in self._keys and self._may_fetch():
+                await self._fetch()
+        return self._keys.get(kid)
+
+    def _may_fetch(self) -> bool:
+        return self._last_fetch is None or self._clock() - self._last_fetch >= self.refetch_interval
+
+    async def _fetch(self) -> None:
+        self._last_fetch = self._clock()
+        self.fetches += 1
+        try:
+            if self._client is not None:
+                response = await self._client.get(self.url, timeout=5.0)
+            else:
+                async with httpx.AsyncClient() as client:
+                    response = await client.get(self.url, timeout=5.0)
+            response.raise_for_status()
+            self._keys = _keys_from_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            # Keep the keys we have: tokens signed with them still verify while core is away.
+            logger.warning("could not fetch core's JWKS from %s: %s", self.url, exc)
+
+
+class TokenVerifier:
+    """Verifies access tokens for one app (`audience`) and caches the verified ones."""
+
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str | Sequence[str],
+        leeway_seconds: int = 30,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY_SECONDS} seconds")
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience if isinstance(audience, str) else list(audience)
+        self.leeway_seconds = leeway_seconds
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, Principal] = OrderedDict()
+        self._clock = clock
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; `InvalidTokenError` for anything else."""
+        now = self._clock()
+        cached = self._cache.get(token)
+        if cached is not None:
+            if now < cached.expires_at:
+                self._cache.move_to_end(token)
+                return cached
+            del self._cache[token]
+        principal = await self._verify_uncached(token, now)
+        self._cache[token] = principal
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return principal
+
+    async def _verify_uncached(self, token: str, now: float) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise InvalidTokenError("malformed token") from exc
+        if header.get("alg") != "EdDSA":
+            raise InvalidTokenError("token algorithm must be EdDSA")
+        if header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise InvalidTokenError("not an access token")
+        if _FORBIDDEN_HEADERS.intersection(header):
+            raise InvalidTokenError("token header carries key material or extensions")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidTokenError("token has no key id")
+        key = await self.keys.key_for(kid)
+        if key is None:
+            raise InvalidTokenError("token signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_seconds,
+                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise InvalidTokenError(str(exc) or "invalid token") from exc
+        if claims["iat"] > now + self.leeway_seconds:
+            raise InvalidTokenError("token issued in the future")
+        return _principal(claims)
+
+
+def _principal(claims: Mapping[str, Any]) -> Principal:
+    roles = claims["roles"]
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise InvalidTokenError("roles must be a list of names")
+    if not isinstance(claims["email"], str) or not isinstance(claims["jti"], str):
+        raise InvalidTokenError("malformed claims")
+    try:
+        user_id = uuid.UUID(claims["sub"])
+        session_id = uuid.UUID(claims["sid"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidTokenError("malformed subject or session") from exc
+    return Principal(
+        id=user_id,
+        email=claims["email"],
+        roles=frozenset(roles),
+        session_id=session_id,
+        token_id=claims["jti"],
+        expires_at=int(claims["exp"]),
+    )

@@ -1,0 +1,81 @@
+"""Domain errors, raised by services and mapped to RFC 9457 problem details once, centrally.
+
+Core and every app raise these; `atriz_core.web.problems` turns them into HTTP responses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AuthenticationError",
+    "ConflictError",
+    "DomainError",
+    "FieldProblem",
+    "ForbiddenError",
+    "InvalidInputError",
+    "NotFoundError",
+    "TooManyRequestsError",
+]
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """What is wrong with one field of the input."""
+
+    field: str
+    reason: str
+
+
+class DomainError(Exception):
+    """Base class; `status` and `title` say how it reaches the client."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, problems: list[FieldProblem] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems = problems or []
+
+
+class InvalidInputError(DomainError):
+    """Input that is well-formed but breaks a rule (a common password, an unknown user id)."""
+
+    status = 422
+    title = "Invalid input"
+
+    @classmethod
+    def for_field(cls, field: str, reason: str) -> InvalidInputError:
+        return cls(f"{field} {reason}", [FieldProblem(field, reason)])
+
+
+class AuthenticationError(DomainError):
+    """Credentials or a token that do not identify an active user."""
+
+    status = 401
+    title = "Not authenticated"
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFoundError(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class ConflictError(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class TooManyRequestsError(DomainError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)

@@ -1,0 +1,1 @@
+"""Password hashing (argon2id, off the event loop) and the password policy."""

@@ -1,0 +1,53 @@
+"""argon2id password hashing, run in worker threads so the event loop keeps serving requests.
+
+argon2-cffi releases the GIL while hashing, so threads give real parallelism across cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = ["PasswordHasher", "Verification"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking a password against a stored hash."""
+
+    matches: bool
+    needs_rehash: bool = False
+
+
+class PasswordHasher:
+    """Hashes and verifies passwords with argon2id at the configured cost."""
+
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._argon2 = Argon2Hasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+        )
+        # Verified against when the e-mail is unknown, so that such a login costs the same
+        # argon2 work as a wrong password and cannot be told apart by its timing.
+        self._decoy_hash = self._argon2.hash("decoy password for unknown accounts")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._argon2.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> Verification:
+        """Check `password`; with no hash (unknown account) do the same work and fail."""
+        return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str | None, password: str) -> Verification:
+        try:
+            self._argon2.verify(password_hash or self._decoy_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return Verification(matches=False)
+        if password_hash is None:
+            return Verification(matches=False)
+        return Verification(
+            matches=True, needs_rehash=self._argon2.check_needs_rehash(password_hash)
+        )

@@ -1,0 +1,161 @@
+"""Core's settings, read from the environment (and `.env`) by `CoreSettings.from_env`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atriz_core.db import target
+from atriz_database import ConfigurationError, Environment, current_environment, database_url
+from atriz_database.settings import env_int, env_str, project_root
+
+__all__ = ["CoreSettings", "SmtpSettings"]
+
+MAX_ACCESS_TOKEN_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail goes in production. Unset host: mail links are logged (development only)."""
+
+    host: str
+    """`CORE_SMTP_HOST`."""
+    port: int = 587
+    """`CORE_SMTP_PORT`."""
+    username: str | None = None
+    """`CORE_SMTP_USERNAME`."""
+    password: str | None = field(default=None, repr=False)
+    """`CORE_SMTP_PASSWORD`."""
+    sender: str = "Atriz <no-reply@localhost>"
+    """`CORE_MAIL_FROM`: the From header."""
+    starttls: bool = True
+    """`CORE_SMTP_STARTTLS`: upgrade the connection with STARTTLS (`false` to disable)."""
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Everything the auth service needs. Nothing reads the environment at import time."""
+
+    database_url: str
+    """`SHARED_DATABASE_URL`, or derived from `PGHOST`, or the embedded server."""
+    environment: Environment = Environment.DEVELOPMENT
+    """`ATRIZ_ENV`."""
+    public_url: str = "http://localhost:8000"
+    """`CORE_PUBLIC_URL`: where users reach core; links in mail are built from it, never from a
+    request's Host header. Also the tokens' issuer (`iss`) unless `CORE_ISSUER` is set."""
+    issuer: str = "http://localhost:8000"
+    """`CORE_ISSUER`: the `iss` claim of access tokens."""
+    audiences: tuple[str, ...] = ("website", "mextrack", "pshop")
+    """`CORE_TOKEN_AUDIENCES` (comma-separated): the apps that accept core's access tokens."""
+    access_token_seconds: int = MAX_ACCESS_TOKEN_SECONDS
+    """`CORE_ACCESS_TOKEN_SECONDS`: access token lifetime, at most 15 minutes."""
+    refresh_token_seconds: int = 30 * 24 * 3600
+    """`CORE_REFRESH_TOKEN_SECONDS`: a session ends if not refreshed for this long."""
+    refresh_reuse_grace_seconds: int = 10
+    """`CORE_REFRESH_REUSE_GRACE_SECONDS`: a rotated refresh token presented again within this
+    window (two tabs, a retried request) gets a fresh token of the same session; later, it
+    revokes the whole session as a stolen token."""
+    email_verification_seconds: int = 24 * 3600
+    """`CORE_EMAIL_VERIFICATION_SECONDS`: lifetime of an e-mail verification link."""
+    password_reset_seconds: int = 30 * 60
+    """`CORE_PASSWORD_RESET_SECONDS`: lifetime of a password reset link."""
+    argon2_time_cost: int = 2
+    """`CORE_ARGON2_TIME_COST`: argon2id iterations (OWASP minimum 2 with 19 MiB)."""
+    argon2_memory_kib: int = 19 * 1024
+    """`CORE_ARGON2_MEMORY_KIB`: argon2id memory in KiB (OWASP minimum 19456)."""
+    argon2_parallelism: int = 1
+    """`CORE_ARGON2_PARALLELISM`: argon2id lanes."""
+    login_max_failures: int = 5
+    """`CORE_LOGIN_MAX_FAILURES`: failed logins in a row before an account locks."""
+    lockout_base_seconds: int = 30
+    """`CORE_LOCKOUT_BASE_SECONDS`: the first lock; each further failure doubles it."""
+    lockout_max_seconds: int = 15 * 60
+    """`CORE_LOCKOUT_MAX_SECONDS`: the longest lock."""
+    address_max_failures: int = 50
+    """`CORE_ADDRESS_MAX_FAILURES`: failed logins from one client address per window before
+    that address gets 429."""
+    address_window_seconds: int = 15 * 60
+    """`CORE_ADDRESS_WINDOW_SECONDS`: the window for `CORE_ADDRESS_MAX_FAILURES`."""
+    signing_key_pem: str | None = field(default=None, repr=False)
+    """`CORE_SIGNING_KEY`: an Ed25519 private key in PEM, for deployments without a key folder."""
+    signing_key_dir: Path = Path(".atriz/keys")
+    """`CORE_SIGNING_KEY_DIR`: folder of Ed25519 private keys (`*.pem`), newest name current.
+    In development a key is generated there once; in production a missing key stops the start."""
+    smtp: SmtpSettings | None = None
+    """SMTP settings; required in production."""
+    port: int = 8000
+    """`CORE_PORT`."""
+
+    @classmethod
+    def from_env(cls) -> CoreSettings:
+        environment = current_environment()
+        public_url = (env_str("CORE_PUBLIC_URL") or cls.public_url).rstrip("/")
+        audiences = tuple(
+            a.strip() for a in (env_str("CORE_TOKEN_AUDIENCES") or "").split(",") if a.strip()
+        )
+        smtp_host = env_str("CORE_SMTP_HOST")
+        settings = cls(
+            database_url=database_url(target),
+            environment=environment,
+            public_url=public_url,
+            issuer=env_str("CORE_ISSUER") or public_url,
+            audiences=audiences or cls.audiences,
+            access_token_seconds=env_int("CORE_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
+            refresh_token_seconds=env_int("CORE_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
+            refresh_reuse_grace_seconds=env_int(
+                "CORE_REFRESH_REUSE_GRACE_SECONDS", cls.refresh_reuse_grace_seconds
+            ),
+            email_verification_seconds=env_int(
+                "CORE_EMAIL_VERIFICATION_SECONDS", cls.email_verification_seconds
+            ),
+            password_reset_seconds=env_int(
+                "CORE_PASSWORD_RESET_SECONDS", cls.password_reset_seconds
+            ),
+            argon2_time_cost=env_int("CORE_ARGON2_TIME_COST", cls.argon2_time_cost),
+            argon2_memory_kib=env_int("CORE_ARGON2_MEMORY_KIB", cls.argon2_memory_kib),
+            argon2_parallelism=env_int("CORE_ARGON2_PARALLELISM", cls.argon2_parallelism),
+            login_max_failures=env_int("CORE_LOGIN_MAX_FAILURES", cls.login_max_failures),
+            lockout_base_seconds=env_int("CORE_LOCKOUT_BASE_SECONDS", cls.lockout_base_seconds),
+            lockout_max_seconds=env_int("CORE_LOCKOUT_MAX_SECONDS", cls.lockout_max_seconds),
+            address_max_failures=env_int("CORE_ADDRESS_MAX_FAILURES", cls.address_max_failures),
+            address_window_seconds=env_int(
+                "CORE_ADDRESS_WINDOW_SECONDS", cls.address_window_seconds
+            ),
+            signing_key_pem=env_str("CORE_SIGNING_KEY"),
+            signing_key_dir=Path(
+                env_str("CORE_SIGNING_KEY_DIR") or project_root() / ".atriz" / "keys"
+            ),
+            smtp=SmtpSettings(
+                host=smtp_host,
+                port=env_int("CORE_SMTP_PORT", 587),
+                username=env_str("CORE_SMTP_USERNAME"),
+                password=env_str("CORE_SMTP_PASSWORD"),
+                sender=env_str("CORE_MAIL_FROM") or SmtpSettings.sender,
+                starttls=(env_str("CORE_SMTP_STARTTLS") or "true").lower() != "false",
+            )
+            if smtp_host
+            else None,
+            port=env_int("CORE_PORT", cls.port),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that are unsafe, and in production anything left to a default."""
+        if not 60 <= self.access_token_seconds <= MAX_ACCESS_TOKEN_SECONDS:
+            raise ConfigurationError("CORE_ACCESS_TOKEN_SECONDS must be between 60 and 900")
+        if self.argon2_memory_kib < 19 * 1024 or self.argon2_time_cost < 2:
+            raise ConfigurationError(
+                "argon2id below OWASP's minimum (CORE_ARGON2_MEMORY_KIB >= 19456, "
+                "CORE_ARGON2_TIME_COST >= 2)"
+            )
+        if self.login_max_failures < 1 or self.address_max_failures < 1:
+            raise ConfigurationError("failure limits must be at least 1")
+        if self.environment is not Environment.PRODUCTION:
+            return
+        if self.smtp is None:
+            raise ConfigurationError("CORE_SMTP_HOST must be set in production")
+        if "localhost" in self.public_url or not self.public_url.startswith("https://"):
+            raise ConfigurationError(
+                "CORE_PUBLIC_URL must be the public https:// URL in production"
+            )

@@ -1,0 +1,267 @@
+"""The conformance kit for the tests of core and of every app.
+
+Enable it with `pytest_plugins = ["atriz_core.testing"]`.
+
+- `TokenMinter` signs real access tokens for test users with given roles, with a key of its own
+  that the app under test is configured to trust (`minter.verifier(audience)`).
+- `bad_tokens(minter)` builds every kind of token an app must refuse, and
+  `assert_rejects_bad_tokens(client, method, path, minter)` checks that a route answers each one
+  with 401 and a problem details body, never a 500.
+- `FrozenClock` and `MemoryMailer` stand in for time and mail, without sleeping or sending.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from httpx import AsyncClient
+
+from atriz_core.client.verifier import StaticKeys, TokenVerifier
+from atriz_core.db import target
+from atriz_core.mail import MailMessage
+from atriz_core.settings import CoreSettings
+from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
+from atriz_core.tokens.keys import KeyRing, SigningKey
+from atriz_database import Environment
+from atriz_database.migrations import migrate
+from atriz_database.seeds import seed
+from atriz_database.testing import MakeDatabase
+
+__all__ = [
+    "FrozenClock",
+    "MemoryMailer",
+    "TokenMinter",
+    "assert_rejects_bad_tokens",
+    "bad_tokens",
+    "core_database_url",
+    "core_settings",
+    "token_minter",
+]
+
+TEST_ISSUER = "http://core.test"
+TEST_AUDIENCES = ("website", "mextrack", "pshop")
+
+
+class FrozenClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class MemoryMailer:
+    """Keeps every mail it is asked to send."""
+
+    sent: list[MailMessage] = field(default_factory=list)
+
+    async def send(self, message: MailMessage) -> None:
+        self.sent.append(message)
+
+    def last_token(self, to: str) -> str:
+        """The `token` of the link in the newest mail to `to`."""
+        for message in reversed(self.sent):
+            if message.to == to:
+                match = re.search(r"[?&]token=([A-Za-z0-9_\-]+)", message.body)
+                if match:
+                    return match[1]
+        raise AssertionError(f"no mail with a token was sent to {to}")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class TokenMinter:
+    """Signs access tokens like core does, with its own Ed25519 key."""
+
+    def __init__(self, issuer: str = TEST_ISSUER, audiences: tuple[str, ...] = TEST_AUDIENCES):
+        self.key = SigningKey(Ed25519PrivateKey.generate())
+        self.issuer = issuer
+        self.audiences = audiences
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return KeyRing((self.key,)).jwks()
+
+    def verifier(self, audience: str, **options: Any) -> TokenVerifier:
+        """A verifier that trusts this minter's key, for the app under test."""
+        return TokenVerifier(
+            StaticKeys(self.jwks), issuer=self.issuer, audience=audience, **options
+        )
+
+    def claims(
+        self, *, user_id: uuid.UUID | None = None, roles: tuple[str, ...] = (), **overrides: Any
+    ) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": list(self.audiences),
+            "sub": str(user_id or uuid.uuid4()),
+            "iat": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+            "sid": str(uuid.uuid4()),
+            "email": "user@example.test",
+            "roles": list(roles),
+        }
+        claims.update(overrides)
+        return claims
+
+    def mint(
+        self,
+        *,
+        user_id: uuid.UUID | None = None,
+        roles: tuple[str, ...] = (),
+        headers: dict[str, Any] | None = None,
+        drop: tuple[str, ...] = (),
+        **overrides: Any,
+    ) -> str:
+        """A signed token; `overrides` replace claims, `drop` removes them."""
+        claims = self.claims(user_id=user_id, roles=roles, **overrides)
+        for name in drop:
+            claims.pop(name, None)
+        header = {"kid": self.key.kid, "typ": ACCESS_TOKEN_TYPE, **(headers or {})}
+        return jwt.encode(claims, self.key.private_key, algorithm="EdDSA", headers=header)
+
+    def public_pem(self) -> bytes:
+        return self.key.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    def part(value: dict[str, Any]) -> str:
+        return _b64url(json.dumps(value).encode())
+
+    return f"{part(header)}.{part(claims)}.{_b64url(signature)}"
+
+
+def _hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def bad_tokens(minter: TokenMinter, audience: str) -> dict[str, str]:
+    """Every kind of token a route must refuse, by name."""
+    now = int(time.time())
+    claims = minter.claims(roles=("admin",))
+    header = {"alg": "EdDSA", "kid": minter.key.kid, "typ": ACCESS_TOKEN_TYPE}
+    other = TokenMinter(minter.issuer, minter.audiences)
+    good = minter.mint(roles=("admin",))
+    tokens = {
+        "alg none": _unsigned({**header, "alg": "none"}, claims),
+        "alg none, no kid": _unsigned({"alg": "none", "typ": ACCESS_TOKEN_TYPE}, claims),
+        "HS256 keyed with the public key (PEM)": _hs256(
+            {**header, "alg": "HS256"}, claims, minter.public_pem()
+        ),
+        "HS256 keyed with the public key (raw x)": _hs256(
+            {**header, "alg": "HS256"}, claims, minter.key.public_x.encode()
+        ),
+        "signed by another key with the same kid": other.mint(
+            roles=("admin",), headers={"kid": minter.key.kid}
+        ),
+        "unknown kid": minter.mint(headers={"kid": "no-such-key"}),
+        "no kid": jwt.encode(
+            claims, minter.key.private_key, algorithm="EdDSA", headers={"typ": ACCESS_TOKEN_TYPE}
+        ),
+        "wrong issuer": minter.mint(iss="https://evil.example"),
+        "wrong audience": minter.mint(aud=["some-other-app"]),
+        "audience of another app only": minter.mint(
+            aud=[a for a in minter.audiences if a != audience] or ["other"]
+        ),
+        "wrong typ": minter.mint(headers={"typ": "JWT"}),
+        "no typ": jwt.encode(
+            claims, minter.key.private_key, algorithm="EdDSA", headers={"kid": minter.key.kid}
+        ),
+        "expired": minter.mint(iat=now - 3600, exp=now - 1800),
+        "issued in the future": minter.mint(iat=now + 3600, exp=now + 4000),
+        "not yet valid": minter.mint(nbf=now + 3600),
+        "jwk in header": minter.mint(headers={"jwk": other.key.public_jwk()}),
+        "jku in header": minter.mint(headers={"jku": "https://evil.example/jwks.json"}),
+        "x5c in header": minter.mint(headers={"x5c": ["MIIB"]}),
+        "unknown crit": minter.mint(headers={"crit": ["exp-ext"], "exp-ext": 1}),
+        "malformed subject": minter.mint(sub="not-a-uuid"),
+        "roles not a list": jwt.encode(
+            {**claims, "roles": "admin"}, minter.key.private_key, algorithm="EdDSA", headers=header
+        ),
+        "garbage": "not.a.token",
+        "empty segments": "..",
+    }
+    for name in ("iss", "aud", "sub", "iat", "exp", "jti", "sid", "roles", "email"):
+        tokens[f"missing {name}"] = minter.mint(roles=("admin",), drop=(name,))
+    # Every single-byte change to a valid token must be caught (header, claims and signature).
+    for position in range(0, len(good), max(1, len(good) // 40)):
+        replacement = "A" if good[position] != "A" else "B"
+        mutated = good[:position] + replacement + good[position + 1 :]
+        if mutated != good:
+            tokens[f"byte {position} changed"] = mutated
+    return tokens
+
+
+async def assert_rejects_bad_tokens(
+    client: AsyncClient,
+    method: str,
+    path: str,
+    minter: TokenMinter,
+    audience: str,
+    **request: Any,
+) -> None:
+    """Every bad token, and no token at all, gets 401 with a problem details body."""
+    attempts = {"no token": None, **bad_tokens(minter, audience)}
+    failures = []
+    for name, token in attempts.items():
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        response = await client.request(method, path, headers=headers, **request)
+        body = response.json() if response.content else {}
+        if response.status_code != 401 or body.get("status") != 401:
+            failures.append(f"{name}: {response.status_code} {response.text[:120]}")
+    assert not failures, "tokens not refused with 401:\n" + "\n".join(failures)
+
+
+@pytest.fixture
+def token_minter() -> TokenMinter:
+    return TokenMinter()
+
+
+@pytest.fixture
+def core_database_url(make_database: MakeDatabase) -> str:
+    """A fresh `atriz_shared`, built by core's real migrations and seeds."""
+    url = make_database("core")
+    migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
+    seed(target, url)
+    return url
+
+
+@pytest.fixture
+def core_settings(core_database_url: str, tmp_path: Path) -> CoreSettings:
+    """Core's settings for a test: its own database and key folder."""
+    return CoreSettings(
+        database_url=core_database_url,
+        environment=Environment.TEST,
+        public_url="https://auth.atriz.test",
+        issuer=TEST_ISSUER,
+        audiences=TEST_AUDIENCES,
+        signing_key_dir=tmp_path / "keys",
+    )

@@ -1,0 +1,50 @@
+"""Access tokens: short-lived JWTs signed with the current Ed25519 key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import jwt
+
+from atriz_core.tokens.keys import KeyRing
+
+__all__ = ["ACCESS_TOKEN_TYPE", "issue_access_token"]
+
+# RFC 9068: lets verifiers refuse any other kind of JWT (an ID token, another service's token).
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
+
+
+def issue_access_token(
+    keyring: KeyRing,
+    *,
+    issuer: str,
+    audiences: Sequence[str],
+    user_id: uuid.UUID,
+    email: str,
+    roles: Sequence[str],
+    session_id: uuid.UUID,
+    now: datetime,
+    lifetime_seconds: int,
+) -> str:
+    """A signed access token for one user and session."""
+    issued_at = int(now.timestamp())
+    key = keyring.current
+    claims = {
+        "iss": issuer,
+        "aud": list(audiences),
+        "sub": str(user_id),
+        "iat": issued_at,
+        "exp": issued_at + lifetime_seconds,
+        "jti": str(uuid.uuid4()),
+        "sid": str(session_id),
+        "email": email,
+        "roles": sorted(roles),
+    }
+    return jwt.encode(
+        claims,
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE},
+    )

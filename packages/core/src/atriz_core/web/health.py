@@ -1,0 +1,69 @@
+"""`/health` (the process is alive) and `/ready` (its databases answer)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
+
+__all__ = ["Health", "Readiness", "health_handlers"]
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    """`healthy`, `degraded` (a secondary database is down) or `unhealthy`."""
+    checks: dict[str, str]
+
+
+async def _check(pool: asyncpg.Pool | None) -> str:
+    if pool is None:
+        return "down"
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await pool.fetchval("SELECT 1")
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return "down"
+    return "up"
+
+
+def health_handlers(
+    primary: str, secondary: dict[str, str] | None = None
+) -> list[HTTPRouteHandler]:
+    """Handlers for `/health` and `/ready`.
+
+    `primary` and `secondary` map a database's name in the report to its pool's state key.
+    The primary database down makes the service `unhealthy` (503); a secondary one `degraded`.
+    """
+    secondary = secondary or {}
+
+    @get("/health", sync_to_thread=False, tags=["health"])
+    def health() -> Health:
+        """The process is alive."""
+        return Health(status="ok")
+
+    @get("/ready", tags=["health"])
+    async def ready(state: State) -> Response[Readiness]:
+        """Whether this service's databases answer: healthy, degraded or unhealthy."""
+        keys: dict[str, Any] = {"database": primary, **secondary}
+        results = await asyncio.gather(*(_check(state.get(key)) for key in keys.values()))
+        checks = dict(zip(keys, results, strict=True))
+        if checks["database"] != "up":
+            status, code = "unhealthy", 503
+        elif any(result != "up" for result in checks.values()):
+            status, code = "degraded", 200
+        else:
+            status, code = "healthy", 200
+        return Response(Readiness(status=status, checks=checks), status_code=code)
+
+    return [health, ready]

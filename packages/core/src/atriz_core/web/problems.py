@@ -1,0 +1,95 @@
+"""RFC 9457 problem details for every error, mapped once for the whole app.
+
+Validation errors list each problem as `{field, reason}`; unexpected errors are logged and
+answered with a plain 500 that reveals nothing of the code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from atriz_core.errors import DomainError, FieldProblem, TooManyRequestsError
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger(__name__)
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "reason": e.reason} for e in errors]
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_problems(exc: ValidationException) -> list[FieldProblem]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    problems = []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        reason = str(item.get("message", "is invalid"))
+        key = str(item.get("key") or "body")
+        # msgspec names a missing or unknown field in the message and reports the key "data".
+        named = _NAMED_FIELD.search(reason)
+        problems.append(FieldProblem(named[1] if named and key == "data" else key, reason))
+    if not problems:
+        problems.append(FieldProblem("body", exc.detail))
+    return problems
+
+
+def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    headers = dict(exc.headers or {})
+    if isinstance(exc, ValidationException):
+        return problem_response(
+            exc.status_code,
+            "the request is not valid",
+            title="Invalid request",
+            errors=_validation_problems(exc),
+            headers=headers,
+        )
+    return problem_response(exc.status_code, exc.detail, headers=headers)
+
+
+def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    headers = None
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    return problem_response(
+        exc.status, exc.detail, title=exc.title, errors=exc.problems, headers=headers
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
+    return problem_response(500, "an unexpected error occurred; it has been logged")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
