@@ -19,7 +19,8 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
+from atriz_core.app import create_app
 from atriz_core.client.verifier import StaticKeys, TokenVerifier
 from atriz_core.db import target
 from atriz_core.mail import MailMessage
@@ -42,12 +46,16 @@ from atriz_database.seeds import seed
 from atriz_database.testing import MakeDatabase
 
 __all__ = [
+    "TEST_PASSWORD",
+    "CoreHarness",
     "FrozenClock",
     "MemoryMailer",
     "TokenMinter",
     "assert_rejects_bad_tokens",
     "bad_tokens",
     "core_database_url",
+    "core_harness",
+    "core_overrides",
     "core_settings",
     "token_minter",
 ]
@@ -265,3 +273,58 @@ def core_settings(core_database_url: str, tmp_path: Path) -> CoreSettings:
         audiences=TEST_AUDIENCES,
         signing_key_dir=tmp_path / "keys",
     )
+
+
+TEST_PASSWORD = "a long and unusual passphrase"  # noqa: S105 - a test user's password
+
+
+@dataclass
+class CoreHarness:
+    """The app under test and what the test may steer: time, mail, settings."""
+
+    app: Litestar
+    client: AsyncTestClient[Litestar]
+    clock: FrozenClock
+    mailer: MemoryMailer
+    settings: CoreSettings
+
+    async def register(
+        self, email: str = "ana@example.test", password: str = TEST_PASSWORD, name: str = "Ana"
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/auth/register", json={"email": email, "password": password, "name": name}
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def login(
+        self, email: str = "ana@example.test", password: str = TEST_PASSWORD
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/auth/login", json={"email": email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    @staticmethod
+    def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+@pytest.fixture
+def core_overrides() -> dict[str, Any]:
+    """Settings that `core_harness` changes; a test module overrides this fixture to set some."""
+    return {}
+
+
+@pytest.fixture
+async def core_harness(
+    core_settings: CoreSettings, core_overrides: dict[str, Any]
+) -> AsyncIterator[CoreHarness]:
+    settings = replace(core_settings, **core_overrides)
+    clock, mailer = FrozenClock(), MemoryMailer()
+    app = create_app(settings, clock=clock, mailer=mailer)
+    async with AsyncTestClient(app=app, base_url="https://auth.atriz.test") as client:
+        yield CoreHarness(app, client, clock, mailer, settings)

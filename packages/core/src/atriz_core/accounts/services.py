@@ -7,6 +7,7 @@ failure is raised only after that record has been committed.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import timedelta
 
@@ -111,7 +112,7 @@ async def _address_limit(
         retry_after = started + timedelta(seconds=settings.address_window_seconds) - now
         raise TooManyRequestsError(
             "too many failed sign-ins from this address; try again later",
-            int(retry_after.total_seconds()) + 1,
+            math.ceil(retry_after.total_seconds()),
         )
 
 

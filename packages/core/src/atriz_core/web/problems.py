@@ -69,6 +69,10 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
             errors=_validation_problems(exc),
             headers=headers,
         )
+    if exc.status_code == 400:  # the body could not be decoded at all: malformed JSON
+        return problem_response(
+            400, exc.detail, errors=[FieldProblem("body", exc.detail)], headers=headers
+        )
     return problem_response(exc.status_code, exc.detail, headers=headers)
 
 
