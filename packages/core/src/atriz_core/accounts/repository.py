@@ -250,7 +250,7 @@ async def revoke_user_tokens(
     status: str = await connection.execute(
         "UPDATE auth_tokens SET revoked_at = $3"
         " WHERE user_id = $1 AND token_type = $2 AND revoked_at IS NULL"
-        " AND family_id IS DISTINCT FROM $4",
+        " AND ($4::uuid IS NULL OR family_id IS DISTINCT FROM $4)",
         user_id,
         token_type,
         now,

@@ -1,0 +1,160 @@
+"""Refresh rotation, reuse detection with a grace window, logout and logout-all."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from atriz_core.testing import CoreHarness
+
+
+async def refresh(core_harness: CoreHarness, token: str) -> Any:
+    return await core_harness.client.post("/auth/refresh", json={"refresh_token": token})
+
+
+async def scalar(core_harness: CoreHarness, sql: str) -> Any:
+    connection = await asyncpg.connect(core_harness.settings.database_url)
+    try:
+        return await connection.fetchval(sql)
+    finally:
+        await connection.close()
+
+
+async def signed_in(core_harness: CoreHarness) -> dict[str, Any]:
+    await core_harness.register()
+    return await core_harness.login()
+
+
+async def test_refresh_rotates_the_token_and_keeps_the_session(core_harness: CoreHarness) -> None:
+    first = await signed_in(core_harness)
+
+    response = await refresh(core_harness, first["refresh_token"])
+
+    assert response.status_code == 200
+    second = response.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    me = await core_harness.client.get("/auth/me", headers=core_harness.bearer(second))
+    assert me.status_code == 200
+    assert (
+        await scalar(
+            core_harness,
+            "SELECT count(DISTINCT family_id) FROM auth_tokens WHERE token_type = 'refresh'",
+        )
+        == 1
+    )
+    assert (await refresh(core_harness, second["refresh_token"])).status_code == 200
+
+
+async def test_reuse_after_the_grace_window_revokes_the_whole_session(
+    core_harness: CoreHarness,
+) -> None:
+    first = await signed_in(core_harness)
+    second = (await refresh(core_harness, first["refresh_token"])).json()
+    core_harness.clock.advance(core_harness.settings.refresh_reuse_grace_seconds + 1)
+
+    replay = await refresh(core_harness, first["refresh_token"])
+
+    assert replay.status_code == 401
+    assert "reused" in replay.json()["detail"]
+    # The thief's replay ended the session for the legitimate holder too.
+    assert (await refresh(core_harness, second["refresh_token"])).status_code == 401
+    assert (
+        await scalar(
+            core_harness, "SELECT count(*) FROM auth_events WHERE event_type = 'refresh_reuse'"
+        )
+        == 1
+    )
+
+
+async def test_reuse_within_the_grace_window_keeps_the_session(core_harness: CoreHarness) -> None:
+    first = await signed_in(core_harness)
+    second = (await refresh(core_harness, first["refresh_token"])).json()
+    core_harness.clock.advance(core_harness.settings.refresh_reuse_grace_seconds - 1)
+
+    retried = await refresh(core_harness, first["refresh_token"])
+
+    assert retried.status_code == 200
+    assert (await refresh(core_harness, second["refresh_token"])).status_code == 200
+    assert (await refresh(core_harness, retried.json()["refresh_token"])).status_code == 200
+
+
+async def test_concurrent_refreshes_with_one_token_all_succeed_in_one_session(
+    core_harness: CoreHarness,
+) -> None:
+    first = await signed_in(core_harness)
+
+    responses = await asyncio.gather(
+        *(refresh(core_harness, first["refresh_token"]) for _ in range(5))
+    )
+
+    assert [r.status_code for r in responses] == [200] * 5
+    tokens = {r.json()["refresh_token"] for r in responses}
+    assert len(tokens) == 5
+    for token in tokens:
+        assert (await refresh(core_harness, token)).status_code == 200
+    assert await scalar(core_harness, "SELECT count(DISTINCT family_id) FROM auth_tokens") == 1
+    assert (
+        await scalar(core_harness, "SELECT count(*) FROM auth_tokens WHERE revoked_at IS NOT NULL")
+        == 0
+    )
+
+
+async def test_an_expired_or_unknown_refresh_token_is_refused(core_harness: CoreHarness) -> None:
+    first = await signed_in(core_harness)
+    assert (await refresh(core_harness, "made-up-token")).status_code == 401
+    core_harness.clock.advance(core_harness.settings.refresh_token_seconds + 1)
+    response = await refresh(core_harness, first["refresh_token"])
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the refresh token is not valid; sign in again"
+
+
+async def test_logout_ends_only_that_session(core_harness: CoreHarness) -> None:
+    laptop = await signed_in(core_harness)
+    phone = await core_harness.login()
+
+    response = await core_harness.client.post(
+        "/auth/logout", json={"refresh_token": laptop["refresh_token"]}
+    )
+
+    assert response.status_code == 204
+    assert (await refresh(core_harness, laptop["refresh_token"])).status_code == 401
+    assert (await refresh(core_harness, phone["refresh_token"])).status_code == 200
+    again = await core_harness.client.post(
+        "/auth/logout", json={"refresh_token": laptop["refresh_token"]}
+    )
+    assert again.status_code == 204
+
+
+async def test_logout_all_ends_every_session(core_harness: CoreHarness) -> None:
+    laptop = await signed_in(core_harness)
+    phone = await core_harness.login()
+
+    response = await core_harness.client.post(
+        "/auth/logout-all", headers=core_harness.bearer(laptop)
+    )
+
+    assert response.status_code == 204
+    assert (await refresh(core_harness, laptop["refresh_token"])).status_code == 401
+    assert (await refresh(core_harness, phone["refresh_token"])).status_code == 401
+
+
+async def test_logout_all_requires_a_token(core_harness: CoreHarness) -> None:
+    response = await core_harness.client.post("/auth/logout-all")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_deactivated_user_cannot_refresh(core_harness: CoreHarness) -> None:
+    tokens = await signed_in(core_harness)
+    await scalar(core_harness, "UPDATE users SET is_active = false RETURNING 1")
+
+    assert (await refresh(core_harness, tokens["refresh_token"])).status_code == 401
+
+
+async def test_malformed_refresh_bodies_name_the_field(core_harness: CoreHarness) -> None:
+    for body in ({}, {"refresh_token": 5}, {"refresh_token": ""}, {"refresh_token": "x" * 201}):
+        response = await core_harness.client.post("/auth/refresh", json=body)
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "refresh_token"
