@@ -1,0 +1,221 @@
+"""The `/admin` routes: who may call them, users, roles, and the outbox for the apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from atriz_core.testing import TEST_PASSWORD, CoreHarness
+
+
+async def rows(core_harness: CoreHarness, sql: str, *args: Any) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(core_harness.settings.database_url)
+    try:
+        return await connection.fetch(sql, *args)
+    finally:
+        await connection.close()
+
+
+async def make_admin(core_harness: CoreHarness) -> dict[str, str]:
+    """Register `root@example.test`, grant it `admin` in the database, sign it in."""
+    await core_harness.register(email="root@example.test", name="Root")
+    await rows(
+        core_harness,
+        "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r"
+        " WHERE u.email = 'root@example.test' AND r.name = 'admin'",
+    )
+    return core_harness.bearer(await core_harness.login(email="root@example.test"))
+
+
+ADMIN_ROUTES = [
+    ("GET", "/admin/users"),
+    ("GET", "/admin/roles"),
+    ("POST", "/admin/roles"),
+    ("POST", "/admin/users/00000000-0000-0000-0000-000000000000/deactivate"),
+    ("POST", "/admin/users/00000000-0000-0000-0000-000000000000/reactivate"),
+    ("DELETE", "/admin/users/00000000-0000-0000-0000-000000000000"),
+    ("POST", "/admin/users/00000000-0000-0000-0000-000000000000/roles"),
+    ("DELETE", "/admin/users/00000000-0000-0000-0000-000000000000/roles/admin"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+async def test_admin_routes_refuse_anonymous_and_non_admin_callers(
+    core_harness: CoreHarness, method: str, path: str
+) -> None:
+    await core_harness.register()
+    user = core_harness.bearer(await core_harness.login())
+
+    anonymous = await core_harness.client.request(method, path)
+    not_admin = await core_harness.client.request(method, path, headers=user)
+
+    assert anonymous.status_code == 401
+    assert not_admin.status_code == 403
+    assert not_admin.json()["detail"] == "requires role admin"
+
+
+async def test_list_and_search_users_with_pagination(core_harness: CoreHarness) -> None:
+    admin = await make_admin(core_harness)
+    for n in range(5):
+        await core_harness.register(email=f"user{n}@example.test", name=f"User_{n}")
+
+    page = (await core_harness.client.get("/admin/users?limit=2&offset=1", headers=admin)).json()
+    found = await core_harness.client.get("/admin/users?q=USER3", headers=admin)
+    underscore = await core_harness.client.get("/admin/users?q=r_", headers=admin)
+
+    assert page["total"] == 6
+    assert [u["email"] for u in page["items"]] == ["user0@example.test", "user1@example.test"]
+    assert [u["email"] for u in found.json()["items"]] == ["user3@example.test"]
+    assert found.json()["items"][0]["roles"] == ["user"]
+    # `_` is matched literally, not as LIKE's one-character wildcard.
+    assert underscore.json()["total"] == 5
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "offset=-1", "limit=ten", "q=" + "x" * 201]
+)
+async def test_bad_pagination_names_the_parameter(core_harness: CoreHarness, query: str) -> None:
+    admin = await make_admin(core_harness)
+    response = await core_harness.client.get(f"/admin/users?{query}", headers=admin)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == query.split("=")[0]
+
+
+async def test_deactivate_ends_sessions_and_records_a_user_event(
+    core_harness: CoreHarness,
+) -> None:
+    admin = await make_admin(core_harness)
+    user = await core_harness.register()
+    session = await core_harness.login()
+
+    response = await core_harness.client.post(
+        f"/admin/users/{user['id']}/deactivate", headers=admin
+    )
+
+    assert response.status_code == 204
+    refreshed = await core_harness.client.post(
+        "/auth/refresh", json={"refresh_token": session["refresh_token"]}
+    )
+    assert refreshed.status_code == 401
+    login = await core_harness.client.post(
+        "/auth/login", json={"email": "ana@example.test", "password": TEST_PASSWORD}
+    )
+    assert login.status_code == 401
+    events = await rows(core_harness, "SELECT user_id::text, event_type FROM user_events")
+    assert [tuple(e) for e in events] == [(user["id"], "deactivated")]
+
+    again = await core_harness.client.post(f"/admin/users/{user['id']}/reactivate", headers=admin)
+    assert again.status_code == 204
+    await core_harness.login()
+    events = await rows(core_harness, "SELECT event_type FROM user_events ORDER BY id")
+    assert [e["event_type"] for e in events] == ["deactivated", "reactivated"]
+
+
+async def test_delete_is_soft_and_recorded(core_harness: CoreHarness) -> None:
+    admin = await make_admin(core_harness)
+    user = await core_harness.register()
+
+    response = await core_harness.client.delete(f"/admin/users/{user['id']}", headers=admin)
+
+    assert response.status_code == 204
+    (row,) = await rows(
+        core_harness, "SELECT is_active, deleted_at FROM users WHERE id = $1", user["id"]
+    )
+    assert row["is_active"] is False
+    assert row["deleted_at"] is not None
+    gone = await core_harness.client.delete(f"/admin/users/{user['id']}", headers=admin)
+    assert gone.status_code == 404
+
+
+async def test_an_admin_cannot_lock_themselves_out(core_harness: CoreHarness) -> None:
+    admin = await make_admin(core_harness)
+    me = (await core_harness.client.get("/auth/me", headers=admin)).json()
+
+    deactivate = await core_harness.client.post(
+        f"/admin/users/{me['id']}/deactivate", headers=admin
+    )
+    revoke = await core_harness.client.delete(f"/admin/users/{me['id']}/roles/admin", headers=admin)
+
+    assert deactivate.status_code == 409
+    assert revoke.status_code == 409
+
+
+async def test_roles_can_be_created_granted_and_revoked(core_harness: CoreHarness) -> None:
+    admin = await make_admin(core_harness)
+    user = await core_harness.register()
+
+    created = await core_harness.client.post(
+        "/admin/roles", json={"name": "pshop.auditor", "description": "Reads sales"}, headers=admin
+    )
+    duplicate = await core_harness.client.post(
+        "/admin/roles", json={"name": "pshop.auditor"}, headers=admin
+    )
+    granted = await core_harness.client.post(
+        f"/admin/users/{user['id']}/roles", json={"role": "pshop.auditor"}, headers=admin
+    )
+    tokens = await core_harness.login()
+    me = (await core_harness.client.get("/auth/me", headers=core_harness.bearer(tokens))).json()
+
+    assert created.status_code == 201
+    assert created.json()["name"] == "pshop.auditor"
+    assert duplicate.status_code == 409
+    assert granted.status_code == 204
+    assert me["roles"] == ["pshop.auditor", "user"]
+    names = [
+        r["name"] for r in (await core_harness.client.get("/admin/roles", headers=admin)).json()
+    ]
+    assert "pshop.auditor" in names
+    assert "admin" in names
+
+    revoked = await core_harness.client.delete(
+        f"/admin/users/{user['id']}/roles/pshop.auditor", headers=admin
+    )
+    missing = await core_harness.client.delete(
+        f"/admin/users/{user['id']}/roles/pshop.auditor", headers=admin
+    )
+    assert revoked.status_code == 204
+    assert missing.status_code == 404
+    audit = await rows(
+        core_harness, "SELECT event_type FROM auth_events WHERE actor_id IS NOT NULL ORDER BY id"
+    )
+    assert [a["event_type"] for a in audit] == ["role_created", "role_granted", "role_revoked"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Admin"}, "name"),
+        ({"name": "pshop.manager.extra"}, "name"),
+        ({"name": "a" * 82}, "name"),
+        ({"name": "ok", "description": "d" * 501}, "description"),
+        ({}, "name"),
+    ],
+)
+async def test_bad_role_names_are_refused(
+    core_harness: CoreHarness, body: dict[str, Any], field: str
+) -> None:
+    admin = await make_admin(core_harness)
+    response = await core_harness.client.post("/admin/roles", json=body, headers=admin)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+
+
+async def test_granting_to_unknown_users_or_roles_is_404(core_harness: CoreHarness) -> None:
+    admin = await make_admin(core_harness)
+    user = await core_harness.register()
+
+    no_user = await core_harness.client.post(
+        "/admin/users/00000000-0000-0000-0000-000000000000/roles",
+        json={"role": "admin"},
+        headers=admin,
+    )
+    no_role = await core_harness.client.post(
+        f"/admin/users/{user['id']}/roles", json={"role": "nope"}, headers=admin
+    )
+    bad_id = await core_harness.client.post("/admin/users/not-a-uuid/deactivate", headers=admin)
+
+    assert no_user.status_code == 404
+    assert no_role.status_code == 404
+    assert bad_id.status_code in {400, 404}
