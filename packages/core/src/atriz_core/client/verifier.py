@@ -204,13 +204,38 @@ class TokenVerifier:
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway_seconds,
-                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+                # Times are checked below against this verifier's clock, which tests control.
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.InvalidTokenError as exc:
             raise InvalidTokenError(str(exc) or "invalid token") from exc
-        if claims["iat"] > now + self.leeway_seconds:
-            raise InvalidTokenError("token issued in the future")
+        self._check_times(claims, now)
         return _principal(claims)
+
+    def _check_times(self, claims: Mapping[str, Any], now: float) -> None:
+        leeway = self.leeway_seconds
+        expires, issued, not_before = (_time(claims, n) for n in ("exp", "iat", "nbf"))
+        if expires is None or now > expires + leeway:
+            raise InvalidTokenError("token has expired")
+        if issued is None or issued > now + leeway:
+            raise InvalidTokenError("token issued in the future")
+        if not_before is not None and not_before > now + leeway:
+            raise InvalidTokenError("token is not valid yet")
+
+
+def _time(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTokenError(f"{name} must be a number")
+    return float(value)
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
