@@ -86,6 +86,7 @@ def create_app(
             version="0.1.0",
             description="Shared sign-in for every Atriz app.",
             path="/schema",
+            use_handler_docstrings=True,
             render_plugins=[SwaggerRenderPlugin()],
         ),
     )

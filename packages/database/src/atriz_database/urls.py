@@ -20,6 +20,7 @@ __all__ = [
     "libpq_env_url",
     "maintenance_url",
     "server_is_configured",
+    "with_credentials",
     "with_database",
     "yoyo_url",
 ]
@@ -67,6 +68,14 @@ def libpq_env_url(database: str) -> str:
 def with_database(url: str, database: str) -> str:
     """The same server and credentials, connected to another database."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{quote(database)}"))
+
+
+def with_credentials(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database, as another role."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
 
 
 def maintenance_url(url: str) -> str:

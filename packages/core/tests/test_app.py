@@ -1,0 +1,80 @@
+"""The service as a whole: health, readiness, OpenAPI, JWKS, and errors as problem details."""
+
+from __future__ import annotations
+
+import asyncpg
+import psycopg
+
+from atriz_core.testing import CoreHarness
+from atriz_database.urls import maintenance_url
+
+
+async def test_health_and_ready(core_harness: CoreHarness) -> None:
+    health = await core_harness.client.get("/health")
+    ready = await core_harness.client.get("/ready")
+
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "healthy", "checks": {"database": "up"}}
+
+
+async def test_ready_is_unhealthy_when_the_database_is_gone(core_harness: CoreHarness) -> None:
+    admin = await asyncpg.connect(maintenance_url(core_harness.settings.database_url))
+    database = psycopg.conninfo.conninfo_to_dict(core_harness.settings.database_url)["dbname"]
+    await admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
+    )
+    await admin.close()
+
+    ready = await core_harness.client.get("/ready")
+
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unhealthy"
+
+
+async def test_openapi_documents_every_route(core_harness: CoreHarness) -> None:
+    schema = (await core_harness.client.get("/schema/openapi.json")).json()
+    docs = await core_harness.client.get("/schema/swagger")
+
+    assert docs.status_code == 200
+    paths = set(schema["paths"])
+    assert {
+        "/auth/register",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/auth/logout-all",
+        "/auth/me",
+        "/auth/password",
+        "/.well-known/jwks.json",
+        "/admin/users",
+    } <= paths
+    register = schema["paths"]["/auth/register"]["post"]
+    assert "8 to 128 characters" in register["summary"] + register.get("description", "")
+
+
+async def test_unknown_routes_and_methods_are_problem_details(core_harness: CoreHarness) -> None:
+    missing = await core_harness.client.get("/nope")
+    wrong_method = await core_harness.client.get("/auth/login")
+
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["status"] == 405
+
+
+async def test_an_unexpected_error_is_a_bare_500(core_harness: CoreHarness) -> None:
+    connection = await asyncpg.connect(core_harness.settings.database_url)
+    await connection.execute("DROP TABLE login_throttle")
+    await connection.close()
+
+    response = await core_harness.client.post(
+        "/auth/login", json={"email": "ana@example.test", "password": "whatever it is"}
+    )
+
+    assert response.status_code == 500
+    body = response.json()
+    assert body["detail"] == "an unexpected error occurred; it has been logged"
+    assert "login_throttle" not in response.text
+    assert "Traceback" not in response.text
