@@ -134,7 +134,7 @@ def test_destructive_commands_refuse_in_production(
 
 
 def test_atriz_dev_refuses_in_production(cli_env: dict[str, str]) -> None:
-    result = run_script("atriz", "dev", env={**cli_env, "ATRIZ_ENV": "production"})
+    result = run_script("atriz", "dev", "--no-serve", env={**cli_env, "ATRIZ_ENV": "production"})
     assert result.returncode == 1
     assert "refused" in result.stderr
 
@@ -190,10 +190,10 @@ def test_reset_drops_and_rebuilds(cli_env: dict[str, str]) -> None:
 
 
 def test_atriz_dev_creates_migrates_and_seeds_everything(cli_env: dict[str, str]) -> None:
-    first = run_script("atriz", "dev", env=cli_env)
+    first = run_script("atriz", "dev", "--no-serve", env=cli_env)
     assert first.returncode == 0, first.stderr
     assert "core: created" in first.stdout
-    second = run_script("atriz", "dev", env=cli_env)
+    second = run_script("atriz", "dev", "--no-serve", env=cli_env)
     assert second.returncode == 0, second.stderr
     assert "core: using" in second.stdout
 

@@ -14,7 +14,7 @@ import msgspec
 from atriz_database.connections import connection_failure
 from atriz_database.settings import DatabaseSettings
 
-__all__ = ["close_pool", "create_pool", "transaction"]
+__all__ = ["close_pool", "connect", "create_pool", "transaction"]
 
 
 def _encode_json(value: Any) -> str:
@@ -32,6 +32,17 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
         "uuid", encoder=str, decoder=uuid.UUID, schema="pg_catalog", format="text"
     )
+
+
+async def connect(url: str, settings: DatabaseSettings | None = None) -> asyncpg.Connection:
+    """One connection with the pools' codecs, for commands and scripts that need no pool."""
+    settings = settings or DatabaseSettings.from_env()
+    try:
+        connection = await asyncpg.connect(url, timeout=settings.connect_timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise connection_failure(url, exc) from exc
+    await _init_connection(connection)
+    return connection
 
 
 async def create_pool(url: str, settings: DatabaseSettings | None = None) -> asyncpg.Pool:

@@ -13,12 +13,15 @@ from atriz_core.admin.schemas import Role, UserPage
 from atriz_core.audit import record_event
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
-from atriz_core.errors import ConflictError, NotFoundError
+from atriz_core.errors import ConflictError, InvalidInputError, NotFoundError
+from atriz_core.passwords.hashing import PasswordHasher
+from atriz_core.passwords.policy import normalise, password_problem
 
 __all__ = [
     "create_role",
     "deactivate_user",
     "delete_user",
+    "ensure_administrator",
     "grant_role",
     "list_roles",
     "list_users",
@@ -186,3 +189,33 @@ async def revoke_role(
             context=context,
             details={"role": role},
         )
+
+
+async def ensure_administrator(
+    connection: asyncpg.Connection,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: str | None,
+    name: str,
+) -> tuple[bool, bool]:
+    """Create an administrator, or grant `admin` to an existing user (password untouched).
+
+    Returns (created, granted).
+    """
+    async with connection.transaction():
+        user = await accounts.get_user_by_email(connection, email)
+        created = user is None
+        if user is None:
+            problem = password_problem(password or "", email=email, name=name)
+            if problem:
+                raise InvalidInputError.for_field("password", problem)
+            password_hash = await hasher.hash(normalise(password or ""))
+            user = await accounts.insert_user(connection, email, password_hash, name)
+        role_id = await _role_id(connection, "admin")
+        granted = await repository.insert_role_grant(connection, user.id, role_id, None)
+        if granted:
+            await record_event(
+                connection, "role_granted", user_id=user.id, details={"role": "admin"}
+            )
+    return created, granted

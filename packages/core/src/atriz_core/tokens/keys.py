@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -108,16 +109,30 @@ def load_keyring(*, pem: str | None, folder: Path, environment: Environment) -> 
     """
     if pem:
         return KeyRing((SigningKey.from_pem(pem.encode(), "CORE_SIGNING_KEY"),))
-    paths = sorted(folder.glob("*.pem"), reverse=True) if folder.is_dir() else []
+    paths = _key_files(folder)
     if not paths:
         if environment is Environment.PRODUCTION:
             raise ConfigurationError(
                 f"no signing key: set CORE_SIGNING_KEY or put a key in {folder}"
                 " (`uv run atriz keys rotate`)"
             )
-        _write_key(folder, SigningKey(Ed25519PrivateKey.generate()))
-        paths = sorted(folder.glob("*.pem"), reverse=True)
+        paths = _generate_first_key(folder)
     return KeyRing(tuple(SigningKey.from_pem(p.read_bytes(), str(p)) for p in paths))
+
+
+def _key_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.pem"), reverse=True) if folder.is_dir() else []
+
+
+def _generate_first_key(folder: Path) -> list[Path]:
+    # Several workers start at once: the first one to take the lock generates the key, the
+    # others find it, so every worker signs with the same key.
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _key_files(folder):
+            _write_key(folder, SigningKey(Ed25519PrivateKey.generate()))
+        return _key_files(folder)
 
 
 def rotate_key(folder: Path) -> Path:

@@ -1,0 +1,112 @@
+"""`atriz users create-admin EMAIL`, `atriz keys rotate`, and the development admin account."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import secrets
+import sys
+from typing import Any
+
+from atriz_core.admin.services import ensure_administrator
+from atriz_core.passwords.hashing import PasswordHasher
+from atriz_core.settings import CoreSettings
+from atriz_core.tokens.keys import rotate_key
+from atriz_database import Environment, RefusedError
+from atriz_database.pool import connect
+from atriz_database.settings import env_str
+
+__all__ = ["ensure_dev_admin", "register_commands"]
+
+DEV_ADMIN_EMAIL = "admin@atriz.localhost"
+
+
+def _hasher(settings: CoreSettings) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+async def _ensure_admin(
+    settings: CoreSettings, *, email: str, password: str | None, name: str
+) -> tuple[bool, bool]:
+    connection = await connect(settings.database_url)
+    try:
+        return await ensure_administrator(
+            connection, _hasher(settings), email=email, password=password, name=name
+        )
+    finally:
+        await connection.close()
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise RefusedError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def create_admin(args: argparse.Namespace) -> int:
+    """Create an administrator, or give an existing user the admin role."""
+    settings = CoreSettings.from_env()
+    password = _read_password()
+    created, granted = asyncio.run(
+        _ensure_admin(settings, email=args.email, password=password, name=args.name)
+    )
+    if created:
+        print(f"created administrator {args.email}")
+    elif granted:
+        print(f"{args.email} exists; granted it the admin role (password unchanged)")
+    else:
+        print(f"{args.email} is already an administrator (password unchanged)")
+    return 0
+
+
+def rotate(args: argparse.Namespace) -> int:
+    """Add a new signing key; the previous one stays published so its tokens still verify."""
+    settings = CoreSettings.from_env()
+    path = rotate_key(settings.signing_key_dir)
+    print(f"new signing key {path}; restart core to sign with it")
+    return 0
+
+
+def ensure_dev_admin() -> None:
+    """`atriz dev`: make sure a development administrator exists, and say how to sign in.
+
+    The password is `ATRIZ_ADMIN_PASSWORD`, or generated and printed once, when it is created.
+    """
+    settings = CoreSettings.from_env()
+    if settings.environment is Environment.PRODUCTION:
+        raise RefusedError("a development administrator is refused in production")
+    email = env_str("ATRIZ_ADMIN_EMAIL") or DEV_ADMIN_EMAIL
+    password = env_str("ATRIZ_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    created, _ = asyncio.run(
+        _ensure_admin(settings, email=email, password=password, name="Administrator")
+    )
+    if created:
+        print(f"admin login: {email} / {password}")
+        print("  (the password is shown once; set ATRIZ_ADMIN_PASSWORD to choose it)")
+    else:
+        print(f"admin login: {email} (password as first printed, or ATRIZ_ADMIN_PASSWORD)")
+
+
+def register_commands(commands: Any) -> None:
+    """Add `users` and `keys` to the `atriz` command."""
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True
+    )
+    admin = users.add_parser(
+        "create-admin", help="create an administrator (password asked, or read from stdin)"
+    )
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Administrator")
+    admin.set_defaults(handler=create_admin)
+    keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser("rotate", help="add a new current signing key").set_defaults(handler=rotate)
