@@ -1,0 +1,125 @@
+"""Shared pieces of the benchmarks: a scratch database, services under granian, wrk."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from atriz_core.db import target
+from atriz_database.connections import create_database, drop_database
+from atriz_database.embedded import embedded_url
+from atriz_database.migrations import migrate
+from atriz_database.seeds import seed
+from atriz_database.settings import env_str
+from atriz_database.urls import libpq_env_url, server_is_configured, with_database
+
+HERE = Path(__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def core_database() -> Iterator[str]:
+    """A scratch `atriz_shared` with core's migrations and seeds, dropped afterwards."""
+    explicit = env_str("ATRIZ_TEST_DATABASE_URL")
+    server = (
+        with_database(explicit, "postgres")
+        if explicit
+        else libpq_env_url("postgres")
+        if server_is_configured()
+        else embedded_url("postgres")
+    )
+    url = with_database(server, f"atriz_bench_{uuid.uuid4().hex[:8]}")
+    create_database(url)
+    try:
+        migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
+        seed(target, url)
+        yield url
+    finally:
+        drop_database(url)
+
+
+@contextmanager
+def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
+    """Serve an app factory with granian; yield its base URL once every worker has started."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--factory",
+            factory,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
+        env={**os.environ, "PYTHONPATH": str(HERE), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    started = 0
+    for line in process.stdout:
+        started += "Started worker" in line
+        if started == workers:
+            break
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
+def wrk(url: str, *, seconds: int = 10, connections: int = 64, token: str | None = None) -> float:
+    """Requests per second that wrk reaches against `url` (two threads, as in FACTS.md)."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    try:
+        output = subprocess.run(  # noqa: S603 - fixed arguments
+            command, capture_output=True, text=True, check=True
+        ).stdout
+    except FileNotFoundError:
+        sys.exit("wrk is needed: apt-get install wrk")
+    if "Non-2xx" in output:
+        sys.exit(f"wrk saw errors against {url}:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    assert match, output
+    return float(match[1])
+
+
+def report(name: str, figure: float, baseline: float, unit: str, target: str) -> None:
+    print(f"{name:<48} {figure:>10.1f} {unit:<8} baseline {baseline:>10.1f}  "
+          f"ratio {figure / baseline:>5.2f}  (target {target})")  # fmt: skip

@@ -1,0 +1,90 @@
+"""How much token verification costs an app route that does one indexed SELECT.
+
+    uv run python scripts/bench/token_verification.py
+
+Serves core (for JWKS and a real token) and a bench app (granian, 2 workers) and loads the app
+with wrk: the open route is the baseline; the same route behind core's guard must keep at least
+90% of it, which the verified-token cache makes possible. The uncached figure shows why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+
+import httpx
+from _support import core_database, report, serve, wrk
+
+from atriz_database.pool import connect
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+PASSWORD = "bench passphrase that is long"  # noqa: S105 - a throwaway bench user
+
+
+async def make_items(url: str) -> None:
+    connection = await connect(url)
+    try:
+        await connection.execute("CREATE TABLE bench_items (id int PRIMARY KEY, name text)")
+        await connection.execute(
+            "INSERT INTO bench_items SELECT n, 'item ' || n FROM generate_series(1, 1000) n"
+        )
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    with core_database() as url:
+        asyncio.run(make_items(url))
+        core_env = {
+            "SHARED_DATABASE_URL": url,
+            "ATRIZ_ENV": "test",
+            "CORE_PUBLIC_URL": "http://core.bench",
+        }
+        with serve("atriz_core.app:create_app_from_env", workers=1, env=core_env) as core:
+            httpx.post(
+                f"{core}/auth/register",
+                json={"email": "b@bench.test", "password": PASSWORD, "name": "B"},
+            )
+            token = httpx.post(
+                f"{core}/auth/login", json={"email": "b@bench.test", "password": PASSWORD}
+            ).json()["access_token"]
+            app_env = {
+                "BENCH_DATABASE_URL": url,
+                "BENCH_JWKS_URL": f"{core}/.well-known/jwks.json",
+                "BENCH_ISSUER": "http://core.bench",
+            }
+            no_cache = {**app_env, "BENCH_TOKEN_CACHE_SIZE": "0"}
+            with (
+                serve("bench_app:create_app", workers=2, env=app_env) as app,
+                serve("bench_app:create_app", workers=2, env=no_cache) as uncached_app,
+            ):
+                wrk(f"{app}/open/1", seconds=2)  # warm up
+                # Rounds alternate between the routes, so that the drift of this shared, noisy
+                # machine during the run weighs on each alike; the medians are compared.
+                runs: dict[str, list[float]] = {"open": [], "cached": [], "uncached": []}
+                for _ in range(ROUNDS):
+                    runs["open"].append(wrk(f"{app}/open/1", seconds=SECONDS))
+                    runs["cached"].append(wrk(f"{app}/items/1", seconds=SECONDS, token=token))
+                    runs["uncached"].append(
+                        wrk(f"{uncached_app}/items/1", seconds=SECONDS, token=token)
+                    )
+    open_rps, cached_rps, uncached_rps = (statistics.median(runs[k]) for k in runs)
+    print(
+        f"wrk -t2 -c64, {ROUNDS} alternating rounds of {SECONDS}s, medians; each app on granian"
+        " with 2 workers; everything, wrk included, on the same 2 cores"
+    )
+    report("open route, one indexed SELECT", open_rps, open_rps, "req/s", "baseline")
+    report("same route, token verified (cached)", cached_rps, open_rps, "req/s", ">= 0.90")
+    report(
+        "same route, token verified every request",
+        uncached_rps,
+        open_rps,
+        "req/s",
+        "~0.6, FACTS.md",
+    )
+
+
+if __name__ == "__main__":
+    main()
