@@ -53,11 +53,7 @@ def create_app(
     )
     core = Core(
         settings=settings,
-        hasher=PasswordHasher(
-            time_cost=settings.argon2_time_cost,
-            memory_kib=settings.argon2_memory_kib,
-            parallelism=settings.argon2_parallelism,
-        ),
+        hasher=PasswordHasher.from_settings(settings),
         keyring=keyring,
         clock=clock or SystemClock(),
         mailer=mailer or mailer_from_settings(settings),

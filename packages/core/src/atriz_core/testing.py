@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -307,6 +308,21 @@ class CoreHarness:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def sql_value(self, sql: str, *args: Any) -> Any:
+        """One value read (or written) straight in the test's database, beside the app."""
+        connection = await asyncpg.connect(self.settings.database_url)
+        try:
+            return await connection.fetchval(sql, *args)
+        finally:
+            await connection.close()
+
+    async def sql_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(self.settings.database_url)
+        try:
+            return await connection.fetch(sql, *args)
+        finally:
+            await connection.close()
 
     @staticmethod
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:

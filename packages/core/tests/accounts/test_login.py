@@ -5,19 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import asyncpg
 from litestar.testing import AsyncTestClient
 
 from atriz_core.app import create_app
 from atriz_core.testing import TEST_PASSWORD, CoreHarness, FrozenClock, MemoryMailer
-
-
-async def fetch(core_harness: CoreHarness, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(core_harness.settings.database_url)
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
-        await connection.close()
 
 
 async def attempt(core_harness: CoreHarness, email: str, password: str) -> Any:
@@ -27,7 +18,7 @@ async def attempt(core_harness: CoreHarness, email: str, password: str) -> Any:
 
 
 async def lock_seconds(core_harness: CoreHarness) -> float:
-    locked_until = await fetch(core_harness, "SELECT locked_until FROM users")
+    locked_until = await core_harness.sql_value("SELECT locked_until FROM users")
     seconds: float = (locked_until - core_harness.clock.now()).total_seconds()
     return seconds
 
@@ -40,8 +31,7 @@ async def test_login_answers_with_a_bearer_token_pair(core_harness: CoreHarness)
     assert tokens["token_type"] == "bearer"
     assert tokens["expires_in"] == 900
     assert len(tokens["refresh_token"]) >= 43  # 256 bits, base64url
-    stored = await fetch(
-        core_harness,
+    stored = await core_harness.sql_value(
         "SELECT count(*) FROM auth_tokens WHERE token_hash = sha256($1::text::bytea)",
         tokens["refresh_token"],
     )
@@ -70,7 +60,7 @@ async def test_lock_grows_to_a_cap_expires_and_a_success_resets_it(
     settings = core_harness.settings
     for _ in range(settings.login_max_failures):
         assert (await attempt(core_harness, "ana@example.test", "wrong")).status_code == 401
-    locked_until = await fetch(core_harness, "SELECT locked_until FROM users")
+    locked_until = await core_harness.sql_value("SELECT locked_until FROM users")
     assert (
         locked_until - core_harness.clock.now()
     ).total_seconds() == settings.lockout_base_seconds
@@ -80,7 +70,7 @@ async def test_lock_grows_to_a_cap_expires_and_a_success_resets_it(
     core_harness.clock.advance(settings.lockout_base_seconds + 1)
     # Another failure after the lock locks again for twice as long.
     assert (await attempt(core_harness, "ana@example.test", "wrong")).status_code == 401
-    locked_until = await fetch(core_harness, "SELECT locked_until FROM users")
+    locked_until = await core_harness.sql_value("SELECT locked_until FROM users")
     assert (
         locked_until - core_harness.clock.now()
     ).total_seconds() == 2 * settings.lockout_base_seconds
@@ -92,13 +82,13 @@ async def test_lock_grows_to_a_cap_expires_and_a_success_resets_it(
 
     core_harness.clock.advance(settings.lockout_max_seconds + 1)
     await core_harness.login()
-    assert await fetch(core_harness, "SELECT failed_login_count FROM users") == 0
-    assert await fetch(core_harness, "SELECT locked_until FROM users") is None
+    assert await core_harness.sql_value("SELECT failed_login_count FROM users") == 0
+    assert await core_harness.sql_value("SELECT locked_until FROM users") is None
 
 
 async def test_a_deactivated_user_cannot_log_in(core_harness: CoreHarness) -> None:
     await core_harness.register()
-    await fetch(core_harness, "UPDATE users SET is_active = false")
+    await core_harness.sql_value("UPDATE users SET is_active = false")
 
     response = await attempt(core_harness, "ana@example.test", TEST_PASSWORD)
 
@@ -110,7 +100,7 @@ async def test_a_hash_with_old_parameters_is_rehashed_at_login(
     core_harness: CoreHarness,
 ) -> None:
     await core_harness.register()
-    old_hash = await fetch(core_harness, "SELECT password_hash FROM users")
+    old_hash = await core_harness.sql_value("SELECT password_hash FROM users")
     assert "t=2" in old_hash
     stronger = replace(core_harness.settings, argon2_time_cost=3)
     app = create_app(stronger, clock=FrozenClock(), mailer=MemoryMailer())
@@ -121,7 +111,7 @@ async def test_a_hash_with_old_parameters_is_rehashed_at_login(
         )
         assert response.status_code == 200
 
-    new_hash = await fetch(core_harness, "SELECT password_hash FROM users")
+    new_hash = await core_harness.sql_value("SELECT password_hash FROM users")
     assert "t=3" in new_hash
     assert new_hash != old_hash
     await core_harness.login()  # the new hash still verifies
@@ -134,12 +124,11 @@ async def test_failed_and_successful_logins_are_audited_without_secrets(
     await attempt(core_harness, "ana@example.test", "wrong password here")
     await core_harness.login()
 
-    events = await fetch(
-        core_harness,
+    events = await core_harness.sql_value(
         "SELECT array_agg(event_type || ':' || coalesce(details->>'reason', '') ORDER BY id)"
         " FROM auth_events",
     )
     assert events == ["register:", "login_failed:wrong_password", "login:"]
-    details = await fetch(core_harness, "SELECT string_agg(details::text, ' ') FROM auth_events")
+    details = await core_harness.sql_value("SELECT string_agg(details::text, ' ') FROM auth_events")
     assert "wrong password here" not in details
     assert TEST_PASSWORD not in details

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from atriz_core.testing import TEST_PASSWORD, CoreHarness
 
 NEW_PASSWORD = "another long passphrase entirely"
-
-
-async def scalar(core_harness: CoreHarness, sql: str) -> Any:
-    connection = await asyncpg.connect(core_harness.settings.database_url)
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
 
 
 async def refresh_status(core_harness: CoreHarness, token: str) -> int:
@@ -115,8 +105,8 @@ async def test_reset_token_works_once_and_ends_every_session(core_harness: CoreH
     assert await refresh_status(core_harness, session["refresh_token"]) == 401
     assert await login_status(core_harness, NEW_PASSWORD) == 200
     assert (
-        await scalar(
-            core_harness, "SELECT count(*) FROM auth_events WHERE event_type = 'password_reset'"
+        await core_harness.sql_value(
+            "SELECT count(*) FROM auth_events WHERE event_type = 'password_reset'"
         )
         == 1
     )

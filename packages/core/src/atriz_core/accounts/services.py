@@ -27,7 +27,7 @@ from atriz_core.errors import (
     TooManyRequestsError,
 )
 from atriz_core.mail import MailMessage
-from atriz_core.passwords.policy import normalise, password_problem
+from atriz_core.passwords.policy import acceptable_password, normalise
 from atriz_core.tokens.access import issue_access_token
 from atriz_core.tokens.opaque import hash_token, new_token
 
@@ -62,13 +62,6 @@ def user_view(user: UserRecord) -> User:
     )
 
 
-def _check_new_password(password: str, *, email: str, name: str, field: str) -> str:
-    problem = password_problem(password, email=email, name=name)
-    if problem:
-        raise InvalidInputError.for_field(field, problem)
-    return normalise(password)
-
-
 async def register(
     connection: asyncpg.Connection,
     core: Core,
@@ -84,7 +77,7 @@ async def register(
         raise InvalidInputError.for_field("name", "must not be blank")
     email = email.strip()
     password_hash = await core.hasher.hash(
-        _check_new_password(password, email=email, name=name, field="password")
+        acceptable_password(password, email=email, name=name, field="password")
     )
     try:
         async with connection.transaction():
@@ -343,7 +336,7 @@ async def change_password(
     if not verification.matches:
         raise InvalidInputError.for_field("current_password", "is not correct")
     password_hash = await core.hasher.hash(
-        _check_new_password(new_password, email=user.email, name=user.name, field="new_password")
+        acceptable_password(new_password, email=user.email, name=user.name, field="new_password")
     )
     now = core.clock.now()
     async with connection.transaction():
@@ -464,7 +457,7 @@ async def confirm_password_reset(
     async with connection.transaction():
         user = await _spend_token(connection, core, token, PASSWORD_RESET)
         password_hash = await core.hasher.hash(
-            _check_new_password(
+            acceptable_password(
                 new_password, email=user.email, name=user.name, field="new_password"
             )
         )

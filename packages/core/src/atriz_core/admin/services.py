@@ -13,9 +13,9 @@ from atriz_core.admin.schemas import Role, UserPage
 from atriz_core.audit import record_event
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
-from atriz_core.errors import ConflictError, InvalidInputError, NotFoundError
+from atriz_core.errors import ConflictError, NotFoundError
 from atriz_core.passwords.hashing import PasswordHasher
-from atriz_core.passwords.policy import normalise, password_problem
+from atriz_core.passwords.policy import acceptable_password
 
 __all__ = [
     "create_role",
@@ -207,10 +207,10 @@ async def ensure_administrator(
         user = await accounts.get_user_by_email(connection, email)
         created = user is None
         if user is None:
-            problem = password_problem(password or "", email=email, name=name)
-            if problem:
-                raise InvalidInputError.for_field("password", problem)
-            password_hash = await hasher.hash(normalise(password or ""))
+            acceptable = acceptable_password(
+                password or "", email=email, name=name, field="password"
+            )
+            password_hash = await hasher.hash(acceptable)
             user = await accounts.insert_user(connection, email, password_hash, name)
         role_id = await _role_id(connection, "admin")
         granted = await repository.insert_role_grant(connection, user.id, role_id, None)

@@ -22,21 +22,17 @@ __all__ = ["ensure_dev_admin", "register_commands"]
 DEV_ADMIN_EMAIL = "admin@atriz.localhost"
 
 
-def _hasher(settings: CoreSettings) -> PasswordHasher:
-    return PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
-
-
 async def _ensure_admin(
     settings: CoreSettings, *, email: str, password: str | None, name: str
 ) -> tuple[bool, bool]:
     connection = await connect(settings.database_url)
     try:
         return await ensure_administrator(
-            connection, _hasher(settings), email=email, password=password, name=name
+            connection,
+            PasswordHasher.from_settings(settings),
+            email=email,
+            password=password,
+            name=name,
         )
     finally:
         await connection.close()

@@ -12,6 +12,8 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from atriz_core.settings import CoreSettings
+
 __all__ = ["PasswordHasher", "Verification"]
 
 
@@ -33,6 +35,14 @@ class PasswordHasher:
         # Verified against when the e-mail is unknown, so that such a login costs the same
         # argon2 work as a wrong password and cannot be told apart by its timing.
         self._decoy_hash = self._argon2.hash("decoy password for unknown accounts")
+
+    @classmethod
+    def from_settings(cls, settings: CoreSettings) -> PasswordHasher:
+        return cls(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._argon2.hash, password)

@@ -12,7 +12,15 @@ import unicodedata
 from functools import cache
 from importlib.resources import files
 
-__all__ = ["MAX_LENGTH", "MIN_LENGTH", "normalise", "password_problem"]
+from atriz_core.errors import InvalidInputError
+
+__all__ = [
+    "MAX_LENGTH",
+    "MIN_LENGTH",
+    "acceptable_password",
+    "normalise",
+    "password_problem",
+]
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -44,3 +52,11 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
     if name and lowered == name.casefold():
         return "must not be your name"
     return None
+
+
+def acceptable_password(password: str, *, email: str, name: str, field: str) -> str:
+    """The normalised password, ready to hash; `InvalidInputError` naming `field` if refused."""
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise InvalidInputError.for_field(field, problem)
+    return normalise(password)
