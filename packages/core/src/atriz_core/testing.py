@@ -320,9 +320,10 @@ class CoreHarness:
     async def sql_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         connection = await asyncpg.connect(self.settings.database_url)
         try:
-            return await connection.fetch(sql, *args)
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         finally:
             await connection.close()
+        return rows
 
     @staticmethod
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:
