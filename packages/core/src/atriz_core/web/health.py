@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 __all__ = ["Health", "Readiness", "health_handlers"]
 
 CHECK_TIMEOUT_SECONDS = 2.0
+logger = logging.getLogger(__name__)
 
 
 class Health(msgspec.Struct):
@@ -32,7 +34,8 @@ async def _check(pool: asyncpg.Pool | None) -> str:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             await pool.fetchval("SELECT 1")
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except Exception as exc:  # a probe reports any failure as "down", never as a 500
+        logger.warning("readiness check failed: %s: %s", type(exc).__name__, exc)
         return "down"
     return "up"
 
