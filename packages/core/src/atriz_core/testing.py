@@ -29,6 +29,7 @@ import asyncpg
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 from litestar import Litestar
@@ -187,6 +188,12 @@ def bad_tokens(minter: TokenMinter, audience: str) -> dict[str, str]:
         ),
         "HS256 keyed with the public key (raw x)": _hs256(
             {**header, "alg": "HS256"}, claims, minter.key.public_x.encode()
+        ),
+        "ES256, a key of the attacker's": jwt.encode(
+            claims,
+            ec.generate_private_key(ec.SECP256R1()),
+            algorithm="ES256",
+            headers={"kid": minter.key.kid, "typ": ACCESS_TOKEN_TYPE},
         ),
         "signed by another key with the same kid": other.mint(
             roles=("admin",), headers={"kid": minter.key.kid}
