@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -21,6 +20,7 @@ from atriz_database.connections import create_database, drop_database
 from atriz_database.embedded import embedded_url
 from atriz_database.migrations import migrate
 from atriz_database.seeds import seed
+from atriz_database.services import server_environment
 from atriz_database.settings import env_str
 from atriz_database.urls import libpq_env_url, server_is_configured, with_database
 
@@ -76,7 +76,7 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
             str(workers),
             "--no-access-log",
         ],
-        env={**os.environ, "PYTHONPATH": str(HERE), **env},
+        env={**server_environment(workers), "PYTHONPATH": str(HERE), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

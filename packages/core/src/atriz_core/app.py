@@ -74,6 +74,7 @@ def create_app(
         },
         plugins=[AtrizAuth(verifier)],
         lifespan=[pool_lifespan("db_pool", settings.database_url, database)],
+        on_shutdown=[core.hasher.close],
         state=State({"core": core}),
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,

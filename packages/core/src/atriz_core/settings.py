@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,9 @@ class CoreSettings:
     """`CORE_ARGON2_MEMORY_KIB`: argon2id memory in KiB (OWASP minimum 19456)."""
     argon2_parallelism: int = 1
     """`CORE_ARGON2_PARALLELISM`: argon2id lanes."""
+    hash_threads: int = 1
+    """`CORE_HASH_THREADS`: threads hashing passwords in each process; by default the cores
+    divided by the worker processes (`ATRIZ_WORKERS`, which `atriz serve` sets), at least 1."""
     login_max_failures: int = 5
     """`CORE_LOGIN_MAX_FAILURES`: failed logins in a row before an account locks."""
     lockout_base_seconds: int = 30
@@ -114,6 +118,9 @@ class CoreSettings:
             argon2_time_cost=env_int("CORE_ARGON2_TIME_COST", cls.argon2_time_cost),
             argon2_memory_kib=env_int("CORE_ARGON2_MEMORY_KIB", cls.argon2_memory_kib),
             argon2_parallelism=env_int("CORE_ARGON2_PARALLELISM", cls.argon2_parallelism),
+            hash_threads=env_int(
+                "CORE_HASH_THREADS", max(1, (os.cpu_count() or 1) // env_int("ATRIZ_WORKERS", 1))
+            ),
             login_max_failures=env_int("CORE_LOGIN_MAX_FAILURES", cls.login_max_failures),
             lockout_base_seconds=env_int("CORE_LOCKOUT_BASE_SECONDS", cls.lockout_base_seconds),
             lockout_max_seconds=env_int("CORE_LOCKOUT_MAX_SECONDS", cls.lockout_max_seconds),
@@ -149,6 +156,8 @@ class CoreSettings:
                 "argon2id below OWASP's minimum (CORE_ARGON2_MEMORY_KIB >= 19456, "
                 "CORE_ARGON2_TIME_COST >= 2)"
             )
+        if self.hash_threads < 1:
+            raise ConfigurationError("CORE_HASH_THREADS must be at least 1")
         if self.login_max_failures < 1 or self.address_max_failures < 1:
             raise ConfigurationError("failure limits must be at least 1")
         if self.environment is not Environment.PRODUCTION:

@@ -17,7 +17,14 @@ from importlib.metadata import entry_points
 from atriz_database.errors import ConfigurationError, UnknownTargetError
 from atriz_database.settings import env_int, env_str
 
-__all__ = ["ENTRY_POINT_GROUP", "ServiceSpec", "load_services", "server_command"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ServiceSpec",
+    "load_services",
+    "server_command",
+    "server_environment",
+    "start",
+]
 
 ENTRY_POINT_GROUP = "atriz.services"
 
@@ -83,5 +90,11 @@ def default_host() -> str:
     return env_str("ATRIZ_HOST") or "127.0.0.1"
 
 
+def server_environment(workers: int) -> dict[str, str]:
+    """The environment of a service's processes: each learns how many workers share the host."""
+    return {**os.environ, "ATRIZ_WORKERS": str(workers)}
+
+
 def start(spec: ServiceSpec, *, host: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(server_command(spec, host=host, port=port, workers=workers))  # noqa: S603
+    command = server_command(spec, host=host, port=port, workers=workers)
+    return subprocess.Popen(command, env=server_environment(workers))  # noqa: S603

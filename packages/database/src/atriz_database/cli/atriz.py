@@ -22,6 +22,7 @@ from atriz_database.services import (
     get_service,
     load_services,
     server_command,
+    server_environment,
     start,
 )
 from atriz_database.targets import ALL, TargetRegistry
@@ -73,13 +74,12 @@ def _dev(serve: bool) -> int:
 
 def _serve(name: str, host: str | None, port: int | None, workers: int | None) -> int:
     spec = get_service(name)
+    workers = workers or default_workers()
     command = server_command(
-        spec,
-        host=host or default_host(),
-        port=port or spec.port,
-        workers=workers or default_workers(),
+        spec, host=host or default_host(), port=port or spec.port, workers=workers
     )
-    os.execv(command[0], command)  # noqa: S606 - the service replaces this process, as in production
+    # The service replaces this process, as in production.
+    os.execve(command[0], command, server_environment(workers))  # noqa: S606
 
 
 def _postgres(action: str) -> int:
