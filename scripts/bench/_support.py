@@ -102,6 +102,23 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
         process.communicate(timeout=60)
 
 
+def access_token(core: str, email: str, password: str) -> str:
+    """A real access token from core, for `email`."""
+    response = httpx.post(f"{core}/auth/login", json={"email": email, "password": password})
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bench_app_env(database_url: str, core: str) -> dict[str, str]:
+    """The environment of `bench_app`, trusting the core served at `core`."""
+    return {
+        "BENCH_DATABASE_URL": database_url,
+        "BENCH_JWKS_URL": f"{core}/.well-known/jwks.json",
+        "BENCH_ISSUER": "http://core.bench",
+    }
+
+
 def wrk(url: str, *, seconds: int = 10, connections: int = 64, token: str | None = None) -> float:
     """Requests per second that wrk reaches against `url` (two threads, as in FACTS.md)."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
-from _support import HERE, core_database, report, serve
+from _support import HERE, access_token, bench_app_env, core_database, report, serve
 from argon2 import PasswordHasher
 from token_verification import PASSWORD, make_items
 
@@ -140,14 +140,8 @@ def main() -> None:
         ceiling, logins = statistics.median(ceilings), statistics.median(rates)
         # 2. An app beside core: its p99 when quiet, then during a storm.
         with serve("atriz_core.app:create_app_from_env", workers=2, env=core_env) as core:
-            token = httpx.post(
-                f"{core}/auth/login", json={"email": "user0@bench.test", "password": PASSWORD}
-            ).json()["access_token"]
-            app_env = {
-                "BENCH_DATABASE_URL": url,
-                "BENCH_JWKS_URL": f"{core}/.well-known/jwks.json",
-                "BENCH_ISSUER": "http://core.bench",
-            }
+            token = access_token(core, "user0@bench.test", PASSWORD)
+            app_env = bench_app_env(url, core)
             with serve("bench_app:create_app", workers=2, env=app_env) as app:
                 item = f"{app}/items/1"
                 for _ in range(20):  # both workers fetch the JWKS and open their pools

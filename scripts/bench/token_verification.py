@@ -14,7 +14,7 @@ import os
 import statistics
 
 import httpx
-from _support import core_database, report, serve, wrk
+from _support import access_token, bench_app_env, core_database, report, serve, wrk
 
 from atriz_database.pool import connect
 
@@ -47,14 +47,8 @@ def main() -> None:
                 f"{core}/auth/register",
                 json={"email": "b@bench.test", "password": PASSWORD, "name": "B"},
             )
-            token = httpx.post(
-                f"{core}/auth/login", json={"email": "b@bench.test", "password": PASSWORD}
-            ).json()["access_token"]
-            app_env = {
-                "BENCH_DATABASE_URL": url,
-                "BENCH_JWKS_URL": f"{core}/.well-known/jwks.json",
-                "BENCH_ISSUER": "http://core.bench",
-            }
+            token = access_token(core, "b@bench.test", PASSWORD)
+            app_env = bench_app_env(url, core)
             no_cache = {**app_env, "BENCH_TOKEN_CACHE_SIZE": "0"}
             with (
                 serve("bench_app:create_app", workers=2, env=app_env) as app,
