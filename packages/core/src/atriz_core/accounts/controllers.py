@@ -7,7 +7,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from atriz_core.accounts import services
+from atriz_core.accounts import links, services
 from atriz_core.accounts.schemas import (
     Accepted,
     EmailVerificationConfirm,
@@ -132,7 +132,7 @@ class AuthController(Controller):
         ctx: RequestContextDep,
     ) -> None:
         """Mark the address verified with the token from the verification link."""
-        await services.confirm_email_verification(conn, core, token=data.token, context=ctx)
+        await links.confirm_email_verification(conn, core, token=data.token, context=ctx)
 
     @post("/password-reset/request", status_code=HTTP_202_ACCEPTED)
     async def request_password_reset(
@@ -143,7 +143,7 @@ class AuthController(Controller):
         ctx: RequestContextDep,
     ) -> Response[Accepted]:
         """Mail a password reset link. Answers the same whether or not the address is known."""
-        mail = await services.request_password_reset(conn, core, email=data.email, context=ctx)
+        mail = await links.request_password_reset(conn, core, email=data.email, context=ctx)
         return Response(
             Accepted(RESET_REQUESTED),
             status_code=HTTP_202_ACCEPTED,
@@ -159,6 +159,6 @@ class AuthController(Controller):
         ctx: RequestContextDep,
     ) -> None:
         """Set a new password with the token from the reset link; every session ends."""
-        await services.confirm_password_reset(
+        await links.confirm_password_reset(
             conn, core, token=data.token, new_password=data.new_password, context=ctx
         )

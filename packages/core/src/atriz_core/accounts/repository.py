@@ -9,6 +9,9 @@ from datetime import datetime
 import asyncpg
 
 __all__ = [
+    "EMAIL_VERIFICATION",
+    "PASSWORD_RESET",
+    "REFRESH",
     "StoredToken",
     "UserRecord",
     "address_failures",
@@ -28,6 +31,9 @@ __all__ = [
     "role_names",
     "update_password",
 ]
+
+# The kinds of `auth_tokens`.
+REFRESH, EMAIL_VERIFICATION, PASSWORD_RESET = "refresh", "email_verification", "password_reset"
 
 _USER_COLUMNS = """
 id, email, password_hash, name, email_verified_at, is_active, deleted_at, created_at,

@@ -1,4 +1,4 @@
-"""Business rules of registration, login, sessions and passwords.
+"""Business rules of registration, login, sessions and password changes.
 
 These services own their transactions: a failed login or a reused refresh token must leave a
 record (failure counts, a revoked session, an audit event) even though the request fails, so the
@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import asyncpg
 
-from atriz_core.accounts import repository
-from atriz_core.accounts.repository import StoredToken, UserRecord
+from atriz_core.accounts import links, repository
+from atriz_core.accounts.repository import PASSWORD_RESET, REFRESH, StoredToken, UserRecord
 from atriz_core.accounts.schemas import Me, TokenPair, User
 from atriz_core.admin import repository as roles
 from atriz_core.audit import record_event
@@ -33,8 +33,6 @@ from atriz_core.tokens.opaque import hash_token, new_token
 
 __all__ = [
     "change_password",
-    "confirm_email_verification",
-    "confirm_password_reset",
     "describe_me",
     "log_in",
     "log_out",
@@ -42,10 +40,8 @@ __all__ = [
     "refresh_session",
     "register",
     "request_email_verification",
-    "request_password_reset",
 ]
 
-REFRESH, EMAIL_VERIFICATION, PASSWORD_RESET = "refresh", "email_verification", "password_reset"
 DEFAULT_ROLE = "user"
 # One answer for an unknown e-mail, a wrong password, a locked or a deactivated account.
 LOGIN_FAILED = "invalid e-mail or password"
@@ -86,7 +82,7 @@ async def register(
             if default_role is not None:
                 await roles.insert_role_grant(connection, user.id, default_role, None)
             await record_event(connection, "register", user_id=user.id, context=context)
-            mail = await _email_verification_mail(connection, core, user)
+            mail = await links.email_verification_mail(connection, core, user)
     except asyncpg.UniqueViolationError as exc:
         raise ConflictError("an account with this e-mail address already exists") from exc
     return user_view(user), mail
@@ -348,37 +344,6 @@ async def change_password(
         await record_event(connection, "password_changed", user_id=user.id, context=context)
 
 
-async def _one_time_token(
-    connection: asyncpg.Connection, core: Core, user: UserRecord, token_type: str, seconds: int
-) -> str:
-    now = core.clock.now()
-    await repository.revoke_user_tokens(connection, user.id, token_type, now)
-    token, token_hash = new_token()
-    await repository.insert_token(
-        connection,
-        user_id=user.id,
-        token_type=token_type,
-        token_hash=token_hash,
-        expires_at=now + timedelta(seconds=seconds),
-    )
-    return token
-
-
-async def _email_verification_mail(
-    connection: asyncpg.Connection, core: Core, user: UserRecord
-) -> MailMessage:
-    token = await _one_time_token(
-        connection, core, user, EMAIL_VERIFICATION, core.settings.email_verification_seconds
-    )
-    # Built from the configured public URL, never from the request's Host header.
-    link = f"{core.settings.public_url}/auth/verify-email?token={token}"
-    return MailMessage(
-        to=user.email,
-        subject="Confirm your e-mail address",
-        body=f"Hello {user.name},\n\nConfirm your address for Atriz:\n{link}\n",
-    )
-
-
 async def request_email_verification(
     connection: asyncpg.Connection, core: Core, principal: Principal
 ) -> MailMessage | None:
@@ -387,81 +352,4 @@ async def request_email_verification(
     if user.email_verified_at is not None:
         return None
     async with connection.transaction():
-        return await _email_verification_mail(connection, core, user)
-
-
-async def _spend_token(
-    connection: asyncpg.Connection, core: Core, token: str, token_type: str
-) -> UserRecord:
-    now = core.clock.now()
-    stored = await repository.get_token_for_update(connection, hash_token(token), token_type)
-    user = await repository.get_user(connection, stored.user_id) if stored else None
-    if (
-        stored is None
-        or user is None
-        or not user.can_sign_in
-        or stored.used_at is not None
-        or stored.revoked_at is not None
-        or stored.expires_at <= now
-    ):
-        raise InvalidInputError.for_field("token", "is invalid, expired or already used")
-    await repository.mark_token_used(connection, stored.id, now)
-    return user
-
-
-async def confirm_email_verification(
-    connection: asyncpg.Connection, core: Core, *, token: str, context: RequestContext
-) -> None:
-    async with connection.transaction():
-        user = await _spend_token(connection, core, token, EMAIL_VERIFICATION)
-        await repository.mark_email_verified(connection, user.id, core.clock.now())
-        await record_event(connection, "email_verified", user_id=user.id, context=context)
-
-
-async def request_password_reset(
-    connection: asyncpg.Connection, core: Core, *, email: str, context: RequestContext
-) -> MailMessage | None:
-    """The reset mail to send, or None when no active account has that address.
-
-    The caller answers the same either way, and sends the mail after responding.
-    """
-    user = await repository.get_user_by_email(connection, email.strip())
-    if user is None or not user.can_sign_in:
-        return None
-    async with connection.transaction():
-        token = await _one_time_token(
-            connection, core, user, PASSWORD_RESET, core.settings.password_reset_seconds
-        )
-        await record_event(connection, "password_reset_requested", user_id=user.id, context=context)
-    minutes = core.settings.password_reset_seconds // 60
-    link = f"{core.settings.public_url}/auth/password-reset?token={token}"
-    return MailMessage(
-        to=user.email,
-        subject="Reset your Atriz password",
-        body=(
-            f"Hello {user.name},\n\nChoose a new password within {minutes} minutes:\n{link}\n\n"
-            "If you did not ask for this, ignore this mail; your password stays as it is.\n"
-        ),
-    )
-
-
-async def confirm_password_reset(
-    connection: asyncpg.Connection,
-    core: Core,
-    *,
-    token: str,
-    new_password: str,
-    context: RequestContext,
-) -> None:
-    """Set a new password with a reset token (single use) and end every session."""
-    async with connection.transaction():
-        user = await _spend_token(connection, core, token, PASSWORD_RESET)
-        password_hash = await core.hasher.hash(
-            acceptable_password(
-                new_password, email=user.email, name=user.name, field="new_password"
-            )
-        )
-        now = core.clock.now()
-        await repository.update_password(connection, user.id, password_hash, now)
-        await repository.revoke_user_tokens(connection, user.id, REFRESH, now)
-        await record_event(connection, "password_reset", user_id=user.id, context=context)
+        return await links.email_verification_mail(connection, core, user)

@@ -7,7 +7,12 @@ import uuid
 import asyncpg
 
 from atriz_core.accounts import repository as accounts
-from atriz_core.accounts.repository import UserRecord
+from atriz_core.accounts.repository import (
+    EMAIL_VERIFICATION,
+    PASSWORD_RESET,
+    REFRESH,
+    UserRecord,
+)
 from atriz_core.admin import repository
 from atriz_core.admin.schemas import Role, UserPage
 from atriz_core.audit import record_event
@@ -49,7 +54,7 @@ async def _existing_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> 
 
 async def _end_sessions(connection: asyncpg.Connection, core: Core, user_id: uuid.UUID) -> None:
     now = core.clock.now()
-    for token_type in ("refresh", "email_verification", "password_reset"):
+    for token_type in (REFRESH, EMAIL_VERIFICATION, PASSWORD_RESET):
         await accounts.revoke_user_tokens(connection, user_id, token_type, now)
 
 
