@@ -101,6 +101,20 @@ def test_drift_is_reported_for_a_changed_applied_file(
     assert "DRIFT    0001_create_a: file changed after it was applied" in capsys.readouterr().out
 
 
+def test_migrate_warns_about_drift_and_goes_on(
+    sample: DatabaseTarget, empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_migration(sample, "0001_create_a", "CREATE TABLE a (id int);")
+    migrate(sample, empty_database_url, requirement_met=never_required)
+    write_migration(sample, "0001_create_a", "CREATE TABLE a (id bigint);")
+    write_migration(sample, "0002_create_b", "CREATE TABLE b (id int);")
+
+    applied = migrate(sample, empty_database_url, requirement_met=never_required)
+
+    assert applied == ["0002_create_b"]
+    assert "0001_create_a changed after it was applied" in capsys.readouterr().err
+
+
 def test_missing_file_of_an_applied_migration_is_reported(
     sample: DatabaseTarget, empty_database_url: str
 ) -> None:

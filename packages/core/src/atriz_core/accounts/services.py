@@ -14,7 +14,7 @@ from datetime import timedelta
 import asyncpg
 
 from atriz_core.accounts import links, repository
-from atriz_core.accounts.repository import PASSWORD_RESET, REFRESH, StoredToken, UserRecord
+from atriz_core.accounts.repository import PASSWORD_RESET, REFRESH, UserRecord
 from atriz_core.accounts.schemas import Me, TokenPair, User
 from atriz_core.admin import repository as roles
 from atriz_core.audit import record_event
@@ -227,7 +227,7 @@ async def refresh_session(
     """
     now = core.clock.now()
     grace = timedelta(seconds=core.settings.refresh_reuse_grace_seconds)
-    reused: StoredToken | None = None
+    reused = False
     async with connection.transaction():
         stored = await repository.get_token_for_update(
             connection, hash_token(refresh_token), REFRESH
@@ -243,7 +243,7 @@ async def refresh_session(
         ):
             pair = None
         elif stored.used_at is not None and now - stored.used_at > grace:
-            reused = stored
+            reused = True
             await repository.revoke_family(connection, stored.family_id, now)
             await record_event(
                 connection,

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,16 @@ class SigningKey:
 
     private_key: Ed25519PrivateKey
 
-    @property
+    # Cached: `kid` goes into every access token, and deriving it means serialising the public
+    # key and hashing its JWK, on the login hot path.
+    @cached_property
     def public_x(self) -> str:
         raw = self.private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         return _b64url(raw)
 
-    @property
+    @cached_property
     def kid(self) -> str:
         canonical = json.dumps(
             {"crv": "Ed25519", "kty": "OKP", "x": self.public_x}, separators=(",", ":")
