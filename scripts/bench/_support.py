@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -95,6 +97,9 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
                 break
         except httpx.TransportError:
             time.sleep(0.1)
+    else:
+        process.kill()
+        sys.exit(f"{factory} did not become healthy:\n{process.communicate()[0]}")
     try:
         yield base
     finally:
@@ -137,6 +142,55 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 64, token: str | None
     return float(match[1])
 
 
-def report(name: str, figure: float, baseline: float, unit: str, target: str) -> None:
+@dataclass(frozen=True)
+class Compared:
+    """A measurement against its baseline, over several rounds."""
+
+    figure: float  # median of the measurements
+    baseline: float  # median of the baselines
+    ratio: float  # median, over the rounds, of a measurement over the baselines either side
+    ratios: list[float]
+
+
+def compare_in_rounds(
+    baseline: Callable[[], float], measurements: dict[str, Callable[[], float]], rounds: int
+) -> dict[str, Compared]:
+    """Run the baseline, then each measurement, then the baseline again, `rounds` times.
+
+    These shared machines' speed drifts by a quarter within a minute, so each measurement is
+    set against the mean of the baselines taken just before and just after it, and the median
+    of those ratios is reported; a ratio of two medians taken minutes apart drifts too much.
+    """
+    baselines = [baseline()]
+    figures: dict[str, list[float]] = {name: [] for name in measurements}
+    ratios: dict[str, list[float]] = {name: [] for name in measurements}
+    for _ in range(rounds):
+        for name, measure in measurements.items():
+            figures[name].append(measure())
+        baselines.append(baseline())
+        around = (baselines[-2] + baselines[-1]) / 2
+        for name in measurements:
+            ratios[name].append(figures[name][-1] / around)
+    return {
+        name: Compared(
+            figure=statistics.median(figures[name]),
+            baseline=statistics.median(baselines),
+            ratio=statistics.median(ratios[name]),
+            ratios=ratios[name],
+        )
+        for name in measurements
+    }
+
+
+def report(
+    name: str, figure: float, baseline: float, unit: str, target: str, ratio: float | None = None
+) -> None:
+    ratio = figure / baseline if ratio is None else ratio
     print(f"{name:<48} {figure:>10.1f} {unit:<8} baseline {baseline:>10.1f}  "
-          f"ratio {figure / baseline:>5.2f}  (target {target})")  # fmt: skip
+          f"ratio {ratio:>5.2f}  (target {target})")  # fmt: skip
+
+
+def report_compared(name: str, compared: Compared, unit: str, target: str) -> None:
+    """One line for `compared`, then each round's ratio, so that the spread shows."""
+    report(name, compared.figure, compared.baseline, unit, target, compared.ratio)
+    print(f"{'':<48} rounds: {' '.join(f'{r:.2f}' for r in compared.ratios)}")

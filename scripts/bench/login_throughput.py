@@ -26,15 +26,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
-from _support import HERE, access_token, bench_app_env, core_database, report, serve
+from _support import (
+    HERE,
+    access_token,
+    bench_app_env,
+    compare_in_rounds,
+    core_database,
+    report,
+    report_compared,
+    serve,
+)
 from argon2 import PasswordHasher
 from token_verification import PASSWORD, make_items
 
 from atriz_core.settings import CoreSettings
 from atriz_database.pool import connect
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 USERS = 32
 CONCURRENCY = 8
 
@@ -127,17 +136,21 @@ def main() -> None:
             "CORE_PUBLIC_URL": "http://core.bench",
             "CORE_ADDRESS_MAX_FAILURES": "1000000",
         }
-        # 1. The ceiling and the storm alone, in alternating rounds (core idles while the
-        #    ceiling is measured): this shared machine's speed drifts by a quarter within a
-        #    minute, so the medians of interleaved rounds are compared.
-        ceilings, rates, failed = [], [], 0
+        # 1. The storm alone, each round between two measurements of the ceiling (core idles
+        #    while the ceiling is measured).
+        failed = 0
+
+        def logins() -> float:
+            nonlocal failed
+            rate, failures = storm(core, SECONDS)
+            failed += failures
+            return rate - failures / SECONDS
+
         with serve("atriz_core.app:create_app_from_env", workers=2, env=core_env) as core:
-            for _ in range(ROUNDS):
-                ceilings.append(argon2_ceiling(SECONDS / 2))
-                rate, failures = storm(core, SECONDS)
-                rates.append(rate - failures / SECONDS)
-                failed += failures
-        ceiling, logins = statistics.median(ceilings), statistics.median(rates)
+            storm(core, 1)  # warm up: pools, caches
+            compared = compare_in_rounds(
+                lambda: argon2_ceiling(SECONDS / 2), {"logins": logins}, ROUNDS
+            )["logins"]
         # 2. An app beside core: its p99 when quiet, then during a storm.
         with serve("atriz_core.app:create_app_from_env", workers=2, env=core_env) as core:
             token = access_token(core, "user0@bench.test", PASSWORD)
@@ -149,16 +162,17 @@ def main() -> None:
                 with _probing(item, token) as quiet:
                     time.sleep(5)
                 with _probing(item, token) as during:
-                    storm(core, SECONDS)
+                    storm(core, 2 * SECONDS)
 
     print(
-        f"argon2id m=19 MiB t=2 p=1; {ROUNDS} rounds, medians; ceiling: {os.cpu_count()} threads"
-        f" for {SECONDS / 2:.0f} s; storm: wrk, {CONCURRENCY} connections for {SECONDS:.0f} s"
-        f" against core on granian, 2 workers; {failed} failed logins; probe: the app's GET"
-        " 20 times a second"
+        f"argon2id m=19 MiB t=2 p=1; {ROUNDS} rounds; ceiling: {os.cpu_count()} threads for"
+        f" {SECONDS / 2:.0f} s before and after each storm of {SECONDS:.0f} s (wrk,"
+        f" {CONCURRENCY} connections, core on granian with 2 workers); medians;"
+        f" {failed} failed logins; probe: the app's GET 20 times a second"
     )
-    report("argon2id verifications, all cores", ceiling, ceiling, "/s", "ceiling")
-    report("successful logins", logins, ceiling, "/s", ">= 0.85")
+    report("argon2id verifications, all cores", compared.baseline, compared.baseline, "/s",
+           "ceiling")  # fmt: skip
+    report_compared("successful logins", compared, "/s", ">= 0.85")
     p99_quiet = statistics.quantiles(quiet, n=100)[98]
     p99_storm = statistics.quantiles(during, n=100)[98]
     report("app GET p99, quiet (ms)", p99_quiet, 50, "ms", "< 1.00 of 50 ms")

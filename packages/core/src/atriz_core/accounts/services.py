@@ -88,17 +88,13 @@ async def register(
     return user_view(user), mail
 
 
-async def _address_limit(
-    connection: asyncpg.Connection, core: Core, context: RequestContext
-) -> None:
-    if context.client_address is None:
-        return
-    settings, now = core.settings, core.clock.now()
-    failures, started = await repository.address_failures(
-        connection, context.client_address, now, settings.address_window_seconds
-    )
-    if failures >= settings.address_max_failures and started is not None:
-        retry_after = started + timedelta(seconds=settings.address_window_seconds) - now
+def _check_address_limit(core: Core, candidate: repository.LoginCandidate) -> None:
+    """429 once an address has failed too often within the window, before any hashing."""
+    settings, started = core.settings, candidate.address_window_started_at
+    if candidate.address_failures >= settings.address_max_failures and started is not None:
+        retry_after = (
+            started + timedelta(seconds=settings.address_window_seconds) - core.clock.now()
+        )
         raise TooManyRequestsError(
             "too many failed sign-ins from this address; try again later",
             math.ceil(retry_after.total_seconds()),
@@ -118,8 +114,15 @@ async def log_in(
     An unknown e-mail costs the same argon2 work as a wrong password, and a locked account
     answers exactly like a wrong password, even to the right one.
     """
-    await _address_limit(connection, core, context)
-    user = await repository.get_user_by_email(connection, email.strip())
+    candidate = await repository.login_candidate(
+        connection,
+        email.strip(),
+        context.client_address,
+        core.clock.now(),
+        core.settings.address_window_seconds,
+    )
+    _check_address_limit(core, candidate)
+    user = candidate.user
     verification = await core.hasher.verify(
         user.password_hash if user else None, normalise(password)
     )
@@ -159,18 +162,20 @@ async def log_in(
         raise AuthenticationError(LOGIN_FAILED)
 
     new_hash = await core.hasher.hash(normalise(password)) if verification.needs_rehash else None
-    async with connection.transaction():
-        await repository.record_login_success(connection, user.id, now, new_hash)
-        family_id = uuid.uuid4()
-        refresh_token = await _issue_refresh_token(connection, core, user.id, family_id, context)
-        roles = await repository.role_names(connection, user.id)
-        await record_event(
-            connection,
-            "login",
-            user_id=user.id,
-            context=context,
-            details={"session": str(family_id), "rehashed": new_hash is not None},
-        )
+    family_id = uuid.uuid4()
+    refresh_token, token_hash = new_token()
+    roles = await repository.start_session(
+        connection,
+        user_id=user.id,
+        now=now,
+        new_hash=new_hash,
+        token_hash=token_hash,
+        family_id=family_id,
+        expires_at=now + timedelta(seconds=core.settings.refresh_token_seconds),
+        user_agent=context.user_agent,
+        client_address=context.client_address,
+        rehashed=new_hash is not None,
+    )
     return _token_pair(core, user, roles, family_id, refresh_token)
 
 
