@@ -72,7 +72,8 @@ def create_app(
             "core": Provide(provide_core, sync_to_thread=False),
             "ctx": Provide(provide_request_context, sync_to_thread=False),
         },
-        plugins=[AtrizAuth(verifier)],
+        # Most of core's routes are for signed-out callers; the others carry guards.
+        plugins=[AtrizAuth(verifier, require_sign_in=False)],
         lifespan=[pool_lifespan("db_pool", settings.database_url, database)],
         on_shutdown=[core.hasher.close],
         state=State({"core": core}),

@@ -1,7 +1,9 @@
 """What every app imports to trust core's tokens and to check user references."""
 
 from atriz_core.client.litestar import (
+    PUBLIC,
     AtrizAuth,
+    BearerAuthentication,
     CurrentUser,
     authenticate,
     provide_current_user,
@@ -18,7 +20,9 @@ from atriz_core.client.verifier import (
 )
 
 __all__ = [
+    "PUBLIC",
     "AtrizAuth",
+    "BearerAuthentication",
     "CurrentUser",
     "InvalidTokenError",
     "JwksKeys",

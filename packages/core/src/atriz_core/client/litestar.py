@@ -1,34 +1,50 @@
-"""Litestar wiring for core's tokens: an app adds `AtrizAuth(verifier)` to its plugins and puts
-`requires_signed_in` or `requires_role(...)` on its routes.
+"""Litestar wiring for core's tokens: an app adds `AtrizAuth(verifier)` to its plugins; from then
+on every route needs a valid access token (401 otherwise) except those marked public, and
+`requires_role(...)` guards what needs a role (403).
 
     app = Litestar(
-        route_handlers=[VehicleController],
+        route_handlers=[VehicleController, about],
         plugins=[AtrizAuth(TokenVerifier(JwksKeys(url), issuer=..., audience="mextrack"))],
     )
 
     class VehicleController(Controller):
-        guards = [requires_signed_in]
-
         @get("/")
-        async def list_vehicles(self, current_user: Principal) -> ...: ...
+        async def list_vehicles(self, current_user: CurrentUser) -> ...: ...
+
+        @delete("/{vehicle_id:uuid}", guards=[requires_role("mextrack.manager")])
+        async def remove_vehicle(self, ...) -> None: ...
+
+    @get("/about", opt=PUBLIC)
+    async def about() -> ...: ...
+
+Sign-in is checked by a middleware rather than a guard: Litestar 2 copies the route handler
+for every guard it calls, and with the rest of a guard's work that cost a one-SELECT route
+about 15% of its throughput (`scripts/bench/token_verification.py`). An app whose routes are
+mostly public (core itself) passes `require_sign_in=False` and guards the others with
+`requires_signed_in`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
 from litestar.plugins import InitPluginProtocol
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from atriz_core.client.verifier import InvalidTokenError, Principal, TokenVerifier
 
 __all__ = [
+    "PUBLIC",
     "AtrizAuth",
+    "BearerAuthentication",
     "CurrentUser",
     "authenticate",
     "provide_current_user",
@@ -38,6 +54,9 @@ __all__ = [
 
 VERIFIER_STATE_KEY = "atriz_token_verifier"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+PUBLIC_OPT_KEY = "exclude_from_auth"  # Litestar's own name for the same opt-out
+PUBLIC = {PUBLIC_OPT_KEY: True}
+"""`opt=PUBLIC` on a route handler, controller or router: no token needed there."""
 
 CurrentUser = NamedDependency[Principal]
 """Annotate a handler parameter `current_user: CurrentUser` to receive the signed-in user."""
@@ -46,15 +65,67 @@ Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitab
 
 
 class AtrizAuth(InitPluginProtocol):
-    """Registers the token verifier and the `current_user` dependency on an app."""
+    """Registers the token verifier and the `current_user` dependency on an app and, unless
+    `require_sign_in` is false, requires a valid token on every route but the public ones:
+    those marked `opt=PUBLIC`, and paths under `public_paths` (the OpenAPI docs by default)."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        require_sign_in: bool = True,
+        public_paths: Sequence[str] = ("/schema",),
+    ) -> None:
         self.verifier = verifier
+        self.require_sign_in = require_sign_in
+        self.public_paths = tuple(public_paths)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.state[VERIFIER_STATE_KEY] = self.verifier
         app_config.dependencies["current_user"] = Provide(provide_current_user)
+        if self.require_sign_in:
+            app_config.middleware.append(BearerAuthentication(self.verifier, self.public_paths))
         return app_config
+
+
+class BearerAuthentication(ASGIMiddleware):
+    """Puts the token's principal in `scope["user"]`, or answers 401 (through the app's
+    exception handlers) when the token is missing or not valid."""
+
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+    exclude_opt_key = PUBLIC_OPT_KEY
+
+    def __init__(self, verifier: TokenVerifier, public_paths: tuple[str, ...]) -> None:
+        self.verifier = verifier
+        self.public_paths = public_paths
+        self.should_bypass_for_scope = self._is_public_path
+
+    def _is_public_path(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        return any(path == public or path.startswith(f"{public}/") for public in self.public_paths)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if not isinstance(scope.get("user"), Principal):
+            authorization = next(
+                (value for name, value in scope["headers"] if name == b"authorization"), b""
+            )
+            scope["user"] = await _verified(self.verifier, authorization.decode("latin-1"))
+        await next_app(scope, receive, send)
+
+
+async def _verified(verifier: TokenVerifier, authorization: str) -> Principal:
+    """The principal of an `Authorization` header's bearer token; 401 for anything else."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException(
+            detail="a bearer access token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    try:
+        return await verifier.verify(token.strip())
+    except InvalidTokenError as exc:
+        raise NotAuthorizedException(
+            detail=f"invalid access token: {exc}", headers=_CHALLENGE
+        ) from exc
 
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -62,18 +133,8 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
     known = connection.scope.get("user")
     if isinstance(known, Principal):
         return known
-    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthorizedException(
-            detail="a bearer access token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
     verifier: TokenVerifier = connection.app.state[VERIFIER_STATE_KEY]
-    try:
-        principal = await verifier.verify(token.strip())
-    except InvalidTokenError as exc:
-        raise NotAuthorizedException(
-            detail=f"invalid access token: {exc}", headers=_CHALLENGE
-        ) from exc
+    principal = await _verified(verifier, connection.headers.get("authorization", ""))
     connection.scope["user"] = principal
     return principal
 

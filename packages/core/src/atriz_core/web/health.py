@@ -12,6 +12,8 @@ from litestar import Response, get
 from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 
+from atriz_core.client.litestar import PUBLIC
+
 __all__ = ["Health", "Readiness", "health_handlers"]
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -50,12 +52,12 @@ def health_handlers(
     """
     secondary = secondary or {}
 
-    @get("/health", sync_to_thread=False, tags=["health"])
+    @get("/health", sync_to_thread=False, tags=["health"], opt=PUBLIC)
     def health() -> Health:
         """The process is alive."""
         return Health(status="ok")
 
-    @get("/ready", tags=["health"])
+    @get("/ready", tags=["health"], opt=PUBLIC)
     async def ready(state: State) -> Response[Readiness]:
         """Whether this service's databases answer: healthy, degraded or unhealthy."""
         keys: dict[str, Any] = {"database": primary, **secondary}
