@@ -28,7 +28,7 @@ from _support import (
 
 from atriz_database.pool import connect
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 PASSWORD = "bench passphrase that is long"  # noqa: S105 - a throwaway bench user
 

@@ -15,7 +15,7 @@ from atriz_core.admin.controllers import AdminController
 from atriz_core.client.litestar import AtrizAuth
 from atriz_core.client.verifier import StaticKeys, TokenVerifier
 from atriz_core.clock import Clock, SystemClock
-from atriz_core.context import Core, provide_core, provide_request_context
+from atriz_core.context import Core, CoreRequest
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
@@ -69,8 +69,6 @@ def create_app(
         route_handlers=[AuthController, AdminController, jwks, *health_handlers("db_pool")],
         dependencies={
             "conn": Provide(provide_connection),
-            "core": Provide(provide_core, sync_to_thread=False),
-            "ctx": Provide(provide_request_context, sync_to_thread=False),
         },
         # Most of core's routes are for signed-out callers; the others carry guards.
         plugins=[AtrizAuth(verifier, require_sign_in=False)],
@@ -78,6 +76,7 @@ def create_app(
         on_shutdown=[core.hasher.close],
         state=State({"core": core}),
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=CoreRequest,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Atriz core",

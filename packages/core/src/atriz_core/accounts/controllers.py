@@ -22,8 +22,8 @@ from atriz_core.accounts.schemas import (
     TokenPair,
     User,
 )
-from atriz_core.client.litestar import CurrentUser, requires_signed_in
-from atriz_core.context import CoreDep, RequestContextDep
+from atriz_core.client.litestar import requires_signed_in
+from atriz_core.context import Core, CoreRequest
 from atriz_core.mail import MailMessage
 from atriz_core.web.database import DbConnection
 
@@ -32,7 +32,7 @@ __all__ = ["AuthController"]
 RESET_REQUESTED = "if an account uses this address, a reset link is on its way"
 
 
-def _after_response(core: CoreDep, mail: MailMessage | None) -> BackgroundTask | None:
+def _after_response(core: Core, mail: MailMessage | None) -> BackgroundTask | None:
     # Sent after the response, so that its timing says nothing about whether an account exists.
     return BackgroundTask(core.mailer.send, mail) if mail is not None else None
 
@@ -46,81 +46,85 @@ class AuthController(Controller):
         self,
         data: JSONBody[Registration],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
+        request: CoreRequest,
     ) -> Response[User]:
         """Create an account. The password needs 8 to 128 characters and must not be a common
         one; an e-mail verification link is sent."""
         user, mail = await services.register(
-            conn, core, email=data.email, password=data.password, name=data.name, context=ctx
+            conn,
+            request.core,
+            email=data.email,
+            password=data.password,
+            name=data.name,
+            context=request.context,
         )
-        return Response(user, status_code=201, background=_after_response(core, mail))
+        return Response(user, status_code=201, background=_after_response(request.core, mail))
 
     @post("/login", status_code=HTTP_200_OK)
     async def login(
-        self, data: JSONBody[Login], conn: DbConnection, core: CoreDep, ctx: RequestContextDep
+        self, data: JSONBody[Login], conn: DbConnection, request: CoreRequest
     ) -> TokenPair:
         """Sign in: an access token for the apps and a refresh token for this session."""
         return await services.log_in(
-            conn, core, email=data.email, password=data.password, context=ctx
+            conn, request.core, email=data.email, password=data.password, context=request.context
         )
 
     @post("/refresh", status_code=HTTP_200_OK)
     async def refresh(
-        self, data: JSONBody[Refresh], conn: DbConnection, core: CoreDep, ctx: RequestContextDep
+        self, data: JSONBody[Refresh], conn: DbConnection, request: CoreRequest
     ) -> TokenPair:
         """Exchange a refresh token for new tokens; the old refresh token is spent."""
         return await services.refresh_session(
-            conn, core, refresh_token=data.refresh_token, context=ctx
+            conn, request.core, refresh_token=data.refresh_token, context=request.context
         )
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT)
     async def logout(
-        self, data: JSONBody[Logout], conn: DbConnection, core: CoreDep, ctx: RequestContextDep
+        self, data: JSONBody[Logout], conn: DbConnection, request: CoreRequest
     ) -> None:
         """End the session of this refresh token."""
-        await services.log_out(conn, core, refresh_token=data.refresh_token, context=ctx)
+        await services.log_out(
+            conn, request.core, refresh_token=data.refresh_token, context=request.context
+        )
 
     @post("/logout-all", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
-    async def logout_all(
-        self, conn: DbConnection, core: CoreDep, ctx: RequestContextDep, current_user: CurrentUser
-    ) -> None:
+    async def logout_all(self, conn: DbConnection, request: CoreRequest) -> None:
         """End every session of the signed-in user."""
-        await services.log_out_everywhere(conn, core, current_user, ctx)
+        await services.log_out_everywhere(conn, request.core, request.user, request.context)
 
     @get("/me", guards=[requires_signed_in])
-    async def me(self, conn: DbConnection, current_user: CurrentUser) -> Me:
+    async def me(self, conn: DbConnection, request: CoreRequest) -> Me:
         """The signed-in user, with their roles."""
-        return await services.describe_me(conn, current_user)
+        return await services.describe_me(conn, request.user)
 
     @post("/password", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
     async def change_password(
         self,
         data: JSONBody[PasswordChange],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> None:
         """Change the password; every other session of the user ends."""
         await services.change_password(
             conn,
-            core,
-            current_user,
+            request.core,
+            request.user,
             current_password=data.current_password,
             new_password=data.new_password,
-            context=ctx,
+            context=request.context,
         )
 
     @post("/verify-email/request", status_code=HTTP_202_ACCEPTED, guards=[requires_signed_in])
     async def request_email_verification(
-        self, conn: DbConnection, core: CoreDep, current_user: CurrentUser
+        self, conn: DbConnection, request: CoreRequest
     ) -> Response[Accepted]:
         """Send a new e-mail verification link to the signed-in user."""
-        mail = await services.request_email_verification(conn, core, current_user)
+        mail = await services.request_email_verification(conn, request.core, request.user)
         detail = "a verification link is on its way" if mail else "the address is verified"
         return Response(
-            Accepted(detail), status_code=HTTP_202_ACCEPTED, background=_after_response(core, mail)
+            Accepted(detail),
+            status_code=HTTP_202_ACCEPTED,
+            background=_after_response(request.core, mail),
         )
 
     @post("/verify-email/confirm", status_code=HTTP_204_NO_CONTENT)
@@ -128,26 +132,28 @@ class AuthController(Controller):
         self,
         data: JSONBody[EmailVerificationConfirm],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
+        request: CoreRequest,
     ) -> None:
         """Mark the address verified with the token from the verification link."""
-        await links.confirm_email_verification(conn, core, token=data.token, context=ctx)
+        await links.confirm_email_verification(
+            conn, request.core, token=data.token, context=request.context
+        )
 
     @post("/password-reset/request", status_code=HTTP_202_ACCEPTED)
     async def request_password_reset(
         self,
         data: JSONBody[PasswordResetRequest],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
+        request: CoreRequest,
     ) -> Response[Accepted]:
         """Mail a password reset link. Answers the same whether or not the address is known."""
-        mail = await links.request_password_reset(conn, core, email=data.email, context=ctx)
+        mail = await links.request_password_reset(
+            conn, request.core, email=data.email, context=request.context
+        )
         return Response(
             Accepted(RESET_REQUESTED),
             status_code=HTTP_202_ACCEPTED,
-            background=_after_response(core, mail),
+            background=_after_response(request.core, mail),
         )
 
     @post("/password-reset/confirm", status_code=HTTP_204_NO_CONTENT)
@@ -155,10 +161,13 @@ class AuthController(Controller):
         self,
         data: JSONBody[PasswordResetConfirm],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
+        request: CoreRequest,
     ) -> None:
         """Set a new password with the token from the reset link; every session ends."""
         await links.confirm_password_reset(
-            conn, core, token=data.token, new_password=data.new_password, context=ctx
+            conn,
+            request.core,
+            token=data.token,
+            new_password=data.new_password,
+            context=request.context,
         )

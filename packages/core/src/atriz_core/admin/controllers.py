@@ -11,8 +11,8 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from atriz_core.admin import services
 from atriz_core.admin.schemas import Role, RoleCreate, RoleGrant, UserPage
-from atriz_core.client.litestar import CurrentUser, requires_role
-from atriz_core.context import CoreDep, RequestContextDep
+from atriz_core.client.litestar import requires_role
+from atriz_core.context import CoreRequest
 from atriz_core.web.database import DbConnection
 
 __all__ = ["AdminController"]
@@ -41,36 +41,30 @@ class AdminController(Controller):
         self,
         user_id: FromPath[uuid.UUID],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> None:
         """Stop the user from signing in and end their sessions."""
-        await services.deactivate_user(conn, core, current_user, user_id, ctx)
+        await services.deactivate_user(conn, request.core, request.user, user_id, request.context)
 
     @post("/users/{user_id:uuid}/reactivate", status_code=HTTP_204_NO_CONTENT)
     async def reactivate_user(
         self,
         user_id: FromPath[uuid.UUID],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> None:
         """Let a deactivated user sign in again."""
-        await services.reactivate_user(conn, core, current_user, user_id, ctx)
+        await services.reactivate_user(conn, request.core, request.user, user_id, request.context)
 
     @delete("/users/{user_id:uuid}", status_code=HTTP_204_NO_CONTENT)
     async def delete_user(
         self,
         user_id: FromPath[uuid.UUID],
         conn: DbConnection,
-        core: CoreDep,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> None:
         """Delete the account (soft: the row stays for the apps' references)."""
-        await services.delete_user(conn, core, current_user, user_id, ctx)
+        await services.delete_user(conn, request.core, request.user, user_id, request.context)
 
     @get("/roles")
     async def list_roles(self, conn: DbConnection) -> list[Role]:
@@ -82,12 +76,15 @@ class AdminController(Controller):
         self,
         data: JSONBody[RoleCreate],
         conn: DbConnection,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> Role:
         """Create a role: global (`admin`) or scoped to one app (`pshop.manager`)."""
         return await services.create_role(
-            conn, current_user, name=data.name, description=data.description, context=ctx
+            conn,
+            request.user,
+            name=data.name,
+            description=data.description,
+            context=request.context,
         )
 
     @post("/users/{user_id:uuid}/roles", status_code=HTTP_204_NO_CONTENT)
@@ -96,11 +93,10 @@ class AdminController(Controller):
         user_id: FromPath[uuid.UUID],
         data: JSONBody[RoleGrant],
         conn: DbConnection,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> None:
         """Grant a role to a user; it appears in their next access token."""
-        await services.grant_role(conn, current_user, user_id, data.role, ctx)
+        await services.grant_role(conn, request.user, user_id, data.role, request.context)
 
     @delete("/users/{user_id:uuid}/roles/{role:str}", status_code=HTTP_204_NO_CONTENT)
     async def revoke_role(
@@ -108,8 +104,7 @@ class AdminController(Controller):
         user_id: FromPath[uuid.UUID],
         role: FromPath[str],
         conn: DbConnection,
-        ctx: RequestContextDep,
-        current_user: CurrentUser,
+        request: CoreRequest,
     ) -> None:
         """Take a role from a user."""
-        await services.revoke_role(conn, current_user, user_id, role, ctx)
+        await services.revoke_role(conn, request.user, user_id, role, request.context)

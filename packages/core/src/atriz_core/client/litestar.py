@@ -59,7 +59,12 @@ PUBLIC = {PUBLIC_OPT_KEY: True}
 """`opt=PUBLIC` on a route handler, controller or router: no token needed there."""
 
 CurrentUser = NamedDependency[Principal]
-"""Annotate a handler parameter `current_user: CurrentUser` to receive the signed-in user."""
+"""Annotate a handler parameter `current_user: CurrentUser` to receive the signed-in user.
+
+On a hot route, read `request.user` instead (a `Request[Principal, Any, Any]`; the middleware or
+a guard put the principal there): beside another dependency, such as a database connection,
+Litestar 2 resolves the two in an anyio task group, which cost core's login about 0.4 ms of CPU.
+"""
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
