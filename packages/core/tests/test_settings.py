@@ -1,0 +1,46 @@
+"""Core's settings: the hashing threads follow the worker count."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from atriz_core.settings import CoreSettings
+from atriz_database.errors import ConfigurationError
+
+
+@pytest.fixture
+def core_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("SHARED_DATABASE_URL", "postgresql://localhost/atriz_shared")
+    monkeypatch.setenv("ATRIZ_ENV", "test")
+    for name in ("CORE_HASH_THREADS", "ATRIZ_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("workers", "threads"), [(None, 8), ("1", 8), ("2", 4), ("3", 2), ("16", 1)]
+)
+def test_hash_threads_share_the_cores_among_the_workers(
+    core_env: pytest.MonkeyPatch, workers: str | None, threads: int
+) -> None:
+    if workers is not None:
+        core_env.setenv("ATRIZ_WORKERS", workers)
+
+    assert CoreSettings.from_env().hash_threads == threads
+
+
+def test_core_hash_threads_overrides_the_derived_count(core_env: pytest.MonkeyPatch) -> None:
+    core_env.setenv("ATRIZ_WORKERS", "2")
+    core_env.setenv("CORE_HASH_THREADS", "3")
+
+    assert CoreSettings.from_env().hash_threads == 3
+
+
+def test_zero_hash_threads_is_refused(core_env: pytest.MonkeyPatch) -> None:
+    core_env.setenv("CORE_HASH_THREADS", "0")
+
+    with pytest.raises(ConfigurationError, match="CORE_HASH_THREADS"):
+        CoreSettings.from_env()
