@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from atriz_database import DatabaseSettings, DatabaseTarget, MigrationError, TargetRegistry
-from atriz_database.cli.db import new_main, requirement_checker, status_main
+from atriz_database.cli.db import new_main, requirement_checker, rollback_main, status_main
 from atriz_database.migrations import Requirement, migrate, rollback, status
 from atriz_database.testing import MakeDatabase, run_script, sample_target, write_migration
 
@@ -143,6 +143,28 @@ def test_rollback_undoes_the_newest_migrations(
         "0002_create_b",
         "0003_create_c",
     ]
+
+
+def test_rollback_all_undoes_dependents_before_what_they_depend_on(
+    tmp_path: Path,
+    make_database: MakeDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = sample_target(tmp_path / "base", name="base")
+    app = sample_target(tmp_path / "app", name="app", depends_on=("base",))
+    for target in (base, app):
+        write_migration(target, "0001_create_t", "CREATE TABLE t (id int);", "DROP TABLE t;")
+        url = make_database(target.name)
+        monkeypatch.setenv(target.url_env, url)
+        migrate(target, url, requirement_met=never_required)
+
+    with pytest.raises(SystemExit) as exit_code:
+        rollback_main(["all"], registry=TargetRegistry([base, app]))
+
+    assert exit_code.value.code == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "rolled back" in line]
+    assert [line.split(" ")[0] for line in lines] == ["app", "base"]
 
 
 def test_rollback_without_a_rollback_file_refuses(
