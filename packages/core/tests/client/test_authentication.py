@@ -38,6 +38,16 @@ async def about() -> dict[str, str]:
     return {"app": "mextrack"}
 
 
+@get("/schemata")  # starts like the docs' /schema, which is public
+async def schemata() -> dict[str, str]:
+    return {}
+
+
+@get("/depots")  # no guard, no opt
+async def list_depots() -> dict[str, str]:
+    return {"depots": "all"}
+
+
 @websocket("/positions")
 async def positions(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.accept()
@@ -47,7 +57,15 @@ async def positions(socket: WebSocket[Any, Any, Any]) -> None:
 
 def make_app(minter: TokenMinter, **options: Any) -> Litestar:
     return Litestar(
-        route_handlers=[list_vehicles, list_trips, fleet_report, about, positions],
+        route_handlers=[
+            list_vehicles,
+            list_trips,
+            fleet_report,
+            about,
+            schemata,
+            list_depots,
+            positions,
+        ],
         plugins=[AtrizAuth(minter.verifier("mextrack"), **options)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
@@ -125,40 +143,20 @@ async def test_a_public_route_ignores_a_bad_token(client: AsyncTestClient[Litest
 
 
 async def test_a_path_that_only_starts_like_a_public_one_is_protected(
-    token_minter: TokenMinter,
+    client: AsyncTestClient[Litestar],
 ) -> None:
-    @get("/schemata")
-    async def schemata() -> dict[str, str]:
-        return {}
-
-    app = Litestar(
-        route_handlers=[schemata],
-        plugins=[AtrizAuth(token_minter.verifier("mextrack"))],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
-    async with AsyncTestClient(app=app) as client:
-        response = await client.get("/schemata")
-
-    assert response.status_code == 401
+    assert (await client.get("/schemata")).status_code == 401
 
 
 async def test_without_require_sign_in_only_guarded_routes_need_a_token(
     token_minter: TokenMinter,
 ) -> None:
-    @get("/open")
-    async def open_route() -> dict[str, str]:
-        return {"open": "yes"}
-
-    app = Litestar(
-        route_handlers=[open_route, fleet_report],
-        plugins=[AtrizAuth(token_minter.verifier("mextrack"), require_sign_in=False)],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
+    app = make_app(token_minter, require_sign_in=False)
     async with AsyncTestClient(app=app) as client:
-        open_response = await client.get("/open")
+        unguarded = await client.get("/depots")
         guarded = await client.get("/fleet-report")
 
-    assert open_response.status_code == 200
+    assert unguarded.status_code == 200
     assert guarded.status_code == 401
 
 
