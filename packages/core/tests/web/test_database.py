@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from litestar import Litestar, post
 from litestar.di import Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.testing import AsyncTestClient
 
 from atriz_core.errors import ConflictError
@@ -26,13 +26,20 @@ async def add_note(text: FromPath[str], conn: DbConnection) -> dict[str, int]:
     return {"id": note_id}
 
 
+@post("/counts")
+async def count_as_number(data: JSONBody[dict[str, str]], conn: DbConnection) -> int:
+    # asyncpg refuses a str for an int parameter, quoting the str in its error
+    count: int = await conn.fetchval("SELECT $1::int", data["count"])
+    return count
+
+
 @pytest.fixture
 async def notes_client(empty_database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
     setup = await asyncpg.connect(empty_database_url)
     await setup.execute("CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)")
     await setup.close()
     app = Litestar(
-        route_handlers=[add_note],
+        route_handlers=[add_note, count_as_number],
         dependencies={"conn": Provide(provide_transaction)},
         lifespan=[pool_lifespan("db_pool", empty_database_url)],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -66,3 +73,19 @@ async def test_a_handler_that_raises_leaves_nothing(
     assert response.status_code == 409
     assert response.json()["detail"] == "refused after writing"
     assert await bodies(empty_database_url) == []
+
+
+async def test_a_database_error_is_logged_without_what_the_query_carried(
+    notes_client: AsyncTestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "refresh-token-that-must-not-be-logged"
+
+    response = await notes_client.post("/counts", json={"count": secret})
+
+    assert response.status_code == 500
+    assert secret not in response.text
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "DataError" in logged
+    assert "text withheld" in logged
+    assert secret not in logged
+    assert not any(record.exc_info for record in caplog.records)

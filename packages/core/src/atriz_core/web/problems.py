@@ -2,15 +2,22 @@
 
 Validation errors list each problem as `{field, reason}`; unexpected errors are logged and
 answered with a plain 500 that reveals nothing of the code.
+
+A database error's text can quote what the query carried (asyncpg's `DataError` repeats the
+argument it could not encode; a unique violation repeats the key, which may be a token hash or
+an e-mail address), so for those the log gets the error's class, SQLSTATE, constraint and
+traceback, never its text.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import traceback
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -86,9 +93,20 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.error(
-        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
-    )
+    where = f"{request.method} {request.url.path}"
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        sqlstate = getattr(exc, "sqlstate", None)
+        constraint = getattr(exc, "constraint_name", None)
+        logger.error(
+            "unhandled %s (SQLSTATE %s, constraint %s; text withheld) on %s\n%s",
+            type(exc).__name__,
+            sqlstate,
+            constraint,
+            where,
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
+    else:
+        logger.error("unhandled %s on %s", type(exc).__name__, where, exc_info=exc)
     return problem_response(500, "an unexpected error occurred; it has been logged")
 
 
