@@ -1,8 +1,9 @@
-"""Core's settings: the hashing threads follow the worker count."""
+"""Core's settings read from the environment: hashing threads, trusted proxies."""
 
 from __future__ import annotations
 
 import os
+from ipaddress import ip_network
 
 import pytest
 
@@ -14,7 +15,7 @@ from atriz_database.errors import ConfigurationError
 def core_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("SHARED_DATABASE_URL", "postgresql://localhost/atriz_shared")
     monkeypatch.setenv("ATRIZ_ENV", "test")
-    for name in ("CORE_HASH_THREADS", "ATRIZ_WORKERS"):
+    for name in ("CORE_HASH_THREADS", "ATRIZ_WORKERS", "CORE_TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     return monkeypatch
@@ -43,4 +44,20 @@ def test_zero_hash_threads_is_refused(core_env: pytest.MonkeyPatch) -> None:
     core_env.setenv("CORE_HASH_THREADS", "0")
 
     with pytest.raises(ConfigurationError, match="CORE_HASH_THREADS"):
+        CoreSettings.from_env()
+
+
+def test_trusted_proxies_are_read_as_networks(core_env: pytest.MonkeyPatch) -> None:
+    core_env.setenv("CORE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.10")
+
+    assert CoreSettings.from_env().trusted_proxies == (
+        ip_network("10.0.0.0/8"),
+        ip_network("192.0.2.10/32"),
+    )
+
+
+def test_a_bad_trusted_proxy_stops_the_start(core_env: pytest.MonkeyPatch) -> None:
+    core_env.setenv("CORE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")
+
+    with pytest.raises(ConfigurationError, match=r"CORE_TRUSTED_PROXIES: 'proxy\.internal'"):
         CoreSettings.from_env()

@@ -14,6 +14,7 @@ from atriz_core.mail import Mailer
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import KeyRing
+from atriz_core.web.forwarded import client_address
 
 __all__ = ["Core", "CoreRequest", "RequestContext"]
 
@@ -53,6 +54,11 @@ class CoreRequest(Request[Principal, Any, State]):
     def context(self) -> RequestContext:
         agent = self.headers.get("user-agent")
         return RequestContext(
-            client_address=self.client.host if self.client else None,
+            client_address=client_address(
+                self.client.host if self.client else None,
+                # Proxies may add a header line of their own rather than extend the first.
+                ", ".join(self.headers.getall("x-forwarded-for", [])),
+                self.core.settings.trusted_proxies,
+            ),
             user_agent=agent[:512] if agent else None,
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atriz_core.db import target
+from atriz_core.web.forwarded import Network, parse_networks
 from atriz_database import ConfigurationError, Environment, current_environment, database_url
 from atriz_database.settings import env_int, env_str, project_root
 
@@ -80,6 +81,9 @@ class CoreSettings:
     that address gets 429."""
     address_window_seconds: int = 15 * 60
     """`CORE_ADDRESS_WINDOW_SECONDS`: the window for `CORE_ADDRESS_MAX_FAILURES`."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """`CORE_TRUSTED_PROXIES`: addresses or networks (comma-separated) of the reverse proxies in
+    front of core, whose `X-Forwarded-For` names the client. Empty: the peer is the client."""
     signing_key_pem: str | None = field(default=None, repr=False)
     """`CORE_SIGNING_KEY`: an Ed25519 private key in PEM, for deployments without a key folder."""
     signing_key_dir: Path = Path(".atriz/keys")
@@ -128,6 +132,7 @@ class CoreSettings:
             address_window_seconds=env_int(
                 "CORE_ADDRESS_WINDOW_SECONDS", cls.address_window_seconds
             ),
+            trusted_proxies=_trusted_proxies(),
             signing_key_pem=env_str("CORE_SIGNING_KEY"),
             signing_key_dir=Path(
                 env_str("CORE_SIGNING_KEY_DIR") or project_root() / ".atriz" / "keys"
@@ -168,3 +173,10 @@ class CoreSettings:
             raise ConfigurationError(
                 "CORE_PUBLIC_URL must be the public https:// URL in production"
             )
+
+
+def _trusted_proxies() -> tuple[Network, ...]:
+    try:
+        return parse_networks(env_str("CORE_TRUSTED_PROXIES") or "")
+    except ValueError as exc:
+        raise ConfigurationError(f"CORE_TRUSTED_PROXIES: {exc}") from exc

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
+from litestar.types import Receive, Scope, Send
 
-from atriz_core.testing import CoreHarness
+from atriz_core.app import create_app
+from atriz_core.settings import CoreSettings
+from atriz_core.testing import CoreHarness, FrozenClock, MemoryMailer
+from atriz_core.web.forwarded import parse_networks
+
+PROXY = {"trusted_proxies": parse_networks("10.0.0.0/8")}
 
 
 @pytest.fixture
@@ -34,3 +43,55 @@ async def test_too_many_failures_from_one_address_get_429(core_harness: CoreHarn
     assert 1 <= int(limited.headers["retry-after"]) <= 600
     core_harness.clock.advance(601)
     assert await failed_login(core_harness, "other@example.test") == 401
+
+
+@pytest.fixture
+async def via_proxy(
+    core_settings: CoreSettings, core_overrides: dict[str, Any]
+) -> AsyncIterator[CoreHarness]:
+    """Core reached through a reverse proxy at 10.0.0.5: every request's peer is the proxy."""
+    settings = replace(core_settings, **core_overrides)
+    clock, mailer = FrozenClock(), MemoryMailer()
+    app = create_app(settings, clock=clock, mailer=mailer)
+
+    async def from_proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["client"] = ("10.0.0.5", 40000)
+        await app(scope, receive, send)
+
+    async with AsyncTestClient(app=from_proxy, base_url="https://auth.atriz.test") as client:
+        yield CoreHarness(app, client, clock, mailer, settings)
+
+
+async def login_via(proxied: CoreHarness, forwarded_for: str) -> int:
+    response = await proxied.client.post(
+        "/auth/login",
+        json={"email": "nobody@example.test", "password": "wrong"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    return response.status_code
+
+
+async def test_an_untrusted_peer_cannot_dodge_the_limit_with_x_forwarded_for(
+    via_proxy: CoreHarness,
+) -> None:
+    # No proxy is configured: 10.0.0.5 is the client, whatever the header says.
+    codes = [await login_via(via_proxy, f"198.51.100.{n}") for n in range(4)]
+
+    assert codes == [401, 401, 401, 429]
+
+
+@pytest.mark.parametrize("core_overrides", [{"address_max_failures": 3, **PROXY}])
+async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    via_proxy: CoreHarness,
+) -> None:
+    # The client prepends addresses of its own; only the proxy's last entry is believed.
+    mallory = [await login_via(via_proxy, f"198.51.100.{n}, 203.0.113.9") for n in range(4)]
+    alice = await login_via(via_proxy, "192.0.2.44")
+
+    assert mallory == [401, 401, 401, 429]
+    assert alice == 401
+    recorded = await via_proxy.sql_value(
+        "SELECT array_agg(DISTINCT client_address ORDER BY client_address) FROM auth_events"
+    )
+    assert recorded == ["192.0.2.44", "203.0.113.9"]
