@@ -27,6 +27,7 @@ COMMANDS = [
     "db-seed",
     "db-clean",
     "db-reset",
+    "db-check-refs",
     "atriz",
 ]
 

@@ -11,7 +11,7 @@ from atriz_database.errors import (
 )
 from atriz_database.pool import close_pool, create_pool, transaction
 from atriz_database.settings import DatabaseSettings, Environment, current_environment
-from atriz_database.targets import DatabaseTarget, TargetRegistry
+from atriz_database.targets import DatabaseTarget, Reference, TargetRegistry
 from atriz_database.urls import database_url
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "Environment",
     "MigrationError",
+    "Reference",
     "RefusedError",
     "TargetRegistry",
     "UnknownTargetError",

@@ -16,10 +16,23 @@ from pathlib import Path
 
 from atriz_database.errors import ConfigurationError, UnknownTargetError
 
-__all__ = ["ALL", "ENTRY_POINT_GROUP", "DatabaseTarget", "TargetRegistry"]
+__all__ = ["ALL", "ENTRY_POINT_GROUP", "DatabaseTarget", "Reference", "TargetRegistry"]
 
 ENTRY_POINT_GROUP = "atriz.databases"
 ALL = "all"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column holding ids of rows in another target's database. No foreign key can span two
+    databases, so the application checks these on write and `db-check-refs` checks them after."""
+
+    column: str
+    """`table.column` (or `schema.table.column`) in this target's database: `sales.cashier_id`."""
+    target: str
+    """The target whose database holds the referenced rows: `core`."""
+    referenced: str
+    """`table.column` there: `users.id`."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,8 @@ class DatabaseTarget:
     """Folder of `*.sql` seed files, run in name order."""
     depends_on: tuple[str, ...] = field(default=())
     """Targets whose migrations must run first (apps depend on `core`)."""
+    references: tuple[Reference, ...] = field(default=())
+    """Columns that point into other targets' databases (an app's `user_id` columns)."""
 
 
 class TargetRegistry:

@@ -17,11 +17,13 @@ from atriz_database.migrations import (
     rollback,
     status,
 )
+from atriz_database.references import check_references
 from atriz_database.seeds import refuse_in_production, seed
 from atriz_database.targets import TargetRegistry
 from atriz_database.urls import database_url, describe_url
 
 __all__ = [
+    "check_refs_main",
     "clean_main",
     "create_main",
     "migrate_main",
@@ -127,6 +129,40 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
         return 1 if problems else 0
 
     run_command("db-status", body)
+
+
+SHOWN_MISSING = 20
+
+
+def check_refs_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
+    """db-check-refs: ids in columns that point into another database with no row there."""
+    args = _parser(
+        "db-check-refs", "Find ids that point into another target's database and have no row."
+    ).parse_args(argv)
+
+    def body() -> int:
+        known = registry or TargetRegistry.from_entry_points()
+        dangling = 0
+        for target in selected_targets(args.target, known):
+            url = database_url(target)
+            where = f"{target.name} ({describe_url(url)})"
+            if not target.references:
+                print(f"{where}: no references declared")
+                continue
+            for check in check_references(target, url, lambda name: database_url(known.get(name))):
+                ref = check.reference
+                print(
+                    f"{where}: {ref.column} -> {ref.target} {ref.referenced}:"
+                    f" {check.checked} ids, {len(check.missing)} missing"
+                )
+                for value in check.missing[:SHOWN_MISSING]:
+                    print(f"  missing  {value}")
+                if len(check.missing) > SHOWN_MISSING:
+                    print(f"  ... and {len(check.missing) - SHOWN_MISSING} more")
+                dangling += len(check.missing)
+        return 1 if dangling else 0
+
+    run_command("db-check-refs", body)
 
 
 def new_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
