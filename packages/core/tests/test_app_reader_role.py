@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from atriz_core.client import UnknownUserError, check_users
 from atriz_core.testing import CoreHarness
-from atriz_database.urls import with_credentials
-
-
-@pytest.fixture
-async def reader(core_harness: CoreHarness) -> AsyncIterator[asyncpg.Connection]:
-    """A connection as a login role whose only privileges come from `atriz_app_reader`."""
-    url = core_harness.settings.database_url
-    admin = await asyncpg.connect(url)
-    name, password = f"atriz_test_app_{uuid.uuid4().hex[:8]}", secrets.token_hex(16)
-    await admin.execute(
-        f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}' IN ROLE atriz_app_reader"
-    )
-    connection = await asyncpg.connect(with_credentials(url, name, password))
-    try:
-        yield connection
-    finally:
-        await connection.close()
-        await admin.execute(f'DROP ROLE "{name}"')
-        await admin.close()
 
 
 async def test_apps_cannot_read_password_hashes_or_tokens(
-    core_harness: CoreHarness, reader: asyncpg.Connection
+    core_harness: CoreHarness, app_reader: asyncpg.Connection
 ) -> None:
     await core_harness.register()
     await core_harness.login()
@@ -47,39 +26,39 @@ async def test_apps_cannot_read_password_hashes_or_tokens(
         "SELECT failed_login_count FROM users",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
-            await reader.fetch(forbidden)
+            await app_reader.fetch(forbidden)
 
 
 async def test_apps_can_read_what_they_need(
-    core_harness: CoreHarness, reader: asyncpg.Connection
+    core_harness: CoreHarness, app_reader: asyncpg.Connection
 ) -> None:
     await core_harness.register()
 
-    user = await reader.fetchrow(
+    user = await app_reader.fetchrow(
         "SELECT id, email, name, is_active, email_verified_at, deleted_at FROM users"
     )
-    grants = await reader.fetchval(
+    grants = await app_reader.fetchval(
         "SELECT count(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
     )
 
     assert user is not None
     assert user["email"] == "ana@example.test"
     assert grants == 1
-    assert await reader.fetchval("SELECT count(*) FROM user_events") == 0
+    assert await app_reader.fetchval("SELECT count(*) FROM user_events") == 0
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        await reader.execute("UPDATE users SET name = 'x'")
+        await app_reader.execute("UPDATE users SET name = 'x'")
 
 
 async def test_user_references_are_checked_in_one_query(
-    core_harness: CoreHarness, reader: asyncpg.Connection
+    core_harness: CoreHarness, app_reader: asyncpg.Connection
 ) -> None:
     ana = uuid.UUID((await core_harness.register())["id"])
     bob = uuid.UUID((await core_harness.register(email="bob@example.test", name="Bob"))["id"])
-    await check_users(reader, [ana, bob, ana])
+    await check_users(app_reader, [ana, bob, ana])
 
     stranger = uuid.uuid4()
     with pytest.raises(UnknownUserError) as failure:
-        await check_users(reader, [ana, stranger], field="driver_id")
+        await check_users(app_reader, [ana, stranger], field="driver_id")
     assert failure.value.missing == [stranger]
     assert failure.value.problems[0].field == "driver_id"
 
@@ -87,5 +66,5 @@ async def test_user_references_are_checked_in_one_query(
     await admin.execute("UPDATE users SET is_active = false WHERE id = $1", bob)
     await admin.close()
     with pytest.raises(UnknownUserError):
-        await check_users(reader, [bob])
-    await check_users(reader, [])
+        await check_users(app_reader, [bob])
+    await check_users(app_reader, [])

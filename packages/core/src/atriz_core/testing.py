@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -46,6 +47,7 @@ from atriz_database import Environment
 from atriz_database.migrations import migrate
 from atriz_database.seeds import seed
 from atriz_database.testing import MakeDatabase
+from atriz_database.urls import with_credentials
 
 __all__ = [
     "TEST_PASSWORD",
@@ -316,6 +318,16 @@ class CoreHarness:
         body: dict[str, Any] = response.json()
         return body
 
+    async def admin_headers(self, email: str = "root@example.test") -> dict[str, str]:
+        """Register `email`, grant it `admin` straight in the database, sign it in."""
+        await self.register(email=email, name="Root")
+        await self.sql_rows(
+            "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r"
+            " WHERE u.email = $1 AND r.name = 'admin'",
+            email,
+        )
+        return self.bearer(await self.login(email=email))
+
     async def sql_value(self, sql: str, *args: Any) -> Any:
         """One value read (or written) straight in the test's database, beside the app."""
         connection = await asyncpg.connect(self.settings.database_url)
@@ -352,3 +364,21 @@ async def core_harness(
     app = create_app(settings, clock=clock, mailer=mailer)
     async with AsyncTestClient(app=app, base_url="https://auth.atriz.test") as client:
         yield CoreHarness(app, client, clock, mailer, settings)
+
+
+@pytest.fixture
+async def app_reader(core_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's `atriz_shared` as a login role whose only privileges come
+    from `atriz_app_reader`, the role apps use in production."""
+    admin = await asyncpg.connect(core_database_url)
+    name, password = f"atriz_test_app_{uuid.uuid4().hex[:8]}", secrets.token_hex(16)
+    await admin.execute(
+        f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}' IN ROLE atriz_app_reader"
+    )
+    connection = await asyncpg.connect(with_credentials(core_database_url, name, password))
+    try:
+        yield connection
+    finally:
+        await connection.close()
+        await admin.execute(f'DROP ROLE "{name}"')
+        await admin.close()

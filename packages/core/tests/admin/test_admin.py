@@ -8,17 +8,6 @@ import pytest
 
 from atriz_core.testing import TEST_PASSWORD, CoreHarness
 
-
-async def make_admin(core_harness: CoreHarness) -> dict[str, str]:
-    """Register `root@example.test`, grant it `admin` in the database, sign it in."""
-    await core_harness.register(email="root@example.test", name="Root")
-    await core_harness.sql_rows(
-        "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r"
-        " WHERE u.email = 'root@example.test' AND r.name = 'admin'",
-    )
-    return core_harness.bearer(await core_harness.login(email="root@example.test"))
-
-
 ADMIN_ROUTES = [
     ("GET", "/admin/users"),
     ("GET", "/admin/roles"),
@@ -47,7 +36,7 @@ async def test_admin_routes_refuse_anonymous_and_non_admin_callers(
 
 
 async def test_list_and_search_users_with_pagination(core_harness: CoreHarness) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     for n in range(5):
         await core_harness.register(email=f"user{n}@example.test", name=f"User_{n}")
 
@@ -67,7 +56,7 @@ async def test_list_and_search_users_with_pagination(core_harness: CoreHarness) 
     "query", ["limit=0", "limit=101", "offset=-1", "limit=ten", "q=" + "x" * 201]
 )
 async def test_bad_pagination_names_the_parameter(core_harness: CoreHarness, query: str) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     response = await core_harness.client.get(f"/admin/users?{query}", headers=admin)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == query.split("=")[0]
@@ -76,7 +65,7 @@ async def test_bad_pagination_names_the_parameter(core_harness: CoreHarness, que
 async def test_deactivate_ends_sessions_and_records_a_user_event(
     core_harness: CoreHarness,
 ) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     user = await core_harness.register()
     session = await core_harness.login()
 
@@ -104,7 +93,7 @@ async def test_deactivate_ends_sessions_and_records_a_user_event(
 
 
 async def test_delete_is_soft_and_recorded(core_harness: CoreHarness) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     user = await core_harness.register()
 
     response = await core_harness.client.delete(f"/admin/users/{user['id']}", headers=admin)
@@ -120,7 +109,7 @@ async def test_delete_is_soft_and_recorded(core_harness: CoreHarness) -> None:
 
 
 async def test_an_admin_cannot_lock_themselves_out(core_harness: CoreHarness) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     me = (await core_harness.client.get("/auth/me", headers=admin)).json()
 
     deactivate = await core_harness.client.post(
@@ -133,7 +122,7 @@ async def test_an_admin_cannot_lock_themselves_out(core_harness: CoreHarness) ->
 
 
 async def test_roles_can_be_created_granted_and_revoked(core_harness: CoreHarness) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     user = await core_harness.register()
 
     created = await core_harness.client.post(
@@ -186,14 +175,14 @@ async def test_roles_can_be_created_granted_and_revoked(core_harness: CoreHarnes
 async def test_bad_role_names_are_refused(
     core_harness: CoreHarness, body: dict[str, Any], field: str
 ) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     response = await core_harness.client.post("/admin/roles", json=body, headers=admin)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
 
 
 async def test_granting_to_unknown_users_or_roles_is_404(core_harness: CoreHarness) -> None:
-    admin = await make_admin(core_harness)
+    admin = await core_harness.admin_headers()
     user = await core_harness.register()
 
     no_user = await core_harness.client.post(

@@ -10,6 +10,7 @@ from atriz_core.client.litestar import (
     requires_role,
     requires_signed_in,
 )
+from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
 from atriz_core.client.users import UnknownUserError, check_users
 from atriz_core.client.verifier import (
     InvalidTokenError,
@@ -24,15 +25,18 @@ __all__ = [
     "AtrizAuth",
     "BearerAuthentication",
     "CurrentUser",
+    "EventCursor",
     "InvalidTokenError",
     "JwksKeys",
     "Principal",
     "StaticKeys",
     "TokenVerifier",
     "UnknownUserError",
+    "UserEvent",
     "authenticate",
     "check_users",
     "provide_current_user",
+    "read_user_events",
     "requires_role",
     "requires_signed_in",
 ]
