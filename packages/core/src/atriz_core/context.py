@@ -53,12 +53,12 @@ class CoreRequest(Request[Principal, Any, State]):
     @property
     def context(self) -> RequestContext:
         agent = self.headers.get("user-agent")
+        trusted = self.core.settings.trusted_proxies
+        # Proxies may add a header line of their own rather than extend the first.
+        forwarded = ", ".join(self.headers.getall("x-forwarded-for", [])) if trusted else None
         return RequestContext(
             client_address=client_address(
-                self.client.host if self.client else None,
-                # Proxies may add a header line of their own rather than extend the first.
-                ", ".join(self.headers.getall("x-forwarded-for", [])),
-                self.core.settings.trusted_proxies,
+                self.client.host if self.client else None, forwarded, trusted
             ),
             user_agent=agent[:512] if agent else None,
         )

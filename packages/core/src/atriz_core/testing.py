@@ -21,6 +21,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.testing import AsyncTestClient
+from litestar.types import Receive, Scope, Send
 
 from atriz_core.app import create_app
 from atriz_core.client.verifier import StaticKeys, TokenVerifier
@@ -293,7 +296,7 @@ class CoreHarness:
     """The app under test and what the test may steer: time, mail, settings."""
 
     app: Litestar
-    client: AsyncTestClient[Litestar]
+    client: AsyncTestClient[Any]
     clock: FrozenClock
     mailer: MemoryMailer
     settings: CoreSettings
@@ -355,15 +358,30 @@ def core_overrides() -> dict[str, Any]:
     return {}
 
 
+@asynccontextmanager
+async def running_core(
+    settings: CoreSettings, *, peer: tuple[str, int] | None = None
+) -> AsyncIterator[CoreHarness]:
+    """Core started for a test, with a frozen clock and a mailbox; `peer` sets the address
+    every request comes from (the test client's own is "testclient", not an address)."""
+    clock, mailer = FrozenClock(), MemoryMailer()
+    app = create_app(settings, clock=clock, mailer=mailer)
+
+    async def from_peer(scope: Scope, receive: Receive, send: Send) -> None:
+        if peer is not None and scope["type"] == ScopeType.HTTP:
+            scope["client"] = peer
+        await app(scope, receive, send)
+
+    async with AsyncTestClient(app=from_peer, base_url="https://auth.atriz.test") as client:
+        yield CoreHarness(app, client, clock, mailer, settings)
+
+
 @pytest.fixture
 async def core_harness(
     core_settings: CoreSettings, core_overrides: dict[str, Any]
 ) -> AsyncIterator[CoreHarness]:
-    settings = replace(core_settings, **core_overrides)
-    clock, mailer = FrozenClock(), MemoryMailer()
-    app = create_app(settings, clock=clock, mailer=mailer)
-    async with AsyncTestClient(app=app, base_url="https://auth.atriz.test") as client:
-        yield CoreHarness(app, client, clock, mailer, settings)
+    async with running_core(replace(core_settings, **core_overrides)) as harness:
+        yield harness
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
-from litestar.types import Receive, Scope, Send
 
-from atriz_core.app import create_app
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import CoreHarness, FrozenClock, MemoryMailer
+from atriz_core.testing import CoreHarness, running_core
 from atriz_core.web.forwarded import parse_networks
 
 PROXY = {"trusted_proxies": parse_networks("10.0.0.0/8")}
@@ -51,16 +48,8 @@ async def via_proxy(
 ) -> AsyncIterator[CoreHarness]:
     """Core reached through a reverse proxy at 10.0.0.5: every request's peer is the proxy."""
     settings = replace(core_settings, **core_overrides)
-    clock, mailer = FrozenClock(), MemoryMailer()
-    app = create_app(settings, clock=clock, mailer=mailer)
-
-    async def from_proxy(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope["client"] = ("10.0.0.5", 40000)
-        await app(scope, receive, send)
-
-    async with AsyncTestClient(app=from_proxy, base_url="https://auth.atriz.test") as client:
-        yield CoreHarness(app, client, clock, mailer, settings)
+    async with running_core(settings, peer=("10.0.0.5", 40000)) as harness:
+        yield harness
 
 
 async def login_via(proxied: CoreHarness, forwarded_for: str) -> int:
