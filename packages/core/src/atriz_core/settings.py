@@ -32,6 +32,57 @@ class SmtpSettings:
     """`CORE_MAIL_FROM`: the From header."""
     starttls: bool = True
     """`CORE_SMTP_STARTTLS`: upgrade the connection with STARTTLS (`false` to disable)."""
+    tls: bool = False
+    """`CORE_SMTP_TLS`: TLS from the first byte (SMTPS, port 465) instead of STARTTLS."""
+    ca_file: Path | None = None
+    """`CORE_SMTP_CA_FILE`: PEM file of the certificate authorities trusted for the SMTP server,
+    instead of the system's (a private CA). The certificate and the host name are always checked."""
+
+    @classmethod
+    def from_env(cls) -> SmtpSettings | None:
+        """The `CORE_SMTP_*` settings, or None when `CORE_SMTP_HOST` is unset."""
+        host = env_str("CORE_SMTP_HOST")
+        if not host:
+            return None
+        tls = _env_flag("CORE_SMTP_TLS", default=False)
+        ca_file = env_str("CORE_SMTP_CA_FILE")
+        return cls(
+            host=host,
+            port=env_int("CORE_SMTP_PORT", 465 if tls else 587),
+            username=env_str("CORE_SMTP_USERNAME"),
+            password=env_str("CORE_SMTP_PASSWORD"),
+            sender=env_str("CORE_MAIL_FROM") or cls.sender,
+            starttls=_env_flag("CORE_SMTP_STARTTLS", default=not tls),
+            tls=tls,
+            ca_file=Path(ca_file) if ca_file else None,
+        )
+
+    def check(self, environment: Environment) -> None:
+        """Refuse contradictory settings, and in production a login in clear text."""
+        if self.tls and self.starttls:
+            raise ConfigurationError(
+                "CORE_SMTP_TLS and CORE_SMTP_STARTTLS exclude each other: choose one"
+            )
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ConfigurationError(f"CORE_SMTP_CA_FILE {self.ca_file} is not a file")
+        encrypted = self.tls or self.starttls
+        credentials = self.username or self.password
+        if environment is Environment.PRODUCTION and credentials and not encrypted:
+            raise ConfigurationError(
+                "production sends the SMTP password only over TLS: set CORE_SMTP_STARTTLS=true "
+                "or CORE_SMTP_TLS=true"
+            )
+
+
+def _env_flag(name: str, *, default: bool) -> bool:
+    value = (env_str(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in {"true", "1", "yes", "on"}:
+        return True
+    if value in {"false", "0", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -101,7 +152,6 @@ class CoreSettings:
         audiences = tuple(
             a.strip() for a in (env_str("CORE_TOKEN_AUDIENCES") or "").split(",") if a.strip()
         )
-        smtp_host = env_str("CORE_SMTP_HOST")
         settings = cls(
             database_url=database_url(target),
             environment=environment,
@@ -137,16 +187,7 @@ class CoreSettings:
             signing_key_dir=Path(
                 env_str("CORE_SIGNING_KEY_DIR") or project_root() / ".atriz" / "keys"
             ),
-            smtp=SmtpSettings(
-                host=smtp_host,
-                port=env_int("CORE_SMTP_PORT", 587),
-                username=env_str("CORE_SMTP_USERNAME"),
-                password=env_str("CORE_SMTP_PASSWORD"),
-                sender=env_str("CORE_MAIL_FROM") or SmtpSettings.sender,
-                starttls=(env_str("CORE_SMTP_STARTTLS") or "true").lower() != "false",
-            )
-            if smtp_host
-            else None,
+            smtp=SmtpSettings.from_env(),
             port=env_int("CORE_PORT", cls.port),
         )
         settings.check()
@@ -165,6 +206,8 @@ class CoreSettings:
             raise ConfigurationError("CORE_HASH_THREADS must be at least 1")
         if self.login_max_failures < 1 or self.address_max_failures < 1:
             raise ConfigurationError("failure limits must be at least 1")
+        if self.smtp is not None:
+            self.smtp.check(self.environment)
         if self.environment is not Environment.PRODUCTION:
             return
         if self.smtp is None:
