@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar, Request, get, websocket
 from litestar.connection import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient, TestClient
 
-from atriz_core.client import PUBLIC, AtrizAuth, CurrentUser, Principal, requires_role
+from atriz_core.client import (
+    PUBLIC,
+    AtrizAuth,
+    CurrentUser,
+    JwksKeys,
+    Principal,
+    TokenVerifier,
+    requires_role,
+)
 from atriz_core.testing import TokenMinter, assert_rejects_bad_tokens
 from atriz_core.web.problems import EXCEPTION_HANDLERS
 
@@ -56,6 +66,10 @@ async def positions(socket: WebSocket[Any, Any, Any]) -> None:
 
 
 def make_app(minter: TokenMinter, **options: Any) -> Litestar:
+    return app_trusting(minter.verifier("mextrack"), **options)
+
+
+def app_trusting(verifier: TokenVerifier, **options: Any) -> Litestar:
     return Litestar(
         route_handlers=[
             list_vehicles,
@@ -66,7 +80,7 @@ def make_app(minter: TokenMinter, **options: Any) -> Litestar:
             list_depots,
             positions,
         ],
-        plugins=[AtrizAuth(minter.verifier("mextrack"), **options)],
+        plugins=[AtrizAuth(verifier, **options)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
 
@@ -169,3 +183,56 @@ def test_websockets_need_a_token_too(token_minter: TokenMinter) -> None:
             "/positions", headers=bearer(token_minter.mint(user_id=user_id))
         ) as socket:
             assert socket.receive_json() == {"user": str(user_id)}
+
+
+JWKS_URL = "https://core.test/.well-known/jwks.json"
+
+
+def jwks_answering(content: bytes) -> httpx.AsyncClient:
+    """A client for which core's JWKS URL answers `content` with status 200."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=content, headers={"content-type": "application/json"})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<html>502 Bad Gateway</html>", b'["keys"]', b'{"keys": [{"kty": "OKP", "crv": "Ed25519"}]}'],
+    ids=["not JSON", "not an object", "a bad key"],
+)
+async def test_without_usable_keys_a_token_gets_503_with_retry_after(
+    token_minter: TokenMinter, content: bytes
+) -> None:
+    async with jwks_answering(content) as jwks_client:
+        keys = JwksKeys(JWKS_URL, client=jwks_client)
+        verifier = TokenVerifier(keys, issuer=token_minter.issuer, audience="mextrack")
+        async with AsyncTestClient(app=app_trusting(verifier, require_sign_in=True)) as client:
+            by_middleware = await client.get("/vehicles", headers=bearer(token_minter.mint()))
+        guarded = app_trusting(verifier, require_sign_in=False)
+        async with AsyncTestClient(app=guarded) as client:
+            by_guard = await client.get("/fleet-report", headers=bearer(token_minter.mint()))
+
+    for response in (by_middleware, by_guard):
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(response.headers["retry-after"]) <= 5
+        assert response.json()["status"] == 503
+        assert "signing keys are unavailable" in response.json()["detail"]
+
+
+async def test_with_keys_at_hand_an_unknown_kid_is_still_401(token_minter: TokenMinter) -> None:
+    async with jwks_answering(json.dumps(token_minter.jwks).encode()) as jwks_client:
+        verifier = TokenVerifier(
+            JwksKeys(JWKS_URL, client=jwks_client), issuer=token_minter.issuer, audience="mextrack"
+        )
+        async with AsyncTestClient(app=app_trusting(verifier)) as client:
+            unknown = await client.get(
+                "/vehicles", headers=bearer(token_minter.mint(headers={"kid": "not-core-s"}))
+            )
+            known = await client.get("/vehicles", headers=bearer(token_minter.mint()))
+
+    assert unknown.status_code == 401
+    assert unknown.json()["detail"] == "invalid access token: token signed with an unknown key"
+    assert known.status_code == 200

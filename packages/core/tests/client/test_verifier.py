@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,6 +28,7 @@ from atriz_core.client import (
     requires_role,
     requires_signed_in,
 )
+from atriz_core.client.verifier import KeysUnavailableError
 from atriz_core.testing import CoreHarness, TokenMinter, assert_rejects_bad_tokens
 from atriz_core.web.problems import EXCEPTION_HANDLERS
 
@@ -205,3 +209,145 @@ async def test_access_tokens_carry_every_claim(core_harness: CoreHarness) -> Non
     assert claims["roles"] == ["user"]
     uuid.UUID(claims["sub"])
     uuid.UUID(claims["sid"])
+
+
+JWKS_URL = "https://core.test/.well-known/jwks.json"
+SECRET_IN_DOCUMENT = "do-not-log-this-document"
+
+
+class JwksServer:
+    """Core's JWKS URL as an httpx transport: answers the bodies it is given, the last for good."""
+
+    def __init__(self, *bodies: object) -> None:
+        self.bodies = list(bodies)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == JWKS_URL
+        body = self.bodies.pop(0) if len(self.bodies) > 1 else self.bodies[0]
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return httpx.Response(200, content=content, headers={"content-type": "application/json"})
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+
+
+def bad_ed25519_keys() -> list[Any]:
+    """Entries of a `keys` list that look like core's keys but cannot be read."""
+    return [
+        {"kty": "OKP", "crv": "Ed25519", "kid": "no-x"},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "x-a-number", "x": 5},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "x-a-list", "x": ["a"]},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "x-too-short", "x": "AAAA"},
+        {"kty": "OKP", "crv": "Ed25519", "kid": "x-not-base64", "x": "é" * 43},
+        {"kty": "OKP", "crv": "Ed25519", "kid": 7, "x": "A" * 43},
+        {"kty": "OKP", "crv": "Ed25519", "x": "A" * 43},
+        "a string",
+        None,
+    ]
+
+
+GARBAGE_DOCUMENTS = {
+    "not JSON": f"<html>{SECRET_IN_DOCUMENT}: core is down</html>".encode(),
+    "not UTF-8": b"\xff\xfe{" + SECRET_IN_DOCUMENT.encode(),
+    "nested too deep for json": b"[" * 100_000,
+    "a list": [{"kid": SECRET_IN_DOCUMENT}],
+    "a string": SECRET_IN_DOCUMENT,
+    "no keys": {"other": SECRET_IN_DOCUMENT},
+    "keys not a list": {"keys": {"kid": SECRET_IN_DOCUMENT}},
+    "keys a number": {"keys": 5},
+    "only bad keys": {"keys": bad_ed25519_keys()},
+    "no key of core's kind": {"keys": [{"kty": "RSA", "kid": SECRET_IN_DOCUMENT, "n": "x"}]},
+}
+
+
+@pytest.mark.parametrize("document", GARBAGE_DOCUMENTS.values(), ids=GARBAGE_DOCUMENTS.keys())
+async def test_an_unreadable_jwks_means_keys_unavailable_not_an_error(
+    token_minter: TokenMinter, caplog: pytest.LogCaptureFixture, document: object
+) -> None:
+    async with JwksServer(document).client() as client:
+        verifier = TokenVerifier(
+            JwksKeys(JWKS_URL, client=client), issuer=token_minter.issuer, audience="pshop"
+        )
+        with caplog.at_level(logging.WARNING), pytest.raises(KeysUnavailableError) as raised:
+            await verifier.verify(token_minter.mint())
+
+    assert raised.value.retry_after_seconds == 5
+    assert "could not fetch core's JWKS" in caplog.text
+    assert SECRET_IN_DOCUMENT not in caplog.text
+
+
+async def test_a_bad_key_beside_a_good_one_leaves_the_good_one_usable(
+    token_minter: TokenMinter, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = {"keys": [*bad_ed25519_keys(), *token_minter.jwks["keys"]]}
+    async with JwksServer(document).client() as client:
+        verifier = TokenVerifier(
+            JwksKeys(JWKS_URL, client=client), issuer=token_minter.issuer, audience="pshop"
+        )
+        with caplog.at_level(logging.WARNING):
+            principal = await verifier.verify(token_minter.mint(email="ana@example.test"))
+
+    assert principal.email == "ana@example.test"
+    assert "kid 'x-a-number'" in caplog.text
+    assert StaticKeys(document)  # configured keys skip the bad ones the same way
+
+
+async def test_garbage_after_a_good_fetch_keeps_the_keys_it_had(token_minter: TokenMinter) -> None:
+    now = [0.0]
+    async with JwksServer(token_minter.jwks, b"garbage").client() as client:
+        keys = JwksKeys(JWKS_URL, client=client, refetch_interval=60, clock=lambda: now[0])
+        verifier = TokenVerifier(keys, issuer=token_minter.issuer, audience="pshop")
+        await verifier.verify(token_minter.mint())
+        now[0] += 61
+
+        # An unknown kid refetches and gets garbage: the token is simply not ours (401) ...
+        with pytest.raises(InvalidTokenError, match="unknown key"):
+            await verifier.verify(token_minter.mint(headers={"kid": "rotated-away"}))
+        # ... and tokens of the keys fetched before still verify.
+        await verifier.verify(token_minter.mint())
+
+    assert keys.fetches == 2
+
+
+async def test_without_keys_the_fetch_is_retried_soon_not_on_every_token(
+    token_minter: TokenMinter,
+) -> None:
+    now = [0.0]
+    async with JwksServer(b"core is starting", token_minter.jwks).client() as client:
+        keys = JwksKeys(JWKS_URL, client=client, retry_interval=5, clock=lambda: now[0])
+        verifier = TokenVerifier(keys, issuer=token_minter.issuer, audience="pshop")
+        with pytest.raises(KeysUnavailableError) as first:
+            await verifier.verify(token_minter.mint())
+        now[0] += 3
+        with pytest.raises(KeysUnavailableError) as second:
+            await verifier.verify(token_minter.mint())
+        fetches_while_waiting = keys.fetches
+        now[0] += 2
+        principal = await verifier.verify(token_minter.mint(email="ana@example.test"))
+
+    assert (first.value.retry_after_seconds, second.value.retry_after_seconds) == (5, 2)
+    assert fetches_while_waiting == 1
+    assert principal.email == "ana@example.test"
+    assert keys.fetches == 2
+
+
+async def test_core_unreachable_means_keys_unavailable(token_minter: TokenMinter) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+        verifier = TokenVerifier(
+            JwksKeys(JWKS_URL, client=client), issuer=token_minter.issuer, audience="pshop"
+        )
+        with pytest.raises(KeysUnavailableError):
+            await verifier.verify(token_minter.mint())
+
+
+@pytest.mark.parametrize(
+    "document",
+    [[], {"keys": None}, {"keys": []}, {"keys": bad_ed25519_keys()}],
+    ids=["a list", "keys null", "no keys", "only bad keys"],
+)
+def test_configured_keys_that_are_unusable_stop_the_start(document: Any) -> None:
+    with pytest.raises(ValueError, match="JWKS"):
+        StaticKeys(document)

@@ -33,13 +33,22 @@ from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from atriz_core.client.verifier import InvalidTokenError, Principal, TokenVerifier
+from atriz_core.client.verifier import (
+    InvalidTokenError,
+    KeysUnavailableError,
+    Principal,
+    TokenVerifier,
+)
 
 __all__ = [
     "PUBLIC",
@@ -119,7 +128,8 @@ class BearerAuthentication(ASGIMiddleware):
 
 
 async def _verified(verifier: TokenVerifier, authorization: str) -> Principal:
-    """The principal of an `Authorization` header's bearer token; 401 for anything else."""
+    """The principal of an `Authorization` header's bearer token; 401 for anything else, but
+    503 with `Retry-After` while core's keys are unavailable: the token may well be good."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException(
@@ -130,6 +140,11 @@ async def _verified(verifier: TokenVerifier, authorization: str) -> Principal:
     except InvalidTokenError as exc:
         raise NotAuthorizedException(
             detail=f"invalid access token: {exc}", headers=_CHALLENGE
+        ) from exc
+    except KeysUnavailableError as exc:
+        raise ServiceUnavailableException(
+            detail="cannot verify access tokens now: core's signing keys are unavailable",
+            headers={"Retry-After": str(exc.retry_after_seconds)},
         ) from exc
 
 

@@ -5,12 +5,18 @@ HS256 keyed with the public key), the header carries no key material and no exte
 understand, the type is `at+jwt`, and every claim is required (pyjwt requires none by default).
 A verified token is cached until it expires, so an app does not pay for Ed25519 again on every
 request (about 40% of a simple route's throughput on these machines).
+
+Core's key set is untrusted input too: a key that cannot be read is skipped, and a document that
+is not a JSON object with a `keys` list counts as a failed fetch. Without any usable key the
+verifier cannot tell a good token from a bad one, so it raises `KeysUnavailableError` (an app
+answers 503, try again later) rather than calling every token invalid.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
@@ -30,6 +36,7 @@ __all__ = [
     "InvalidTokenError",
     "JwksKeys",
     "KeySource",
+    "KeysUnavailableError",
     "Principal",
     "StaticKeys",
     "TokenVerifier",
@@ -44,6 +51,15 @@ MAX_LEEWAY_SECONDS = 60
 
 class InvalidTokenError(Exception):
     """The token is not a valid, current access token from core."""
+
+
+class KeysUnavailableError(Exception):
+    """No usable key of core's is at hand (never fetched, core away, or its JWKS unreadable):
+    no token can be verified now, whatever it holds. Try again after `retry_after_seconds`."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__("core's signing keys are unavailable")
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True)
@@ -62,19 +78,38 @@ class Principal:
 
 
 class KeySource(Protocol):
-    async def key_for(self, kid: str) -> Ed25519PublicKey | None: ...
+    async def key_for(self, kid: str) -> Ed25519PublicKey | None:
+        """The public key named `kid`, None if there is no such key; `KeysUnavailableError` if
+        the source has no usable key at all."""
+        ...
 
 
-def _keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, Ed25519PublicKey]:
+def _keys_from_jwks(jwks: object) -> dict[str, Ed25519PublicKey]:
+    """The Ed25519 keys of a JWKS document, by `kid`, skipping any key that cannot be read.
+
+    `ValueError` if the document is not a JWKS at all (not an object, `keys` not a list).
+    """
+    if not isinstance(jwks, Mapping):
+        raise ValueError("the JWKS is not a JSON object")
+    entries = jwks.get("keys")
+    if not isinstance(entries, list):
+        raise ValueError("the JWKS has no list of keys")
     keys: dict[str, Ed25519PublicKey] = {}
-    for jwk in jwks.get("keys", []):
+    for jwk in entries:
         if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-            continue
+            continue  # another kind of key: not one core signs with
         kid = jwk.get("kid")
-        if not isinstance(kid, str):
+        try:
+            if not isinstance(kid, str):
+                raise ValueError("no kid")
+            key = OKPAlgorithm.from_jwk(jwk)
+        except (jwt.PyJWTError, TypeError, ValueError):
+            # One bad key must not take the good ones down with it (nor the app: a 500).
+            logger.warning(
+                "skipping an Ed25519 key of the JWKS that cannot be read (kid %.64r)", kid
+            )
             continue
-        key = OKPAlgorithm.from_jwk(jwk)
-        if isinstance(key, Ed25519PublicKey):
+        if isinstance(key, Ed25519PublicKey):  # a private key (`d`) has no place in a JWKS
             keys[kid] = key
     return keys
 
@@ -84,6 +119,8 @@ class StaticKeys:
 
     def __init__(self, jwks: Mapping[str, Any]) -> None:
         self._keys = _keys_from_jwks(jwks)
+        if not self._keys:
+            raise ValueError("the JWKS holds no usable Ed25519 key")
 
     async def key_for(self, kid: str) -> Ed25519PublicKey | None:
         return self._keys.get(kid)
@@ -93,7 +130,10 @@ class JwksKeys:
     """Keys fetched from core's JWKS URL and cached.
 
     An unknown `kid` triggers a refetch at most once per `refetch_interval` seconds, so a flood of
-    tokens with random `kid`s cannot turn into a flood of requests to core.
+    tokens with random `kid`s cannot turn into a flood of requests to core. While no usable key
+    is held (core not up yet, or its JWKS unreadable) every token gets `KeysUnavailableError`, and
+    the fetch is retried every `retry_interval` seconds instead, so an app started before core
+    recovers within seconds.
     """
 
     def __init__(
@@ -101,11 +141,13 @@ class JwksKeys:
         url: str,
         *,
         refetch_interval: float = 60.0,
+        retry_interval: float = 5.0,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.refetch_interval = refetch_interval
+        self.retry_interval = min(retry_interval, refetch_interval)
         self.fetches = 0
         self._client = client
         self._clock = clock
@@ -118,12 +160,17 @@ class JwksKeys:
         if key is not None:
             return key
         async with self._lock:  # concurrent misses share one fetch
-            if kid not in self._keys and self._may_fetch():
+            if kid not in self._keys and self._seconds_until_fetch() == 0:
                 await self._fetch()
+        if not self._keys:
+            raise KeysUnavailableError(max(1, math.ceil(self._seconds_until_fetch())))
         return self._keys.get(kid)
 
-    def _may_fetch(self) -> bool:
-        return self._last_fetch is None or self._clock() - self._last_fetch >= self.refetch_interval
+    def _seconds_until_fetch(self) -> float:
+        if self._last_fetch is None:
+            return 0
+        interval = self.refetch_interval if self._keys else self.retry_interval
+        return max(0.0, self._last_fetch + interval - self._clock())
 
     async def _fetch(self) -> None:
         self._last_fetch = self._clock()
@@ -135,10 +182,16 @@ class JwksKeys:
                 async with httpx.AsyncClient() as client:
                     response = await client.get(self.url, timeout=5.0)
             response.raise_for_status()
-            self._keys = _keys_from_jwks(response.json())
-        except (httpx.HTTPError, ValueError) as exc:
+            keys = _keys_from_jwks(response.json())
+            if not keys:
+                raise ValueError("the JWKS holds no usable Ed25519 key")
+        except (httpx.HTTPError, ValueError, RecursionError) as exc:
+            # RecursionError: json's answer to a deeply nested document.
             # Keep the keys we have: tokens signed with them still verify while core is away.
+            # The message names what was wrong, never the document's text.
             logger.warning("could not fetch core's JWKS from %s: %s", self.url, exc)
+            return
+        self._keys = keys
 
 
 class TokenVerifier:
