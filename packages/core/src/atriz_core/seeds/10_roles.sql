@@ -1,10 +1,5 @@
--- The global roles and each app's scoped roles. Idempotent: existing roles are left as they are.
+-- Development-only roles, on top of the built-in ones that migration
+-- 20261202_100000_insert_builtin_roles creates in every environment. Idempotent.
 INSERT INTO roles (name, description) VALUES
-    ('admin', 'Administers users and roles across Atriz'),
-    ('moderator', 'Moderates published content'),
-    ('user', 'A signed-up user'),
-    ('website.editor', 'Writes and publishes articles on the website'),
-    ('mextrack.dispatcher', 'Manages vehicles and reads every position in mextrack'),
-    ('pshop.manager', 'Manages products, stock and sales in pshop'),
-    ('pshop.cashier', 'Records sales in pshop')
+    ('moderator', 'Moderates published content')
 ON CONFLICT (name) DO NOTHING;
