@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -10,10 +14,23 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from atriz_core.app import create_app
+from atriz_core.client.verifier import MAX_LEEWAY_SECONDS
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import TEST_PASSWORD, CoreHarness, FrozenClock, MemoryMailer
-from atriz_core.tokens.keys import SigningKey, load_keyring, rotate_key
+from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
+from atriz_core.tokens.keys import (
+    PREVIOUS_KEY_LEEWAY_SECONDS,
+    SigningKey,
+    load_keyring,
+    rotate_key,
+)
 from atriz_database import ConfigurationError, Environment
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def kids(jwks: dict[str, list[dict[str, str]]]) -> list[str]:
+    return [key["kid"] for key in jwks["keys"]]
 
 
 def test_development_generates_a_key_once_and_reuses_it(tmp_path: Path) -> None:
@@ -43,28 +60,180 @@ def test_a_key_that_is_not_ed25519_is_refused() -> None:
         load_keyring(pem="nonsense", folder=Path("/nonexistent"), environment=Environment.TEST)
 
 
+def test_a_rotated_ring_publishes_the_previous_key_until_its_last_token_expired(
+    tmp_path: Path,
+) -> None:
+    rotate_key(tmp_path, now=T0)
+    rotate_key(tmp_path, now=T0 + timedelta(days=30))
+    ring = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+    current, previous = ring.keys
+    clock = FrozenClock(T0 + timedelta(days=30))
+    lifetime = 300
+
+    right_after = kids(ring.jwks(clock.now(), lifetime))
+    clock.advance(lifetime + PREVIOUS_KEY_LEEWAY_SECONDS - 0.001)
+    just_before = kids(ring.jwks(clock.now(), lifetime))
+    clock.advance(0.001)
+    from_the_deadline_on = kids(ring.jwks(clock.now(), lifetime))
+
+    assert right_after == just_before == [current.kid, previous.kid]
+    assert from_the_deadline_on == [current.kid]
+    assert ring.current_since == T0 + timedelta(days=30)
+
+
+def test_a_third_key_file_is_never_loaded(tmp_path: Path) -> None:
+    oldest = rotate_key(tmp_path, now=T0)
+    oldest_kid = SigningKey.from_pem(oldest.read_bytes(), "oldest").kid
+    rotate_key(tmp_path, now=T0 + timedelta(days=30))
+    rotate_key(tmp_path, now=T0 + timedelta(days=60))
+    oldest.write_bytes(b"not even read")  # loading it would fail
+
+    ring = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+
+    assert len(ring.keys) == 2
+    assert oldest_kid not in kids(ring.jwks(T0 + timedelta(days=60), 900))
+    assert ring.current_since == T0 + timedelta(days=60)
+
+
+def test_a_key_from_the_environment_is_the_only_key(tmp_path: Path) -> None:
+    pem = rotate_key(tmp_path, now=T0).read_text()
+    rotate_key(tmp_path, now=T0 + timedelta(days=30))
+
+    ring = load_keyring(pem=pem, folder=tmp_path, environment=Environment.PRODUCTION)
+
+    assert len(ring.keys) == 1
+    assert kids(ring.jwks(T0)) == [SigningKey.from_pem(pem.encode(), "test").kid]
+
+
+def test_a_key_file_not_named_by_its_time_cannot_take_part_in_a_rotation(
+    tmp_path: Path,
+) -> None:
+    rotate_key(tmp_path, now=T0).rename(tmp_path / "core.pem")
+    alone = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+    rotate_key(tmp_path, now=T0 + timedelta(days=1))
+
+    assert len(alone.keys) == 1
+    with pytest.raises(ConfigurationError, match=r"cannot tell when .*core\.pem became"):
+        load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+
+
+def test_a_rotation_never_hides_behind_a_newer_key(tmp_path: Path) -> None:
+    rotate_key(tmp_path, now=T0)
+
+    with pytest.raises(ConfigurationError, match="is not older than"):
+        rotate_key(tmp_path, now=T0 - timedelta(seconds=1))
+    assert len(list(tmp_path.glob("*.pem"))) == 1
+
+
+def test_the_previous_key_outlives_every_verifier_s_leeway() -> None:
+    assert PREVIOUS_KEY_LEEWAY_SECONDS >= MAX_LEEWAY_SECONDS
+
+
+def test_a_key_being_written_is_never_read_half_written(tmp_path: Path) -> None:
+    # A worker may start while `atriz keys rotate` writes the next key; it must find the
+    # key whole or not at all.
+    failures: list[Exception] = []
+    done = threading.Event()
+
+    def load_repeatedly() -> None:
+        while not done.is_set():
+            try:
+                load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+            except Exception as exc:  # any failure at all is the finding
+                failures.append(exc)
+                return
+
+    rotate_key(tmp_path)
+    reader = threading.Thread(target=load_repeatedly)
+    reader.start()
+    try:
+        for _ in range(300):
+            rotate_key(tmp_path)
+    finally:
+        done.set()
+        reader.join()
+
+    assert failures == []
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".pem")) == []
+
+
+def test_workers_starting_together_generate_one_key(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    script = (
+        "import sys; from pathlib import Path; from atriz_core.tokens.keys import load_keyring;"
+        " from atriz_database import Environment;"
+        " print(load_keyring(pem=None, folder=Path(sys.argv[1]),"
+        " environment=Environment.DEVELOPMENT).current.kid)"
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [worker.communicate(timeout=60) for worker in workers]
+
+    assert all(worker.returncode == 0 for worker in workers), [err for _, err in results]
+    assert len({out.strip() for out, _ in results}) == 1
+    assert len(list(folder.glob("*.pem"))) == 1
+
+
 async def test_rotation_publishes_both_keys_and_old_tokens_stay_valid(
     core_harness: CoreHarness,
 ) -> None:
     await core_harness.register()
     before = await core_harness.login()
-    rotate_key(core_harness.settings.signing_key_dir)
-    rotated = create_app(core_harness.settings, clock=FrozenClock(), mailer=MemoryMailer())
+    folder = core_harness.settings.signing_key_dir
+    previous = load_keyring(pem=None, folder=folder, environment=Environment.TEST).current
+    rotated_at = datetime.now(UTC)
+    rotate_key(folder, now=rotated_at)
+    clock = FrozenClock(rotated_at)
+    rotated = create_app(core_harness.settings, clock=clock, mailer=MemoryMailer())
+    lifetime = core_harness.settings.access_token_seconds
+
+    def signed_by_previous_key(jti: str) -> dict[str, str]:
+        # What a core not restarted after the rotation could still sign, living an hour.
+        claims = jwt.decode(before["access_token"], options={"verify_signature": False})
+        claims.update(jti=jti, exp=int(clock.now().timestamp()) + 3600)
+        token = jwt.encode(
+            claims,
+            previous.private_key,
+            algorithm="EdDSA",
+            headers={"kid": previous.kid, "typ": ACCESS_TOKEN_TYPE},
+        )
+        return {"Authorization": f"Bearer {token}"}
 
     async with AsyncTestClient(app=rotated) as client:
         jwks = (await client.get("/.well-known/jwks.json")).json()
         old_token = await client.get("/auth/me", headers=core_harness.bearer(before))
+        late_token = await client.get("/auth/me", headers=signed_by_previous_key("late-1"))
         login = await client.post(
             "/auth/login", json={"email": "ana@example.test", "password": TEST_PASSWORD}
         )
+        clock.advance(lifetime + PREVIOUS_KEY_LEEWAY_SECONDS)
+        jwks_after = (await client.get("/.well-known/jwks.json")).json()
+        late_after = await client.get("/auth/me", headers=signed_by_previous_key("late-2"))
+        login_after = await client.post(
+            "/auth/login", json={"email": "ana@example.test", "password": TEST_PASSWORD}
+        )
+        new_token = await client.get("/auth/me", headers=core_harness.bearer(login_after.json()))
 
     assert len(jwks["keys"]) == 2
     assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" and "d" not in k for k in jwks["keys"])
     assert old_token.status_code == 200
+    assert late_token.status_code == 200
     old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
     new_kid = jwt.get_unverified_header(login.json()["access_token"])["kid"]
     assert new_kid == jwks["keys"][0]["kid"]
-    assert old_kid == jwks["keys"][1]["kid"]
+    assert old_kid == jwks["keys"][1]["kid"] == previous.kid
+    # Past the deadline core neither publishes nor trusts the previous key itself.
+    assert kids(jwks_after) == [new_kid]
+    assert late_after.status_code == 401
+    assert late_after.json()["detail"] == "invalid access token: token signed with an unknown key"
+    assert new_token.status_code == 200
 
 
 def test_settings_refuse_weak_or_unsafe_values(core_settings: CoreSettings) -> None:

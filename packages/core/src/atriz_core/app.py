@@ -13,13 +13,13 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from atriz_core.accounts.controllers import AuthController
 from atriz_core.admin.controllers import AdminController
 from atriz_core.client.litestar import AtrizAuth
-from atriz_core.client.verifier import StaticKeys, TokenVerifier
+from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core, CoreRequest
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
-from atriz_core.tokens.keys import load_keyring
+from atriz_core.tokens.keys import PublishedKeys, load_keyring
 from atriz_core.web.database import pool_lifespan, provide_connection
 from atriz_core.web.health import health_handlers
 from atriz_core.web.problems import EXCEPTION_HANDLERS
@@ -33,9 +33,10 @@ MAX_BODY_BYTES = 64 * 1024
 
 @get("/.well-known/jwks.json", tags=["keys"], cache_control=None)
 async def jwks(state: State) -> dict[str, Any]:
-    """Core's public signing keys (current and previous), for apps to verify access tokens."""
+    """Core's public signing keys, for apps to verify access tokens: the current key and, after
+    a rotation, the previous one until every token it signed has expired."""
     core: Core = state.core
-    return core.keyring.jwks()
+    return core.keyring.jwks(core.clock.now(), core.settings.access_token_seconds)
 
 
 def create_app(
@@ -58,9 +59,13 @@ def create_app(
         clock=clock or SystemClock(),
         mailer=mailer or mailer_from_settings(settings),
     )
-    # Core verifies its own tokens with its own keys: no HTTP round trip to itself.
+    # Core verifies its own tokens with the keys it publishes: no HTTP round trip to itself.
     verifier = TokenVerifier(
-        StaticKeys(keyring.jwks()),
+        PublishedKeys(
+            keyring,
+            now=lambda: core.clock.now(),
+            access_token_seconds=settings.access_token_seconds,
+        ),
         issuer=settings.issuer,
         audience=settings.audiences,
         clock=lambda: core.clock.now().timestamp(),

@@ -7,12 +7,13 @@ import asyncio
 import getpass
 import secrets
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from atriz_core.admin.services import ensure_administrator
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
-from atriz_core.tokens.keys import rotate_key
+from atriz_core.tokens.keys import previous_key_published_until, rotate_key
 from atriz_database import Environment, RefusedError
 from atriz_database.pool import connect
 from atriz_database.settings import env_str
@@ -64,10 +65,17 @@ def create_admin(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
-    """Add a new signing key; the previous one stays published so its tokens still verify."""
+    """Add a new signing key; the previous one stays published until its tokens have expired."""
     settings = CoreSettings.from_env()
-    path = rotate_key(settings.signing_key_dir)
-    print(f"new signing key {path}; restart core to sign with it")
+    now = datetime.now(UTC)
+    path = rotate_key(settings.signing_key_dir, now=now)
+    until = previous_key_published_until(now, settings.access_token_seconds)
+    # The window is counted from now, not from the restart: a core that goes on signing with
+    # the previous key after it closes hands out tokens the apps no longer accept.
+    print(
+        f"new signing key {path}; restart core now to sign with it. The previous key is"
+        f" published until {until:%Y-%m-%d %H:%M:%S} UTC; older key files are no longer loaded."
+    )
     return 0
 
 

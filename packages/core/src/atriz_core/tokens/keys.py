@@ -1,28 +1,47 @@
-"""Ed25519 signing keys: loading, generating in development, rotating, and the public JWKS."""
+"""Ed25519 signing keys: loading, generating in development, rotating, and the public JWKS.
+
+A key file is named after the UTC time it was made (`20260101T120000000000Z.pem`); the newest
+is the current key, which signs. After a rotation the one before it only verifies, and is
+published only as long as a token it signed may still be valid: until the current key's time,
+plus the access-token lifetime, plus the most leeway a verifier allows past `exp`. Older files
+are never loaded. `CORE_SIGNING_KEY` (a PEM in the environment) is one key and nothing else.
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from atriz_core.settings import MAX_ACCESS_TOKEN_SECONDS
 from atriz_database import ConfigurationError, Environment
 
-__all__ = ["KeyRing", "SigningKey", "load_keyring", "rotate_key"]
+__all__ = [
+    "PREVIOUS_KEY_LEEWAY_SECONDS",
+    "KeyRing",
+    "PublishedKeys",
+    "SigningKey",
+    "load_keyring",
+    "previous_key_published_until",
+    "rotate_key",
+]
 
-# JWKS publishes the current key and the one before it, so tokens signed just before a rotation
-# stay verifiable until they expire.
-PUBLISHED_KEYS = 2
+# A verifier accepts a token up to this long past its `exp` (`client.verifier.MAX_LEEWAY_SECONDS`):
+# the previous key stays published that much longer than its last token lives.
+PREVIOUS_KEY_LEEWAY_SECONDS = 60
+_STAMP = "%Y%m%dT%H%M%S%fZ"
 
 
 def _b64url(data: bytes) -> str:
@@ -43,6 +62,10 @@ class SigningKey:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         return _b64url(raw)
+
+    @cached_property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
 
     @cached_property
     def kid(self) -> str:
@@ -79,33 +102,100 @@ class SigningKey:
         )
 
 
+def previous_key_published_until(current_since: datetime, access_token_seconds: int) -> datetime:
+    """When the last token the previous key can have signed has expired for every verifier."""
+    return current_since + timedelta(seconds=access_token_seconds + PREVIOUS_KEY_LEEWAY_SECONDS)
+
+
 @dataclass(frozen=True)
 class KeyRing:
-    """Signing keys, newest first: the first signs, the first two are published."""
+    """The current signing key and, after a rotation, the previous one, which only verifies.
+
+    `keys` is newest first, at most two; `current_since` is when the current key replaced the
+    previous one (required when there is one).
+    """
 
     keys: tuple[SigningKey, ...]
+    current_since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.keys) <= 2:
+            raise ValueError("a key ring holds the current key and at most the previous one")
+        if len(self.keys) == 2 and self.current_since is None:
+            raise ValueError("a ring with a previous key needs the time the current one began")
 
     @property
     def current(self) -> SigningKey:
         return self.keys[0]
 
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.public_jwk() for key in self.keys[:PUBLISHED_KEYS]]}
+    def published(self, now: datetime, access_token_seconds: int) -> tuple[SigningKey, ...]:
+        """The keys whose tokens may still be valid at `now`: the current one, and the previous
+        one until the last token it signed has expired."""
+        if self.current_since is None or len(self.keys) == 1:
+            return self.keys[:1]
+        if now < previous_key_published_until(self.current_since, access_token_seconds):
+            return self.keys
+        return self.keys[:1]
+
+    def jwks(
+        self,
+        now: datetime | None = None,
+        access_token_seconds: int = MAX_ACCESS_TOKEN_SECONDS,
+    ) -> dict[str, Any]:
+        """The public JWKS at `now` (default: the system clock) for tokens that live
+        `access_token_seconds` (default: the longest the settings allow)."""
+        published = self.published(now or datetime.now(UTC), access_token_seconds)
+        return {"keys": [key.public_jwk() for key in published]}
 
 
-def _write_key(folder: Path, key: SigningKey) -> Path:
+class PublishedKeys:
+    """Core's own key source for its `TokenVerifier`: exactly the keys its JWKS publishes at
+    the moment, so core trusts the previous key no longer than the apps do."""
+
+    def __init__(
+        self, ring: KeyRing, *, now: Callable[[], datetime], access_token_seconds: int
+    ) -> None:
+        self.ring = ring
+        self.now = now
+        self.access_token_seconds = access_token_seconds
+
+    async def key_for(self, kid: str) -> Ed25519PublicKey | None:
+        for key in self.ring.published(self.now(), self.access_token_seconds):
+            if key.kid == kid:
+                return key.public_key
+        return None
+
+
+def _write_key(folder: Path, key: SigningKey, now: datetime | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(_STAMP)
     path = folder / f"{stamp}.pem"
-    # O_EXCL: never overwrite a key; 0600: the private key is for this user only.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key.to_pem())
+    # Written under a name no reader looks at, then linked into place: a worker starting at
+    # that moment sees the whole key or none of it, never an empty file. O_EXCL and link()
+    # never overwrite a key; 0600: the private key is for this user only.
+    partial = folder / f".{stamp}.{os.getpid()}.partial"
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key.to_pem())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(partial, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
     return path
 
 
+def _key_time(path: Path) -> datetime | None:
+    try:
+        return datetime.strptime(path.stem, _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def load_keyring(*, pem: str | None, folder: Path, environment: Environment) -> KeyRing:
-    """The signing keys from `CORE_SIGNING_KEY`, else the key folder (names sort by age).
+    """The signing keys from `CORE_SIGNING_KEY`, else the two newest of the key folder.
 
     Outside production an empty folder gets a newly generated key, reused from then on; in
     production no key is an error.
@@ -120,7 +210,19 @@ def load_keyring(*, pem: str | None, folder: Path, environment: Environment) -> 
                 " (`uv run atriz keys rotate`)"
             )
         paths = _generate_first_key(folder)
-    return KeyRing(tuple(SigningKey.from_pem(p.read_bytes(), str(p)) for p in paths))
+    # Only the current key and the one before it: any older key's tokens have long expired,
+    # and a key that is not loaded can be neither published nor trusted.
+    current, *previous = paths[:2]
+    keys = tuple(SigningKey.from_pem(p.read_bytes(), str(p)) for p in (current, *previous))
+    if not previous:
+        return KeyRing(keys)
+    since = _key_time(current)
+    if since is None:
+        raise ConfigurationError(
+            f"cannot tell when {current} became the current signing key: name key files after"
+            " the UTC time they were made, as `atriz keys rotate` does (20260101T120000000000Z.pem)"
+        )
+    return KeyRing(keys, current_since=since)
 
 
 def _key_files(folder: Path) -> list[Path]:
@@ -138,6 +240,14 @@ def _generate_first_key(folder: Path) -> list[Path]:
         return _key_files(folder)
 
 
-def rotate_key(folder: Path) -> Path:
-    """Add a new current key; the previous one stays published until the next rotation."""
-    return _write_key(folder, SigningKey(Ed25519PrivateKey.generate()))
+def rotate_key(folder: Path, *, now: datetime | None = None) -> Path:
+    """Add a new current key, made `now` (default: the system clock). Once core restarts it
+    signs with it; the previous key stays published until `previous_key_published_until`."""
+    now = now or datetime.now(UTC)
+    newest = next(iter(_key_files(folder)), None)
+    newest_time = _key_time(newest) if newest else None
+    if newest_time is not None and newest_time >= now:
+        # The new key would sort before the newest one and never sign: refuse rather than
+        # report a rotation that did not happen (a clock set back, say).
+        raise ConfigurationError(f"{newest} is not older than {now:%Y-%m-%d %H:%M:%S.%f} UTC")
+    return _write_key(folder, SigningKey(Ed25519PrivateKey.generate()), now)
