@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from atriz_core.accounts.controllers import AuthController
+from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
 from atriz_core.client.litestar import AtrizAuth
 from atriz_core.client.verifier import TokenVerifier
@@ -71,7 +72,13 @@ def create_app(
         clock=lambda: core.clock.now().timestamp(),
     )
     return Litestar(
-        route_handlers=[AuthController, AdminController, jwks, *health_handlers("db_pool")],
+        route_handlers=[
+            AuthController,
+            LinkPagesController,
+            AdminController,
+            jwks,
+            *health_handlers("db_pool"),
+        ],
         dependencies={
             "conn": Provide(provide_connection),
         },
