@@ -134,6 +134,22 @@ def test_destructive_commands_refuse_in_production(
     assert "refused when ATRIZ_ENV=production" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["db-create", "db-migrate", "db-status"])
+def test_production_without_a_database_is_one_clear_line(
+    command: str, cli_env: dict[str, str]
+) -> None:
+    # cli_env holds no PG* variable; without SHARED_DATABASE_URL only the embedded server is left.
+    env = {k: v for k, v in cli_env.items() if k != "SHARED_DATABASE_URL"}
+    result = run_script(command, "core", env={**env, "ATRIZ_ENV": "production"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"{command}: error: ATRIZ_ENV=production needs a configured database:"
+        " set SHARED_DATABASE_URL (or PGHOST); the embedded PostgreSQL is for development and"
+        " tests only"
+    )
+    assert not (Path(cli_env["ATRIZ_HOME"]) / ".atriz").exists(), "no embedded server started"
+
+
 def test_atriz_dev_refuses_in_production(cli_env: dict[str, str]) -> None:
     result = run_script("atriz", "dev", "--no-serve", env={**cli_env, "ATRIZ_ENV": "production"})
     assert result.returncode == 1

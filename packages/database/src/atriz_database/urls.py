@@ -9,7 +9,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from atriz_database.embedded import embedded_url
 from atriz_database.errors import ConfigurationError
-from atriz_database.settings import env_str
+from atriz_database.settings import Environment, current_environment, env_str
 
 if TYPE_CHECKING:
     from atriz_database.targets import DatabaseTarget
@@ -37,7 +37,9 @@ def database_url(target: DatabaseTarget) -> str:
     """The URL of a target's database.
 
     The target's own variable (e.g. `SHARED_DATABASE_URL`) wins; else libpq's `PGHOST`, `PGPORT`,
-    `PGUSER`, `PGPASSWORD` with the target's database name; else the embedded server.
+    `PGUSER`, `PGPASSWORD` with the target's database name; else the embedded server, except in
+    production, which raises `ConfigurationError`: a server that starts on demand inside the
+    project folder must never quietly become production's database.
     """
     explicit = env_str(target.url_env)
     if explicit is not None:
@@ -49,6 +51,11 @@ def database_url(target: DatabaseTarget) -> str:
         return explicit
     if server_is_configured():
         return libpq_env_url(target.database)
+    if current_environment() is Environment.PRODUCTION:
+        raise ConfigurationError(
+            f"ATRIZ_ENV=production needs a configured database: set {target.url_env}"
+            " (or PGHOST); the embedded PostgreSQL is for development and tests only"
+        )
     return embedded_url(target.database)
 
 
