@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
+from atriz_core.admin.guards import get_admin_standing
 from atriz_core.testing import TEST_PASSWORD, CoreHarness
 
 ADMIN_ROUTES = [
@@ -33,6 +36,99 @@ async def test_admin_routes_refuse_anonymous_and_non_admin_callers(
     assert anonymous.status_code == 401
     assert not_admin.status_code == 403
     assert not_admin.json()["detail"] == "requires role admin"
+
+
+async def admin_routes_answer(
+    core_harness: CoreHarness, headers: dict[str, str], target: str
+) -> set[int]:
+    """The statuses every admin route gives `headers`, aimed at the user `target`."""
+    statuses = set()
+    for method, path in ADMIN_ROUTES:
+        response = await core_harness.client.request(
+            method, path.replace("00000000-0000-0000-0000-000000000000", target), headers=headers
+        )
+        statuses.add(response.status_code)
+    return statuses
+
+
+async def has_admin(core_harness: CoreHarness, user_id: str) -> bool:
+    held: bool = await core_harness.sql_value(
+        "SELECT EXISTS (SELECT FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+        " WHERE ur.user_id = $1 AND r.name = 'admin')",
+        uuid.UUID(user_id),
+    )
+    return held
+
+
+async def test_a_demoted_or_deactivated_admin_loses_the_admin_routes_at_once(
+    core_harness: CoreHarness,
+) -> None:
+    """B's access token still says `admin` after A demotes or deactivates B; the admin routes
+    ask the database, so it no longer opens them."""
+    a_headers = await core_harness.admin_headers("a@example.test")
+    b_headers = await core_harness.admin_headers("b@example.test")
+    a = (await core_harness.client.get("/auth/me", headers=a_headers)).json()["id"]
+    b = (await core_harness.client.get("/auth/me", headers=b_headers)).json()["id"]
+
+    revoked = await core_harness.client.delete(f"/admin/users/{b}/roles/admin", headers=a_headers)
+    assert revoked.status_code == 204
+
+    assert await admin_routes_answer(core_harness, b_headers, a) == {403}
+    regrant = await core_harness.client.post(
+        f"/admin/users/{b}/roles", json={"role": "admin"}, headers=b_headers
+    )
+    assert regrant.status_code == 403
+    assert regrant.json()["detail"] == "requires role admin"
+    assert not await has_admin(core_harness, b)
+    assert await core_harness.sql_value("SELECT is_active FROM users WHERE id = $1", uuid.UUID(a))
+
+    granted = await core_harness.client.post(
+        f"/admin/users/{b}/roles", json={"role": "admin"}, headers=a_headers
+    )
+    assert granted.status_code == 204
+    assert (await core_harness.client.get("/admin/roles", headers=b_headers)).status_code == 200
+
+    deactivated = await core_harness.client.post(f"/admin/users/{b}/deactivate", headers=a_headers)
+    assert deactivated.status_code == 204
+
+    assert await admin_routes_answer(core_harness, b_headers, a) == {401}
+    for own in (f"/admin/users/{b}/reactivate", f"/admin/users/{a}/deactivate"):
+        refused = await core_harness.client.post(own, headers=b_headers)
+        assert refused.status_code == 401
+        assert refused.json()["detail"] == "the account is deactivated or deleted"
+    assert not await core_harness.sql_value(
+        "SELECT is_active FROM users WHERE id = $1", uuid.UUID(b)
+    )
+    assert await core_harness.sql_value("SELECT is_active FROM users WHERE id = $1", uuid.UUID(a))
+    assert (await core_harness.client.get("/admin/users", headers=a_headers)).status_code == 200
+
+
+async def test_a_deleted_admin_loses_the_admin_routes(core_harness: CoreHarness) -> None:
+    a_headers = await core_harness.admin_headers("a@example.test")
+    b_headers = await core_harness.admin_headers("b@example.test")
+    b = (await core_harness.client.get("/auth/me", headers=b_headers)).json()["id"]
+
+    deleted = await core_harness.client.delete(f"/admin/users/{b}", headers=a_headers)
+
+    assert deleted.status_code == 204
+    assert (await core_harness.client.get("/admin/users", headers=b_headers)).status_code == 401
+
+
+async def test_the_admin_check_is_one_statement(core_harness: CoreHarness) -> None:
+    headers = await core_harness.admin_headers()
+    me = uuid.UUID((await core_harness.client.get("/auth/me", headers=headers)).json()["id"])
+    connection = await asyncpg.connect(core_harness.settings.database_url)
+    statements: list[str] = []
+    connection.add_query_logger(lambda record: statements.append(record.query))
+    try:
+        standing = await get_admin_standing(connection, me)
+        stranger = await get_admin_standing(connection, uuid.uuid4())
+    finally:
+        await connection.close()
+
+    assert len(statements) == 2
+    assert (standing.active, standing.admin) == (True, True)
+    assert (stranger.active, stranger.admin) == (False, False)
 
 
 async def test_list_and_search_users_with_pagination(core_harness: CoreHarness) -> None:

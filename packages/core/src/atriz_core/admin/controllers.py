@@ -1,4 +1,6 @@
-"""The `/admin` routes; every one requires the `admin` role."""
+"""The `/admin` routes; every one requires the `admin` role, in the caller's token and, checked
+on every request, in `atriz_shared` (an administrator demoted or deactivated a minute ago still
+holds a token that says `admin`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from atriz_core.admin import services
+from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
 from atriz_core.admin.schemas import Role, RoleCreate, RoleGrant, UserPage
 from atriz_core.client.litestar import requires_role
 from atriz_core.context import CoreRequest
@@ -21,7 +24,8 @@ __all__ = ["AdminController"]
 class AdminController(Controller):
     path = "/admin"
     tags = ["admin"]
-    guards = [requires_role("admin")]
+    # In this order: the token check costs no query and turns most callers away.
+    guards = [requires_role(ADMIN_ROLE), requires_active_admin]
 
     @get("/users")
     async def list_users(
