@@ -11,6 +11,7 @@ import pytest
 from atriz_database import (
     DatabaseSettings,
     DatabaseUnavailableError,
+    PoolTimeoutError,
     close_pool,
     create_pool,
     transaction,
@@ -113,3 +114,35 @@ async def test_close_pool_terminates_connections_still_in_use(empty_database_url
     assert pool.is_closing()
     with pytest.raises(asyncpg.InterfaceError):
         await held.fetchval("SELECT 1")
+
+
+async def test_acquire_waits_at_most_the_acquire_timeout(empty_database_url: str) -> None:
+    pool = await create_pool(
+        empty_database_url,
+        DatabaseSettings(pool_min_size=1, pool_max_size=1, acquire_timeout=0.2),
+    )
+    try:
+        async with pool.acquire():
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(PoolTimeoutError):
+                await pool.fetchval("SELECT 1")
+            waited = loop.time() - started
+        assert 0.15 < waited < 2.0
+        assert await pool.fetchval("SELECT 1") == 1, "the pool works again once freed"
+    finally:
+        await close_pool(pool)
+
+
+async def test_pooled_sessions_may_not_idle_in_a_transaction(empty_database_url: str) -> None:
+    pool = await create_pool(empty_database_url, DatabaseSettings(idle_transaction_timeout=0.2))
+    try:
+        assert await pool.fetchval("SHOW idle_in_transaction_session_timeout") == "200ms"
+        async with pool.acquire() as connection:
+            transaction = connection.transaction()
+            await transaction.start()
+            await asyncio.sleep(0.6)
+            with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+                await connection.fetchval("SELECT 1")
+    finally:
+        await close_pool(pool)

@@ -17,6 +17,7 @@ from atriz_core.client.litestar import AtrizAuth
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core, CoreRequest
+from atriz_core.limits import stale_limit_purger
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
@@ -84,7 +85,10 @@ def create_app(
         },
         # Most of core's routes are for signed-out callers; the others carry guards.
         plugins=[AtrizAuth(verifier, require_sign_in=False)],
-        lifespan=[pool_lifespan("db_pool", settings.database_url, database)],
+        lifespan=[
+            pool_lifespan("db_pool", settings.database_url, database),
+            stale_limit_purger(core),
+        ],
         on_shutdown=[core.hasher.close],
         state=State({"core": core}),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from litestar import Request
 from litestar.datastructures import State
 
@@ -49,6 +50,12 @@ class CoreRequest(Request[Principal, Any, State]):
     def core(self) -> Core:
         core: Core = self.app.state.core
         return core
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """Core's pool, for services that must not hold a connection while they hash."""
+        pool: asyncpg.Pool = self.app.state.db_pool
+        return pool
 
     @property
     def context(self) -> RequestContext:

@@ -15,6 +15,7 @@ __all__ = [
     "ForbiddenError",
     "InvalidInputError",
     "NotFoundError",
+    "ServiceBusyError",
     "TooManyRequestsError",
 ]
 
@@ -75,6 +76,17 @@ class ConflictError(DomainError):
 class TooManyRequestsError(DomainError):
     status = 429
     title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class ServiceBusyError(DomainError):
+    """The service is overloaded right now; the client should retry after a while."""
+
+    status = 503
+    title = "Service unavailable"
 
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)

@@ -9,7 +9,7 @@ from pathlib import Path
 from atriz_core.db import target
 from atriz_core.web.forwarded import Network, parse_networks
 from atriz_database import ConfigurationError, Environment, current_environment, database_url
-from atriz_database.settings import env_int, env_str, project_root
+from atriz_database.settings import env_float, env_int, env_str, project_root
 
 __all__ = ["CoreSettings", "SmtpSettings"]
 
@@ -104,6 +104,9 @@ class CoreSettings:
     """`CORE_ACCESS_TOKEN_SECONDS`: access token lifetime, at most 15 minutes."""
     refresh_token_seconds: int = 30 * 24 * 3600
     """`CORE_REFRESH_TOKEN_SECONDS`: a session ends if not refreshed for this long."""
+    session_max_seconds: int = 30 * 24 * 3600
+    """`CORE_SESSION_MAX_SECONDS`: a session ends this long after its sign-in, however often it
+    is refreshed (NIST SP 800-63B, AAL1: 30 days)."""
     refresh_reuse_grace_seconds: int = 10
     """`CORE_REFRESH_REUSE_GRACE_SECONDS`: a rotated refresh token presented again within this
     window (two tabs, a retried request) gets a fresh token of the same session; later, it
@@ -121,6 +124,9 @@ class CoreSettings:
     hash_threads: int = 1
     """`CORE_HASH_THREADS`: threads hashing passwords in each process; by default the cores
     divided by the worker processes (`ATRIZ_WORKERS`, which `atriz serve` sets), at least 1."""
+    hash_queue_max_wait_seconds: float = 2.0
+    """`CORE_HASH_QUEUE_MAX_WAIT`: the longest wait for a hashing thread that a request may
+    queue for; beyond it the request gets 503 with `Retry-After` at once."""
     login_max_failures: int = 5
     """`CORE_LOGIN_MAX_FAILURES`: failed logins in a row before an account locks."""
     lockout_base_seconds: int = 30
@@ -132,6 +138,17 @@ class CoreSettings:
     that address gets 429."""
     address_window_seconds: int = 15 * 60
     """`CORE_ADDRESS_WINDOW_SECONDS`: the window for `CORE_ADDRESS_MAX_FAILURES`."""
+    register_per_address: int = 10
+    """`CORE_REGISTER_PER_ADDRESS`: registrations (each costs an argon2 hash) from one client
+    address per `CORE_REQUEST_LIMIT_WINDOW_SECONDS`; beyond it 429."""
+    mail_per_address: int = 20
+    """`CORE_MAIL_PER_ADDRESS`: verification and reset mails asked for from one client address
+    per window; beyond it 429."""
+    mail_per_email: int = 3
+    """`CORE_MAIL_PER_EMAIL`: mails (registration, verification, reset) to one e-mail address
+    per window, whoever asks; beyond it 429."""
+    request_limit_window_seconds: int = 3600
+    """`CORE_REQUEST_LIMIT_WINDOW_SECONDS`: the window of the three limits above."""
     trusted_proxies: tuple[Network, ...] = ()
     """`CORE_TRUSTED_PROXIES`: addresses or networks (comma-separated) of the reverse proxies in
     front of core, whose `X-Forwarded-For` names the client. Empty: the peer is the client."""
@@ -160,6 +177,7 @@ class CoreSettings:
             audiences=audiences or cls.audiences,
             access_token_seconds=env_int("CORE_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=env_int("CORE_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
+            session_max_seconds=env_int("CORE_SESSION_MAX_SECONDS", cls.session_max_seconds),
             refresh_reuse_grace_seconds=env_int(
                 "CORE_REFRESH_REUSE_GRACE_SECONDS", cls.refresh_reuse_grace_seconds
             ),
@@ -175,12 +193,21 @@ class CoreSettings:
             hash_threads=env_int(
                 "CORE_HASH_THREADS", max(1, (os.cpu_count() or 1) // env_int("ATRIZ_WORKERS", 1))
             ),
+            hash_queue_max_wait_seconds=env_float(
+                "CORE_HASH_QUEUE_MAX_WAIT", cls.hash_queue_max_wait_seconds
+            ),
             login_max_failures=env_int("CORE_LOGIN_MAX_FAILURES", cls.login_max_failures),
             lockout_base_seconds=env_int("CORE_LOCKOUT_BASE_SECONDS", cls.lockout_base_seconds),
             lockout_max_seconds=env_int("CORE_LOCKOUT_MAX_SECONDS", cls.lockout_max_seconds),
             address_max_failures=env_int("CORE_ADDRESS_MAX_FAILURES", cls.address_max_failures),
             address_window_seconds=env_int(
                 "CORE_ADDRESS_WINDOW_SECONDS", cls.address_window_seconds
+            ),
+            register_per_address=env_int("CORE_REGISTER_PER_ADDRESS", cls.register_per_address),
+            mail_per_address=env_int("CORE_MAIL_PER_ADDRESS", cls.mail_per_address),
+            mail_per_email=env_int("CORE_MAIL_PER_EMAIL", cls.mail_per_email),
+            request_limit_window_seconds=env_int(
+                "CORE_REQUEST_LIMIT_WINDOW_SECONDS", cls.request_limit_window_seconds
             ),
             trusted_proxies=_trusted_proxies(),
             signing_key_pem=env_str("CORE_SIGNING_KEY"),
@@ -195,17 +222,19 @@ class CoreSettings:
 
     def check(self) -> None:
         """Refuse settings that are unsafe, and in production anything left to a default."""
-        if not 60 <= self.access_token_seconds <= MAX_ACCESS_TOKEN_SECONDS:
-            raise ConfigurationError("CORE_ACCESS_TOKEN_SECONDS must be between 60 and 900")
-        if self.argon2_memory_kib < 19 * 1024 or self.argon2_time_cost < 2:
+        for variable, value, low, high in self._bounds():
+            if not low <= value <= high:
+                raise ConfigurationError(
+                    f"{variable} must be between {low:g} and {high:g}, got {value:g}"
+                )
+        if self.refresh_token_seconds > self.session_max_seconds:
             raise ConfigurationError(
-                "argon2id below OWASP's minimum (CORE_ARGON2_MEMORY_KIB >= 19456, "
-                "CORE_ARGON2_TIME_COST >= 2)"
+                "CORE_REFRESH_TOKEN_SECONDS must not exceed CORE_SESSION_MAX_SECONDS"
             )
-        if self.hash_threads < 1:
-            raise ConfigurationError("CORE_HASH_THREADS must be at least 1")
-        if self.login_max_failures < 1 or self.address_max_failures < 1:
-            raise ConfigurationError("failure limits must be at least 1")
+        if self.lockout_base_seconds > self.lockout_max_seconds:
+            raise ConfigurationError(
+                "CORE_LOCKOUT_BASE_SECONDS must not exceed CORE_LOCKOUT_MAX_SECONDS"
+            )
         if self.smtp is not None:
             self.smtp.check(self.environment)
         if self.environment is not Environment.PRODUCTION:
@@ -216,6 +245,33 @@ class CoreSettings:
             raise ConfigurationError(
                 "CORE_PUBLIC_URL must be the public https:// URL in production"
             )
+
+    def _bounds(self) -> tuple[tuple[str, float, float, float], ...]:
+        """(variable, value, lowest, highest): beyond these a setting is a mistake or unsafe."""
+        day = 24 * 3600
+        return (
+            ("CORE_ACCESS_TOKEN_SECONDS", self.access_token_seconds, 60, MAX_ACCESS_TOKEN_SECONDS),
+            ("CORE_REFRESH_TOKEN_SECONDS", self.refresh_token_seconds, 300, 90 * day),
+            ("CORE_SESSION_MAX_SECONDS", self.session_max_seconds, 300, 90 * day),
+            ("CORE_REFRESH_REUSE_GRACE_SECONDS", self.refresh_reuse_grace_seconds, 0, 60),
+            ("CORE_EMAIL_VERIFICATION_SECONDS", self.email_verification_seconds, 300, 7 * day),
+            ("CORE_PASSWORD_RESET_SECONDS", self.password_reset_seconds, 300, day),
+            # Below OWASP's minimum for argon2id (19 MiB, 2 passes) a hash is too cheap to crack.
+            ("CORE_ARGON2_MEMORY_KIB", self.argon2_memory_kib, 19 * 1024, 1024 * 1024),
+            ("CORE_ARGON2_TIME_COST", self.argon2_time_cost, 2, 20),
+            ("CORE_ARGON2_PARALLELISM", self.argon2_parallelism, 1, 16),
+            ("CORE_HASH_THREADS", self.hash_threads, 1, 64),
+            ("CORE_HASH_QUEUE_MAX_WAIT", self.hash_queue_max_wait_seconds, 0.1, 30),
+            ("CORE_LOGIN_MAX_FAILURES", self.login_max_failures, 1, 100),
+            ("CORE_LOCKOUT_BASE_SECONDS", self.lockout_base_seconds, 1, 3600),
+            ("CORE_LOCKOUT_MAX_SECONDS", self.lockout_max_seconds, 1, day),
+            ("CORE_ADDRESS_MAX_FAILURES", self.address_max_failures, 1, 100_000),
+            ("CORE_ADDRESS_WINDOW_SECONDS", self.address_window_seconds, 60, day),
+            ("CORE_REGISTER_PER_ADDRESS", self.register_per_address, 1, 100_000),
+            ("CORE_MAIL_PER_ADDRESS", self.mail_per_address, 1, 100_000),
+            ("CORE_MAIL_PER_EMAIL", self.mail_per_email, 1, 1000),
+            ("CORE_REQUEST_LIMIT_WINDOW_SECONDS", self.request_limit_window_seconds, 60, day),
+        )
 
 
 def _trusted_proxies() -> tuple[Network, ...]:

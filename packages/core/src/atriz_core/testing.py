@@ -12,6 +12,7 @@ Enable it with `pytest_plugins = ["atriz_core.testing"]`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,7 +21,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -33,11 +34,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.testing import AsyncTestClient
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from atriz_core.app import create_app
 from atriz_core.client.verifier import StaticKeys, TokenVerifier
@@ -46,7 +46,7 @@ from atriz_core.mail import MailMessage
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
 from atriz_core.tokens.keys import KeyRing, SigningKey
-from atriz_database import Environment
+from atriz_database import DatabaseSettings, Environment
 from atriz_database.migrations import migrate
 from atriz_database.seeds import seed
 from atriz_database.testing import MakeDatabase
@@ -56,6 +56,7 @@ __all__ = [
     "TEST_PASSWORD",
     "CoreHarness",
     "FrozenClock",
+    "InFlight",
     "MemoryMailer",
     "TokenMinter",
     "assert_rejects_bad_tokens",
@@ -292,14 +293,43 @@ TEST_PASSWORD = "a long and unusual passphrase"  # noqa: S105 - a test user's pa
 
 
 @dataclass
+class InFlight:
+    """Counts the requests an app is serving at once, so that a concurrency test can show its
+    requests really overlapped."""
+
+    current: int = 0
+    peak: int = 0
+
+    def wrap(self, app: ASGIApp) -> Callable[..., Awaitable[None]]:
+        async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.current -= 1
+
+        return counting
+
+
+@dataclass
 class CoreHarness:
-    """The app under test and what the test may steer: time, mail, settings."""
+    """The app under test and what the test may steer: time, mail, settings.
+
+    `client` sends requests through `httpx.ASGITransport` in the test's own event loop, so
+    requests sent together (`asyncio.gather`) really run at the same time, as in a server;
+    `in_flight.peak` shows how many did. (Litestar's test client sends them one at a time.)
+    """
 
     app: Litestar
-    client: AsyncTestClient[Any]
+    client: AsyncClient
     clock: FrozenClock
     mailer: MemoryMailer
     settings: CoreSettings
+    in_flight: InFlight
 
     async def register(
         self, email: str = "ana@example.test", password: str = TEST_PASSWORD, name: str = "Ana"
@@ -360,20 +390,48 @@ def core_overrides() -> dict[str, Any]:
 
 @asynccontextmanager
 async def running_core(
-    settings: CoreSettings, *, peer: tuple[str, int] | None = None
+    settings: CoreSettings,
+    *,
+    peer: tuple[str, int] = ("testclient", 50000),
+    database: DatabaseSettings | None = None,
 ) -> AsyncIterator[CoreHarness]:
-    """Core started for a test, with a frozen clock and a mailbox; `peer` sets the address
-    every request comes from (the test client's own is "testclient", not an address)."""
-    clock, mailer = FrozenClock(), MemoryMailer()
-    app = create_app(settings, clock=clock, mailer=mailer)
+    """Core started for a test (its lifespan in the test's event loop), with a frozen clock
+    and a mailbox; `peer` is the address every request comes from."""
+    clock, mailer, in_flight = FrozenClock(), MemoryMailer(), InFlight()
+    app = create_app(settings, clock=clock, mailer=mailer, database=database)
+    transport = ASGITransport(app=in_flight.wrap(app), client=peer)
+    async with (
+        serving(app),
+        AsyncClient(transport=transport, base_url="https://auth.atriz.test") as client,
+    ):
+        yield CoreHarness(app, client, clock, mailer, settings, in_flight)
 
-    async def from_peer(scope: Scope, receive: Receive, send: Send) -> None:
-        if peer is not None and scope["type"] == ScopeType.HTTP:
-            scope["client"] = peer
-        await app(scope, receive, send)
 
-    async with AsyncTestClient(app=from_peer, base_url="https://auth.atriz.test") as client:
-        yield CoreHarness(app, client, clock, mailer, settings)
+@asynccontextmanager
+async def serving(app: Litestar) -> AsyncIterator[None]:
+    """Run `app`'s lifespan (start-up, then shut-down when the block ends) in a task of its own.
+
+    pytest-asyncio sets a fixture up and tears it down in different tasks, and the lifespan's
+    anyio task group must be left in the task that entered it.
+    """
+    started, stopping = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stopping.wait()
+
+    task = asyncio.create_task(lifespan(), name="app-lifespan")
+    starting = asyncio.create_task(started.wait())
+    await asyncio.wait({task, starting}, return_when=asyncio.FIRST_COMPLETED)
+    if not started.is_set():
+        starting.cancel()
+        await task  # start-up failed: raise its error here
+    try:
+        yield
+    finally:
+        stopping.set()
+        await task
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
-from atriz_core.testing import CoreHarness
+from atriz_core.settings import CoreSettings
+from atriz_core.testing import CoreHarness, running_core
 
 
 async def refresh(core_harness: CoreHarness, token: str) -> Any:
@@ -69,7 +71,7 @@ async def test_reuse_within_the_grace_window_keeps_the_session(core_harness: Cor
     assert (await refresh(core_harness, retried.json()["refresh_token"])).status_code == 200
 
 
-async def test_concurrent_refreshes_with_one_token_all_succeed_in_one_session(
+async def test_concurrent_refreshes_with_one_token_all_succeed_without_forking_the_session(
     core_harness: CoreHarness,
 ) -> None:
     first = await signed_in(core_harness)
@@ -78,18 +80,61 @@ async def test_concurrent_refreshes_with_one_token_all_succeed_in_one_session(
         *(refresh(core_harness, first["refresh_token"]) for _ in range(5))
     )
 
-    assert [r.status_code for r in responses] == [200] * 5
-    tokens = {r.json()["refresh_token"] for r in responses}
-    assert len(tokens) == 5
-    for token in tokens:
-        assert (await refresh(core_harness, token)).status_code == 200
-    assert await core_harness.sql_value("SELECT count(DISTINCT family_id) FROM auth_tokens") == 1
-    assert (
-        await core_harness.sql_value(
-            "SELECT count(*) FROM auth_tokens WHERE revoked_at IS NOT NULL"
+    assert core_harness.in_flight.peak > 1, "the refreshes did not overlap"
+    assert [r.status_code for r in responses] == [200] * 5, "five tabs at once all succeed"
+    tokens = [r.json()["refresh_token"] for r in responses]
+    assert len(set(tokens)) == 5
+    # One tab refreshes again; once the grace window has passed, the four other tokens are
+    # stale, and presenting one ends the whole session: no branch lives on.
+    newest = (await refresh(core_harness, tokens[0])).json()["refresh_token"]
+    core_harness.clock.advance(core_harness.settings.refresh_reuse_grace_seconds + 1)
+    stale = await refresh(core_harness, tokens[1])
+    assert stale.status_code == 401
+    assert "reused" in stale.json()["detail"]
+    assert (await refresh(core_harness, newest)).status_code == 401
+    generations = await core_harness.sql_value("SELECT generation FROM sessions")
+    assert generations == 3
+
+
+async def test_only_the_previous_generation_is_accepted_within_the_grace_window(
+    core_harness: CoreHarness,
+) -> None:
+    first = await signed_in(core_harness)
+    second = (await refresh(core_harness, first["refresh_token"])).json()
+    third = (await refresh(core_harness, second["refresh_token"])).json()
+
+    # `second` is the previous generation, within the grace window: a retry, accepted.
+    assert (await refresh(core_harness, second["refresh_token"])).status_code == 200
+    # `first` is two generations back: a replay, even within the grace window.
+    grandparent = await refresh(core_harness, first["refresh_token"])
+
+    assert grandparent.status_code == 401
+    assert "reused" in grandparent.json()["detail"]
+    assert (await refresh(core_harness, third["refresh_token"])).status_code == 401
+
+
+async def test_a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed(
+    core_settings: CoreSettings,
+) -> None:
+    settings = replace(core_settings, refresh_token_seconds=1800, session_max_seconds=3600)
+    async with running_core(settings) as core:
+        await core.register()
+        token = (await core.login())["refresh_token"]
+        for _ in range(3):  # refreshed every 1000 s: never idle for long
+            core.clock.advance(1000)
+            response = await refresh(core, token)
+            assert response.status_code == 200
+            token = response.json()["refresh_token"]
+        outlived = await core.sql_value(
+            "SELECT count(*) FROM auth_tokens t JOIN sessions s ON s.id = t.family_id"
+            " WHERE t.expires_at > s.expires_at"
         )
-        == 0
-    )
+        assert outlived == 0, "no refresh token outlives its session"
+        core.clock.advance(601)  # 3601 s after the sign-in
+
+        ended = await refresh(core, token)
+
+        assert ended.status_code == 401
 
 
 async def test_an_expired_or_unknown_refresh_token_is_refused(core_harness: CoreHarness) -> None:

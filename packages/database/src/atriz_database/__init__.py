@@ -6,6 +6,7 @@ from atriz_database.errors import (
     DatabaseToolError,
     DatabaseUnavailableError,
     MigrationError,
+    PoolTimeoutError,
     RefusedError,
     UnknownTargetError,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "DatabaseUnavailableError",
     "Environment",
     "MigrationError",
+    "PoolTimeoutError",
     "Reference",
     "RefusedError",
     "TargetRegistry",

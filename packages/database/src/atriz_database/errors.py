@@ -5,6 +5,7 @@ __all__ = [
     "DatabaseToolError",
     "DatabaseUnavailableError",
     "MigrationError",
+    "PoolTimeoutError",
     "RefusedError",
     "UnknownTargetError",
 ]
@@ -32,3 +33,12 @@ class RefusedError(DatabaseToolError):
 
 class ConfigurationError(DatabaseToolError):
     """An environment variable holds a value that cannot be used."""
+
+
+class PoolTimeoutError(DatabaseUnavailableError):
+    """Every connection of a pool stayed busy for the whole acquire timeout: the service is
+    overloaded, and the caller should answer 503 rather than queue without end."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"no database connection became free within {timeout:g} s")
+        self.timeout = timeout

@@ -12,9 +12,10 @@ import asyncpg
 import msgspec
 
 from atriz_database.connections import connection_failure
+from atriz_database.errors import PoolTimeoutError
 from atriz_database.settings import DatabaseSettings
 
-__all__ = ["close_pool", "connect", "create_pool", "transaction"]
+__all__ = ["BoundedPool", "close_pool", "connect", "create_pool", "transaction"]
 
 
 def _encode_json(value: Any) -> str:
@@ -45,20 +46,60 @@ async def connect(url: str, settings: DatabaseSettings | None = None) -> asyncpg
     return connection
 
 
-async def create_pool(url: str, settings: DatabaseSettings | None = None) -> asyncpg.Pool:
-    """An asyncpg pool for `url`, sized from `settings`, with JSON, JSONB and UUID codecs.
+class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
+    """An asyncpg pool whose every acquire, its own `fetch`/`execute` helpers included, waits
+    at most `acquire_timeout` seconds and then raises `PoolTimeoutError`.
+
+    asyncpg's default is to wait forever: under overload every request would queue behind the
+    pool and hang, where it should be refused at once (503) so that clients back off.
+    """
+
+    __slots__ = ("acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's signature
+        # Every acquire path (`acquire()`, `fetch()`, `execute()`...) goes through here.
+        limit = self.acquire_timeout if timeout is None else timeout
+        try:
+            return await super()._acquire(limit)
+        except TimeoutError as exc:
+            raise PoolTimeoutError(limit) from exc
+
+
+async def create_pool(url: str, settings: DatabaseSettings | None = None) -> BoundedPool:
+    """An asyncpg pool for `url`, sized from `settings`, with JSON, JSONB and UUID codecs, whose
+    acquires wait at most `settings.acquire_timeout` (`PoolTimeoutError` after that).
 
     A server that cannot be reached raises `DatabaseUnavailableError` naming host and database.
     """
     settings = settings or DatabaseSettings.from_env()
+    # Built as `asyncpg.create_pool` builds its pool, with the same defaults.
+    pool = BoundedPool(
+        url,
+        acquire_timeout=settings.acquire_timeout,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        connect=None,
+        setup=None,
+        init=_init_connection,
+        reset=None,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        timeout=settings.connect_timeout,
+        server_settings={
+            "idle_in_transaction_session_timeout": str(
+                int(settings.idle_transaction_timeout * 1000)
+            )
+        },
+    )
     try:
-        pool = await asyncpg.create_pool(
-            url,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            timeout=settings.connect_timeout,
-            init=_init_connection,
-        )
+        await pool
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise connection_failure(url, exc) from exc
     return pool

@@ -15,6 +15,7 @@ __all__ = [
     "DatabaseSettings",
     "Environment",
     "current_environment",
+    "env_float",
     "env_int",
     "env_str",
     "load_env_file",
@@ -72,6 +73,17 @@ def env_int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    """A number of seconds (or any real number); a malformed value stops the process."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+
+
 def current_environment() -> Environment:
     """`ATRIZ_ENV`: development (default), test or production."""
     raw = env_str("ATRIZ_ENV") or Environment.DEVELOPMENT.value
@@ -92,6 +104,14 @@ class DatabaseSettings:
     """`ATRIZ_DB_POOL_MAX`: the most connections one pool opens."""
     connect_timeout: int = 10
     """`ATRIZ_DB_CONNECT_TIMEOUT`: seconds to wait for a new connection."""
+    acquire_timeout: float = 5.0
+    """`ATRIZ_DB_ACQUIRE_TIMEOUT`: seconds a request waits for a free pooled connection before
+    it is refused (503 with `Retry-After`) rather than queued without end."""
+    idle_transaction_timeout: float = 60.0
+    """`ATRIZ_DB_IDLE_TRANSACTION_TIMEOUT`: seconds a pooled session may sit idle inside a
+    transaction before the server ends it. Apps read `user_events` only from transactions older
+    than the oldest one running on the whole server, so one forgotten transaction anywhere
+    would stall every app's event reader."""
     migration_lock_timeout: str = "5s"
     """`ATRIZ_MIGRATION_LOCK_TIMEOUT`: how long a migration statement may wait for a table lock
     before failing, so that it never queues live queries behind it for longer."""
@@ -102,6 +122,10 @@ class DatabaseSettings:
             pool_min_size=env_int("ATRIZ_DB_POOL_MIN", cls.pool_min_size),
             pool_max_size=env_int("ATRIZ_DB_POOL_MAX", cls.pool_max_size),
             connect_timeout=env_int("ATRIZ_DB_CONNECT_TIMEOUT", cls.connect_timeout),
+            acquire_timeout=env_float("ATRIZ_DB_ACQUIRE_TIMEOUT", cls.acquire_timeout),
+            idle_transaction_timeout=env_float(
+                "ATRIZ_DB_IDLE_TRANSACTION_TIMEOUT", cls.idle_transaction_timeout
+            ),
             migration_lock_timeout=env_str(
                 "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
             )

@@ -25,6 +25,7 @@ from atriz_core.accounts.schemas import (
 from atriz_core.client.litestar import requires_signed_in
 from atriz_core.context import Core, CoreRequest
 from atriz_core.mail import MailMessage
+from atriz_core.sessions import services as sessions
 from atriz_core.web.database import DbConnection
 
 __all__ = ["AuthController"]
@@ -41,17 +42,15 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
+    # Routes that hash a password take no connection: the services acquire one around the
+    # hashing, so that a login burst cannot hold the pool while it waits for hashing threads.
+
     @post("/register")
-    async def register(
-        self,
-        data: JSONBody[Registration],
-        conn: DbConnection,
-        request: CoreRequest,
-    ) -> Response[User]:
+    async def register(self, data: JSONBody[Registration], request: CoreRequest) -> Response[User]:
         """Create an account. The password needs 8 to 128 characters and must not be a common
         one; an e-mail verification link is sent."""
         user, mail = await services.register(
-            conn,
+            request.pool,
             request.core,
             email=data.email,
             password=data.password,
@@ -61,12 +60,14 @@ class AuthController(Controller):
         return Response(user, status_code=201, background=_after_response(request.core, mail))
 
     @post("/login", status_code=HTTP_200_OK)
-    async def login(
-        self, data: JSONBody[Login], conn: DbConnection, request: CoreRequest
-    ) -> TokenPair:
+    async def login(self, data: JSONBody[Login], request: CoreRequest) -> TokenPair:
         """Sign in: an access token for the apps and a refresh token for this session."""
         return await services.log_in(
-            conn, request.core, email=data.email, password=data.password, context=request.context
+            request.pool,
+            request.core,
+            email=data.email,
+            password=data.password,
+            context=request.context,
         )
 
     @post("/refresh", status_code=HTTP_200_OK)
@@ -74,7 +75,7 @@ class AuthController(Controller):
         self, data: JSONBody[Refresh], conn: DbConnection, request: CoreRequest
     ) -> TokenPair:
         """Exchange a refresh token for new tokens; the old refresh token is spent."""
-        return await services.refresh_session(
+        return await sessions.refresh_session(
             conn, request.core, refresh_token=data.refresh_token, context=request.context
         )
 
@@ -83,14 +84,14 @@ class AuthController(Controller):
         self, data: JSONBody[Logout], conn: DbConnection, request: CoreRequest
     ) -> None:
         """End the session of this refresh token."""
-        await services.log_out(
+        await sessions.log_out(
             conn, request.core, refresh_token=data.refresh_token, context=request.context
         )
 
     @post("/logout-all", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
     async def logout_all(self, conn: DbConnection, request: CoreRequest) -> None:
         """End every session of the signed-in user."""
-        await services.log_out_everywhere(conn, request.core, request.user, request.context)
+        await sessions.log_out_everywhere(conn, request.core, request.user, request.context)
 
     @get("/me", guards=[requires_signed_in])
     async def me(self, conn: DbConnection, request: CoreRequest) -> Me:
@@ -98,15 +99,11 @@ class AuthController(Controller):
         return await services.describe_me(conn, request.user)
 
     @post("/password", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
-    async def change_password(
-        self,
-        data: JSONBody[PasswordChange],
-        conn: DbConnection,
-        request: CoreRequest,
-    ) -> None:
-        """Change the password; every other session of the user ends."""
+    async def change_password(self, data: JSONBody[PasswordChange], request: CoreRequest) -> None:
+        """Change the password; every other session of the user ends. A wrong current password
+        counts toward the account's lockout like a failed login."""
         await services.change_password(
-            conn,
+            request.pool,
             request.core,
             request.user,
             current_password=data.current_password,
@@ -115,11 +112,11 @@ class AuthController(Controller):
         )
 
     @post("/verify-email/request", status_code=HTTP_202_ACCEPTED, guards=[requires_signed_in])
-    async def request_email_verification(
-        self, conn: DbConnection, request: CoreRequest
-    ) -> Response[Accepted]:
+    async def request_email_verification(self, request: CoreRequest) -> Response[Accepted]:
         """Send a new e-mail verification link to the signed-in user."""
-        mail = await services.request_email_verification(conn, request.core, request.user)
+        mail = await services.request_email_verification(
+            request.pool, request.core, request.user, request.context
+        )
         detail = "a verification link is on its way" if mail else "the address is verified"
         return Response(
             Accepted(detail),
@@ -141,14 +138,11 @@ class AuthController(Controller):
 
     @post("/password-reset/request", status_code=HTTP_202_ACCEPTED)
     async def request_password_reset(
-        self,
-        data: JSONBody[PasswordResetRequest],
-        conn: DbConnection,
-        request: CoreRequest,
+        self, data: JSONBody[PasswordResetRequest], request: CoreRequest
     ) -> Response[Accepted]:
         """Mail a password reset link. Answers the same whether or not the address is known."""
         mail = await links.request_password_reset(
-            conn, request.core, email=data.email, context=request.context
+            request.pool, request.core, email=data.email, context=request.context
         )
         return Response(
             Accepted(RESET_REQUESTED),
@@ -158,14 +152,11 @@ class AuthController(Controller):
 
     @post("/password-reset/confirm", status_code=HTTP_204_NO_CONTENT)
     async def confirm_password_reset(
-        self,
-        data: JSONBody[PasswordResetConfirm],
-        conn: DbConnection,
-        request: CoreRequest,
+        self, data: JSONBody[PasswordResetConfirm], request: CoreRequest
     ) -> None:
         """Set a new password with the token from the reset link; every session ends."""
         await links.confirm_password_reset(
-            conn,
+            request.pool,
             request.core,
             token=data.token,
             new_password=data.new_password,

@@ -11,17 +11,14 @@ from datetime import timedelta
 import asyncpg
 
 from atriz_core.accounts import repository
-from atriz_core.accounts.repository import (
-    EMAIL_VERIFICATION,
-    PASSWORD_RESET,
-    REFRESH,
-    UserRecord,
-)
+from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, UserRecord
 from atriz_core.audit import record_event
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import InvalidInputError
+from atriz_core.limits import enforce_mail_limits
 from atriz_core.mail import MailMessage
 from atriz_core.passwords.policy import acceptable_password
+from atriz_core.sessions import repository as sessions
 from atriz_core.tokens.opaque import hash_token, new_token
 
 __all__ = [
@@ -64,8 +61,10 @@ async def email_verification_mail(
 
 
 async def _spend_token(
-    connection: asyncpg.Connection, core: Core, token: str, token_type: str
+    connection: asyncpg.Connection, core: Core, token: str, token_type: str, *, spend: bool = True
 ) -> UserRecord:
+    """The user of a live single-use token, which is marked used unless `spend` is false (a
+    look before the real spend, under the row lock)."""
     now = core.clock.now()
     stored = await repository.get_token_for_update(connection, hash_token(token), token_type)
     user = await repository.get_user(connection, stored.user_id) if stored else None
@@ -78,7 +77,8 @@ async def _spend_token(
         or stored.expires_at <= now
     ):
         raise InvalidInputError.for_field("token", "is invalid, expired or already used")
-    await repository.mark_token_used(connection, stored.id, now)
+    if spend:
+        await repository.mark_token_used(connection, stored.id, now)
     return user
 
 
@@ -92,16 +92,19 @@ async def confirm_email_verification(
 
 
 async def request_password_reset(
-    connection: asyncpg.Connection, core: Core, *, email: str, context: RequestContext
+    pool: asyncpg.Pool, core: Core, *, email: str, context: RequestContext
 ) -> MailMessage | None:
     """The reset mail to send, or None when no active account has that address.
 
-    The caller answers the same either way, and sends the mail after responding.
+    The caller answers the same either way, and sends the mail after responding. The limits
+    per address and per e-mail are counted whether or not the address has an account, so a
+    429 tells nothing either.
     """
-    user = await repository.get_user_by_email(connection, email.strip())
+    await enforce_mail_limits(pool, core, email=email, context=context, bucket="reset")
+    user = await repository.get_user_by_email(pool, email.strip())
     if user is None or not user.can_sign_in:
         return None
-    async with connection.transaction():
+    async with pool.acquire() as connection, connection.transaction():
         token = await _one_time_token(
             connection, core, user, PASSWORD_RESET, core.settings.password_reset_seconds
         )
@@ -119,22 +122,29 @@ async def request_password_reset(
 
 
 async def confirm_password_reset(
-    connection: asyncpg.Connection,
+    pool: asyncpg.Pool,
     core: Core,
     *,
     token: str,
     new_password: str,
     context: RequestContext,
 ) -> None:
-    """Set a new password with a reset token (single use) and end every session."""
-    async with connection.transaction():
+    """Set a new password with a reset token (single use) and end every session.
+
+    The token is checked, the password hashed with no connection held, then the token spent
+    under its row lock (checked again: a concurrent use of it wins only once).
+    """
+    async with pool.acquire() as connection:
+        user = await _spend_token(connection, core, token, PASSWORD_RESET, spend=False)
+    acceptable = acceptable_password(
+        new_password, email=user.email, name=user.name, field="new_password"
+    )
+    password_hash = await core.hasher.hash(acceptable)
+    async with pool.acquire() as connection, connection.transaction():
         user = await _spend_token(connection, core, token, PASSWORD_RESET)
-        password_hash = await core.hasher.hash(
-            acceptable_password(
-                new_password, email=user.email, name=user.name, field="new_password"
-            )
-        )
         now = core.clock.now()
         await repository.update_password(connection, user.id, password_hash, now)
-        await repository.revoke_user_tokens(connection, user.id, REFRESH, now)
+        # The mailbox's owner has proven themselves: lift any lockout.
+        await repository.clear_login_failures(connection, user.id)
+        await sessions.revoke_user_sessions(connection, user.id, now)
         await record_event(connection, "password_reset", user_id=user.id, context=context)

@@ -248,10 +248,7 @@ class LinkPagesController(Controller):
 
     @post("/password-reset")
     async def reset_password(
-        self,
-        data: URLEncodedBody[PasswordResetForm],
-        conn: DbConnection,
-        request: CoreRequest,
+        self, data: URLEncodedBody[PasswordResetForm], request: CoreRequest
     ) -> Response[str]:
         """Set the new password from the form; every session of the account ends."""
         if not data.token:
@@ -262,7 +259,7 @@ class LinkPagesController(Controller):
             )
         try:
             await links.confirm_password_reset(
-                conn,
+                request.pool,
                 request.core,
                 token=data.token,
                 new_password=data.new_password,

@@ -12,7 +12,8 @@ __all__ = [
     "EMAIL_VERIFICATION",
     "PASSWORD_RESET",
     "REFRESH",
-    "LoginCandidate",
+    "Lockout",
+    "LoginAttempt",
     "StoredToken",
     "UserRecord",
     "clear_login_failures",
@@ -21,14 +22,13 @@ __all__ = [
     "get_user_by_email",
     "insert_token",
     "insert_user",
-    "login_candidate",
     "mark_email_verified",
     "mark_token_used",
-    "record_address_failure",
-    "record_login_failure",
-    "revoke_family",
+    "reserve_login_attempt",
+    "reserve_password_check",
     "revoke_user_tokens",
     "role_names",
+    "settle_password_check",
     "start_session",
     "update_password",
 ]
@@ -72,11 +72,28 @@ class StoredToken:
 
 
 @dataclass(frozen=True)
-class LoginCandidate:
-    """What a login checks before hashing: the account, and recent failures from the address."""
+class Lockout:
+    """How failed password checks lock an account: from the `max_failures`-th failure in a
+    row on, for `base_seconds`, doubling with each further failure up to `max_seconds`."""
+
+    max_failures: int
+    base_seconds: int
+    max_seconds: int
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a login learnt and booked before hashing.
+
+    `reserved` is the account's failure count including this attempt, booked in advance as a
+    failure, or None when no check of the real hash is allowed (unknown, inactive or locked
+    account, or the address refused). `address_admitted` is false when the address is over
+    its limit; `address_window_started_at` then says when its window began.
+    """
 
     user: UserRecord | None
-    address_failures: int
+    reserved: int | None
+    address_admitted: bool
     address_window_started_at: datetime | None
 
 
@@ -107,39 +124,128 @@ async def get_user_by_email(connection: asyncpg.Connection, email: str) -> UserR
     )
 
 
-async def login_candidate(
+def _book_failure(now: str, lockout: str) -> str:
+    """SET clause booking one more failure of `users u`: the count goes up, and from the
+    `max_failures`-th on the account locks. `now` and `lockout` name the statement's
+    parameters: the time, and the first of three holding the `Lockout`'s fields in order."""
+    position = int(lockout.lstrip("$"))
+    max_failures, base, cap = (f"${position + i}" for i in range(3))
+    return (
+        "failed_login_count = u.failed_login_count + 1,"
+        f" locked_until = CASE WHEN u.failed_login_count + 1 >= {max_failures}"
+        f" THEN {now}::timestamptz + make_interval(secs => least({cap}::float8,"
+        f"  {base}::float8 * power(2, least(u.failed_login_count + 1 - {max_failures}, 30))))"
+        " ELSE u.locked_until END"
+    )
+
+
+async def reserve_login_attempt(
     connection: asyncpg.Connection,
     email: str,
-    client_address: str | None,
+    address: str | None,
     now: datetime,
-    window_seconds: int,
-) -> LoginCandidate:
-    """The account of `email` and the failures from `client_address` in the current window, in
-    one round trip (see `start_session` on why a login counts its round trips)."""
+    *,
+    lockout: Lockout,
+    address_max_failures: int,
+    address_window_seconds: int,
+) -> LoginAttempt:
+    """Book this login as a failure of its address and of its account before any hashing, in
+    one statement, and read the account.
+
+    Booking first is what makes the limits hold under concurrency: each concurrent attempt
+    increments the counters atomically (row locks, re-checked on the newest row version), so
+    at most `address_max_failures` attempts per window pass the address, and at most
+    `lockout.max_failures` reach the real hash before the lock is in force. A success gives its
+    booking back (`start_session`).
+    """
     columns = ", ".join(f"u.{field}" for field in _USER_FIELDS)
     row = await connection.fetchrow(
-        f"SELECT {columns}, t.failures, t.window_started_at"
-        " FROM (VALUES (1)) AS one (x)"
+        "WITH address AS ("
+        "  INSERT INTO login_throttle AS t (client_address, failures, window_started_at)"
+        "  SELECT $2, 1, $3 WHERE $2::text IS NOT NULL"
+        "  ON CONFLICT (client_address) DO UPDATE SET"
+        "   failures = CASE WHEN t.window_started_at > $3::timestamptz - make_interval(secs => $4)"
+        "    THEN t.failures + 1 ELSE 1 END,"
+        "   window_started_at = CASE"
+        "    WHEN t.window_started_at > $3::timestamptz - make_interval(secs => $4)"
+        "    THEN t.window_started_at ELSE $3::timestamptz END"
+        "  WHERE t.failures < $5"
+        "   OR t.window_started_at <= $3::timestamptz - make_interval(secs => $4)"
+        "  RETURNING failures"
+        "), admitted AS ("
+        "  SELECT $2::text IS NULL OR EXISTS (SELECT FROM address) AS ok"
+        "), account AS ("
+        f"  UPDATE users u SET {_book_failure('$3', '$6')}"
+        "  FROM admitted"
+        "  WHERE admitted.ok AND u.email = $1 AND u.is_active AND u.deleted_at IS NULL"
+        "   AND (u.locked_until IS NULL OR u.locked_until <= $3)"
+        "  RETURNING u.failed_login_count"
+        ")"
+        f" SELECT {columns}, (SELECT failed_login_count FROM account) AS reserved,"
+        "  admitted.ok AS address_admitted, t.window_started_at"
+        " FROM admitted"
         " LEFT JOIN users u ON u.email = $1"
-        " LEFT JOIN login_throttle t ON t.client_address = $2"
-        "  AND t.window_started_at > $3::timestamptz - make_interval(secs => $4)",
+        " LEFT JOIN login_throttle t ON t.client_address = $2",
         email,
-        client_address,
+        address,
         now,
-        float(window_seconds),
+        float(address_window_seconds),
+        address_max_failures,
+        lockout.max_failures,
+        float(lockout.base_seconds),
+        float(lockout.max_seconds),
     )
-    assert row is not None  # the VALUES row is always there
-    return LoginCandidate(
+    assert row is not None  # `admitted` always has its one row
+    return LoginAttempt(
         user=_user(row),
-        address_failures=row["failures"] or 0,
+        reserved=row["reserved"],
+        address_admitted=row["address_admitted"],
         address_window_started_at=row["window_started_at"],
     )
+
+
+async def reserve_password_check(
+    connection: asyncpg.Connection, user_id: uuid.UUID, now: datetime, lockout: Lockout
+) -> int | None:
+    """Book a check of a signed-in user's current password as a failure, like a login does;
+    None when the account is locked (or inactive) and the password must not be checked."""
+    reserved: int | None = await connection.fetchval(
+        f"UPDATE users u SET {_book_failure('$2', '$3')}"
+        " WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL"
+        "  AND (u.locked_until IS NULL OR u.locked_until <= $2)"
+        " RETURNING u.failed_login_count",
+        user_id,
+        now,
+        lockout.max_failures,
+        float(lockout.base_seconds),
+        float(lockout.max_seconds),
+    )
+    return reserved
+
+
+# A success gives its booking back: the count is cleared (and any lock lifted) only if no other
+# attempt was booked after this one; otherwise only this attempt's own booking is taken off, so
+# a lock that a concurrent failure set stays in force. ($1 user, $2 the count booked.)
+_SETTLE = (
+    "failed_login_count = CASE WHEN failed_login_count = $2 THEN 0"
+    " ELSE greatest(failed_login_count - 1, 0) END,"
+    " locked_until = CASE WHEN failed_login_count = $2 THEN NULL ELSE locked_until END"
+)
+
+
+async def settle_password_check(
+    connection: asyncpg.Connection, user_id: uuid.UUID, reserved: int
+) -> None:
+    await connection.execute(f"UPDATE users SET {_SETTLE} WHERE id = $1", user_id, reserved)
 
 
 async def get_user(
     connection: asyncpg.Connection, user_id: uuid.UUID, *, for_update: bool = False
 ) -> UserRecord | None:
-    lock = " FOR UPDATE" if for_update else ""
+    # NO KEY UPDATE: serialises changes to the user, but lets a refresh running beside them
+    # insert a token (its foreign key takes KEY SHARE on the user), where FOR UPDATE deadlocked
+    # with a refresh holding the session row.
+    lock = " FOR NO KEY UPDATE" if for_update else ""
     return _user(
         await connection.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1{lock}", user_id)
     )
@@ -158,99 +264,73 @@ async def start_session(
     connection: asyncpg.Connection,
     *,
     user_id: uuid.UUID,
+    reserved: int,
+    verified_hash: str,
     now: datetime,
     new_hash: str | None,
+    address: str | None,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
     token_hash: bytes,
-    family_id: uuid.UUID,
-    expires_at: datetime,
+    token_expires_at: datetime,
     user_agent: str | None,
     client_address: str | None,
     rehashed: bool,
-) -> list[str]:
-    """A successful login, as one atomic statement: clear the failure count (and store a rehash),
-    store the session's refresh token, audit the login; return the user's role names.
+) -> list[str] | None:
+    """A successful login, as one atomic statement: give back the attempt's bookings (see
+    `_SETTLE`), store a rehash, open the session with its first refresh token, audit the login;
+    return the user's role names. None, and nothing written, if the account was deactivated,
+    deleted or given a new password while its password was being checked.
 
     One round trip where separate statements took six: during a login storm both cores are busy
     hashing, and every round trip's wake-ups take CPU from argon2 (measured: about 1% of the
     logins per second each, `scripts/bench/login_throughput.py`).
     """
-    rows = await connection.fetch(
+    row = await connection.fetchrow(
         "WITH signed_in AS ("
-        "  UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = $2,"
-        "   password_hash = coalesce($3, password_hash),"
-        "   updated_at = CASE WHEN $3::text IS NULL THEN updated_at ELSE $2 END"
-        "  WHERE id = $1"
+        f"  UPDATE users SET {_SETTLE}, last_login_at = $3,"
+        "   password_hash = coalesce($5, password_hash),"
+        "   updated_at = CASE WHEN $5::text IS NULL THEN updated_at ELSE $3 END"
+        "  WHERE id = $1 AND is_active AND deleted_at IS NULL AND password_hash = $4"
+        "  RETURNING id"
+        "), address_refunded AS ("
+        "  UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
+        "  WHERE client_address = $6 AND EXISTS (SELECT FROM signed_in)"
+        "), opened AS ("
+        "  INSERT INTO sessions (id, user_id, created_at, expires_at)"
+        "  SELECT $7, id, $3, $8 FROM signed_in"
         "), stored_token AS ("
-        "  INSERT INTO auth_tokens (user_id, token_type, token_hash, family_id, expires_at,"
-        "   user_agent, client_address) VALUES ($1, $4, $5, $6, $7, $8, $9)"
+        "  INSERT INTO auth_tokens (user_id, token_type, token_hash, family_id, generation,"
+        "   expires_at, user_agent, client_address)"
+        "  SELECT id, 'refresh', $9, $7, 1, $10, $11, $12 FROM signed_in"
         "), audited AS ("
         "  INSERT INTO auth_events (event_type, user_id, client_address, user_agent, details)"
-        "  VALUES ('login', $1, $9, $8, $10)"
+        "  SELECT 'login', id, $12, $11, $13 FROM signed_in"
         ")"
-        " SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
-        " WHERE ur.user_id = $1 ORDER BY r.name",
+        " SELECT EXISTS (SELECT FROM signed_in) AS signed_in, array("
+        "  SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+        "  WHERE ur.user_id = $1 ORDER BY r.name) AS roles",
         user_id,
+        reserved,
         now,
+        verified_hash,
         new_hash,
-        REFRESH,
+        address,
+        session_id,
+        session_expires_at,
         token_hash,
-        family_id,
-        expires_at,
+        token_expires_at,
         user_agent,
         client_address,
-        {"session": str(family_id), "rehashed": rehashed},
+        {"session": str(session_id), "rehashed": rehashed},
     )
-    return [row["name"] for row in rows]
-
-
-async def record_login_failure(
-    connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    now: datetime,
-    *,
-    max_failures: int,
-    base_seconds: int,
-    max_seconds: int,
-) -> datetime | None:
-    """Count a failure; from the `max_failures`-th on, lock for a wait that doubles up to a cap."""
-    locked_until: datetime | None = await connection.fetchval(
-        "UPDATE users SET failed_login_count = failed_login_count + 1,"
-        " locked_until = CASE WHEN failed_login_count + 1 >= $3"
-        "   THEN $2::timestamptz + make_interval(secs =>"
-        "     least($5::float8, $4::float8 * power(2, least(failed_login_count + 1 - $3, 30))))"
-        " ELSE locked_until END"
-        " WHERE id = $1 RETURNING locked_until",
-        user_id,
-        now,
-        max_failures,
-        base_seconds,
-        max_seconds,
-    )
-    return locked_until
+    assert row is not None
+    return list(row["roles"]) if row["signed_in"] else None
 
 
 async def clear_login_failures(connection: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await connection.execute(
         "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = $1", user_id
-    )
-
-
-async def record_address_failure(
-    connection: asyncpg.Connection, address: str, now: datetime, window_seconds: int
-) -> None:
-    await connection.execute(
-        "INSERT INTO login_throttle (client_address, failures, window_started_at)"
-        " VALUES ($1, 1, $2)"
-        " ON CONFLICT (client_address) DO UPDATE SET"
-        "  failures = CASE WHEN login_throttle.window_started_at"
-        "   > $2::timestamptz - make_interval(secs => $3)"
-        "   THEN login_throttle.failures + 1 ELSE 1 END,"
-        "  window_started_at = CASE WHEN login_throttle.window_started_at"
-        "   > $2::timestamptz - make_interval(secs => $3)"
-        "   THEN login_throttle.window_started_at ELSE $2::timestamptz END",
-        address,
-        now,
-        float(window_seconds),
     )
 
 
@@ -297,15 +377,6 @@ async def mark_token_used(
     await connection.execute("UPDATE auth_tokens SET used_at = $2 WHERE id = $1", token_id, now)
 
 
-async def revoke_family(connection: asyncpg.Connection, family_id: uuid.UUID, now: datetime) -> int:
-    status: str = await connection.execute(
-        "UPDATE auth_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-        family_id,
-        now,
-    )
-    return int(status.split()[-1])
-
-
 async def revoke_user_tokens(
     connection: asyncpg.Connection,
     user_id: uuid.UUID,
@@ -331,8 +402,7 @@ async def update_password(
     connection: asyncpg.Connection, user_id: uuid.UUID, password_hash: str, now: datetime
 ) -> None:
     await connection.execute(
-        "UPDATE users SET password_hash = $2, updated_at = $3, failed_login_count = 0,"
-        " locked_until = NULL WHERE id = $1",
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
         user_id,
         password_hash,
         now,

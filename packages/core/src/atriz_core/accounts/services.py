@@ -1,20 +1,23 @@
-"""Business rules of registration, login, sessions and password changes.
+"""Business rules of registration, login and password changes.
 
-These services own their transactions: a failed login or a reused refresh token must leave a
-record (failure counts, a revoked session, an audit event) even though the request fails, so the
-failure is raised only after that record has been committed.
+No database connection is held while a password is hashed: a hash takes tens of milliseconds,
+and a login burst holding connections would starve every other route of the pool. These
+services take the pool and acquire a connection for each step around the hashing.
+
+Failures are recorded before they are raised: a failed login or password check leaves its
+count and its audit event even though the request fails.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from atriz_core.accounts import links, repository
-from atriz_core.accounts.repository import PASSWORD_RESET, REFRESH, UserRecord
+from atriz_core.accounts.repository import PASSWORD_RESET, Lockout, LoginAttempt, UserRecord
 from atriz_core.accounts.schemas import Me, TokenPair, User
 from atriz_core.admin import repository as roles
 from atriz_core.audit import record_event
@@ -26,18 +29,17 @@ from atriz_core.errors import (
     InvalidInputError,
     TooManyRequestsError,
 )
+from atriz_core.limits import address_bucket, email_bucket, enforce_limit, enforce_mail_limits
 from atriz_core.mail import MailMessage
 from atriz_core.passwords.policy import acceptable_password, normalise
-from atriz_core.tokens.access import issue_access_token
-from atriz_core.tokens.opaque import hash_token, new_token
+from atriz_core.sessions import repository as sessions
+from atriz_core.sessions.services import token_pair
+from atriz_core.tokens.opaque import new_token
 
 __all__ = [
     "change_password",
     "describe_me",
     "log_in",
-    "log_out",
-    "log_out_everywhere",
-    "refresh_session",
     "register",
     "request_email_verification",
 ]
@@ -45,7 +47,6 @@ __all__ = [
 DEFAULT_ROLE = "user"
 # One answer for an unknown e-mail, a wrong password, a locked or a deactivated account.
 LOGIN_FAILED = "invalid e-mail or password"
-SESSION_ENDED = "the refresh token is not valid; sign in again"
 
 
 def user_view(user: UserRecord) -> User:
@@ -59,7 +60,7 @@ def user_view(user: UserRecord) -> User:
 
 
 async def register(
-    connection: asyncpg.Connection,
+    pool: asyncpg.Pool,
     core: Core,
     *,
     email: str,
@@ -72,11 +73,30 @@ async def register(
     if not name:
         raise InvalidInputError.for_field("name", "must not be blank")
     email = email.strip()
-    password_hash = await core.hasher.hash(
-        acceptable_password(password, email=email, name=name, field="password")
+    acceptable = acceptable_password(password, email=email, name=name, field="password")
+    core.hasher.check_capacity()
+    # A registration costs an argon2 hash and a mail: limited per address and per e-mail.
+    await enforce_limit(
+        pool,
+        "register:address",
+        address_bucket(context.client_address),
+        now=core.clock.now(),
+        limit=core.settings.register_per_address,
+        window_seconds=core.settings.request_limit_window_seconds,
+        detail="too many registrations from this address; try again later",
     )
+    await enforce_limit(
+        pool,
+        "mail:email",
+        email_bucket(email),
+        now=core.clock.now(),
+        limit=core.settings.mail_per_email,
+        window_seconds=core.settings.request_limit_window_seconds,
+        detail="too many mails to this address; try again later",
+    )
+    password_hash = await core.hasher.hash(acceptable)
     try:
-        async with connection.transaction():
+        async with pool.acquire() as connection, connection.transaction():
             user = await repository.insert_user(connection, email, password_hash, name)
             default_role = await roles.get_role_id(connection, DEFAULT_ROLE)
             if default_role is not None:
@@ -88,21 +108,30 @@ async def register(
     return user_view(user), mail
 
 
-def _check_address_limit(core: Core, candidate: repository.LoginCandidate) -> None:
-    """429 once an address has failed too often within the window, before any hashing."""
-    settings, started = core.settings, candidate.address_window_started_at
-    if candidate.address_failures >= settings.address_max_failures and started is not None:
-        retry_after = (
-            started + timedelta(seconds=settings.address_window_seconds) - core.clock.now()
-        )
-        raise TooManyRequestsError(
-            "too many failed sign-ins from this address; try again later",
-            math.ceil(retry_after.total_seconds()),
-        )
+def _lockout(core: Core) -> Lockout:
+    settings = core.settings
+    return Lockout(
+        max_failures=settings.login_max_failures,
+        base_seconds=settings.lockout_base_seconds,
+        max_seconds=settings.lockout_max_seconds,
+    )
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return math.ceil((moment - now).total_seconds())
+
+
+def _failure_reason(attempt: LoginAttempt) -> str:
+    user = attempt.user
+    if user is None:
+        return "unknown_email"
+    if not user.can_sign_in:
+        return "inactive"
+    return "locked" if attempt.reserved is None else "wrong_password"
 
 
 async def log_in(
-    connection: asyncpg.Connection,
+    pool: asyncpg.Pool,
     core: Core,
     *,
     email: str,
@@ -111,198 +140,82 @@ async def log_in(
 ) -> TokenPair:
     """Check the credentials; start a session and return its tokens.
 
-    An unknown e-mail costs the same argon2 work as a wrong password, and a locked account
-    answers exactly like a wrong password, even to the right one.
+    Before hashing, the attempt is booked as a failure of its address and its account (see
+    `repository.reserve_login_attempt`), so concurrent guesses cannot outrun the limits. An
+    unknown e-mail, an inactive or a locked account cost the same argon2 work as a wrong
+    password (against a decoy hash) and get the same answer, even with the right password.
     """
-    candidate = await repository.login_candidate(
-        connection,
+    settings = core.settings
+    address = address_bucket(context.client_address)
+    core.hasher.check_capacity()  # refused before anything is booked
+    attempt = await repository.reserve_login_attempt(
+        pool,
         email.strip(),
-        context.client_address,
+        address,
         core.clock.now(),
-        core.settings.address_window_seconds,
+        lockout=_lockout(core),
+        address_max_failures=settings.address_max_failures,
+        address_window_seconds=settings.address_window_seconds,
     )
-    _check_address_limit(core, candidate)
-    user = candidate.user
-    verification = await core.hasher.verify(
-        user.password_hash if user else None, normalise(password)
-    )
-    now = core.clock.now()
-    locked = bool(user and user.locked_until and user.locked_until > now)
-    if user is None or not verification.matches or locked or not user.can_sign_in:
-        reason = (
-            "unknown_email"
-            if user is None
-            else "locked"
-            if locked
-            else "inactive"
-            if not user.can_sign_in
-            else "wrong_password"
+    if not attempt.address_admitted:
+        started = attempt.address_window_started_at or core.clock.now()
+        raise TooManyRequestsError(
+            "too many failed sign-ins from this address; try again later",
+            _seconds_until(
+                started + timedelta(seconds=settings.address_window_seconds), core.clock.now()
+            ),
         )
-        async with connection.transaction():
-            if user is not None and not locked and user.can_sign_in:
-                await repository.record_login_failure(
-                    connection,
-                    user.id,
-                    now,
-                    max_failures=core.settings.login_max_failures,
-                    base_seconds=core.settings.lockout_base_seconds,
-                    max_seconds=core.settings.lockout_max_seconds,
-                )
-            if context.client_address is not None:
-                await repository.record_address_failure(
-                    connection, context.client_address, now, core.settings.address_window_seconds
-                )
-            await record_event(
-                connection,
-                "login_failed",
-                user_id=user.id if user else None,
-                context=context,
-                details={"reason": reason},
-            )
+    user, reserved = attempt.user, attempt.reserved
+    checked_hash = user.password_hash if user is not None and reserved is not None else None
+    verification = await core.hasher.verify(checked_hash, normalise(password))
+    if user is None or reserved is None or checked_hash is None or not verification.matches:
+        await record_event(
+            pool,
+            "login_failed",
+            user_id=user.id if user else None,
+            context=context,
+            details={"reason": _failure_reason(attempt)},
+        )
         raise AuthenticationError(LOGIN_FAILED)
 
     new_hash = await core.hasher.hash(normalise(password)) if verification.needs_rehash else None
-    family_id = uuid.uuid4()
+    now = core.clock.now()
+    session_id = uuid.uuid4()
     refresh_token, token_hash = new_token()
-    roles = await repository.start_session(
-        connection,
+    session_expires_at = now + timedelta(seconds=settings.session_max_seconds)
+    granted = await repository.start_session(
+        pool,
         user_id=user.id,
+        reserved=reserved,
+        verified_hash=checked_hash,
         now=now,
         new_hash=new_hash,
+        address=address,
+        session_id=session_id,
+        session_expires_at=session_expires_at,
         token_hash=token_hash,
-        family_id=family_id,
-        expires_at=now + timedelta(seconds=core.settings.refresh_token_seconds),
+        token_expires_at=min(
+            now + timedelta(seconds=settings.refresh_token_seconds), session_expires_at
+        ),
         user_agent=context.user_agent,
         client_address=context.client_address,
         rehashed=new_hash is not None,
     )
-    return _token_pair(core, user, roles, family_id, refresh_token)
-
-
-async def _issue_refresh_token(
-    connection: asyncpg.Connection,
-    core: Core,
-    user_id: uuid.UUID,
-    family_id: uuid.UUID,
-    context: RequestContext,
-) -> str:
-    token, token_hash = new_token()
-    await repository.insert_token(
-        connection,
-        user_id=user_id,
-        token_type=REFRESH,
-        token_hash=token_hash,
-        family_id=family_id,
-        expires_at=core.clock.now() + timedelta(seconds=core.settings.refresh_token_seconds),
-        user_agent=context.user_agent,
-        client_address=context.client_address,
-    )
-    return token
-
-
-def _token_pair(
-    core: Core, user: UserRecord, roles: list[str], family_id: uuid.UUID, refresh_token: str
-) -> TokenPair:
-    settings = core.settings
-    access_token = issue_access_token(
-        core.keyring,
-        issuer=settings.issuer,
-        audiences=settings.audiences,
+    if granted is None:  # deactivated, deleted or re-passworded during the check
+        raise AuthenticationError(LOGIN_FAILED)
+    return token_pair(
+        core,
         user_id=user.id,
         email=user.email,
-        roles=roles,
-        session_id=family_id,
-        now=core.clock.now(),
-        lifetime_seconds=settings.access_token_seconds,
-    )
-    return TokenPair(
-        access_token=access_token,
+        roles=granted,
+        session_id=session_id,
         refresh_token=refresh_token,
-        expires_in=settings.access_token_seconds,
     )
 
 
-async def refresh_session(
-    connection: asyncpg.Connection, core: Core, *, refresh_token: str, context: RequestContext
-) -> TokenPair:
-    """Rotate a refresh token: the old one is spent, a new one of the same session returned.
-
-    A spent token presented again within the grace window (two tabs, a retried request) gets a
-    new token of the same session. Later, it is taken as stolen: the whole session is revoked.
-    """
-    now = core.clock.now()
-    grace = timedelta(seconds=core.settings.refresh_reuse_grace_seconds)
-    reused = False
-    async with connection.transaction():
-        stored = await repository.get_token_for_update(
-            connection, hash_token(refresh_token), REFRESH
-        )
-        user = await repository.get_user(connection, stored.user_id) if stored else None
-        if (
-            stored is None
-            or user is None
-            or stored.family_id is None
-            or stored.revoked_at is not None
-            or stored.expires_at <= now
-            or not user.can_sign_in
-        ):
-            pair = None
-        elif stored.used_at is not None and now - stored.used_at > grace:
-            reused = True
-            await repository.revoke_family(connection, stored.family_id, now)
-            await record_event(
-                connection,
-                "refresh_reuse",
-                user_id=stored.user_id,
-                context=context,
-                details={"session": str(stored.family_id)},
-            )
-            pair = None
-        else:
-            if stored.used_at is None:
-                await repository.mark_token_used(connection, stored.id, now)
-            token = await _issue_refresh_token(connection, core, user.id, stored.family_id, context)
-            roles = await repository.role_names(connection, user.id)
-            pair = _token_pair(core, user, roles, stored.family_id, token)
-    if pair is None:
-        detail = "refresh token reused; the session has been ended" if reused else SESSION_ENDED
-        raise AuthenticationError(detail)
-    return pair
-
-
-async def log_out(
-    connection: asyncpg.Connection, core: Core, *, refresh_token: str, context: RequestContext
-) -> None:
-    """End the session that `refresh_token` belongs to. An unknown token is not an error."""
-    async with connection.transaction():
-        stored = await repository.get_token_for_update(
-            connection, hash_token(refresh_token), REFRESH
-        )
-        if stored is None or stored.family_id is None:
-            return
-        await repository.revoke_family(connection, stored.family_id, core.clock.now())
-        await record_event(
-            connection,
-            "logout",
-            user_id=stored.user_id,
-            context=context,
-            details={"session": str(stored.family_id)},
-        )
-
-
-async def log_out_everywhere(
-    connection: asyncpg.Connection, core: Core, principal: Principal, context: RequestContext
-) -> int:
-    """End every session of the signed-in user; return how many refresh tokens were revoked."""
-    async with connection.transaction():
-        revoked = await repository.revoke_user_tokens(
-            connection, principal.id, REFRESH, core.clock.now()
-        )
-        await record_event(connection, "logout_all", user_id=principal.id, context=context)
-    return revoked
-
-
-async def _active_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserRecord:
+async def _active_user(
+    connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
+) -> UserRecord:
     user = await repository.get_user(connection, user_id)
     if user is None or not user.can_sign_in:
         raise AuthenticationError("this account is no longer active")
@@ -323,7 +236,7 @@ async def describe_me(connection: asyncpg.Connection, principal: Principal) -> M
 
 
 async def change_password(
-    connection: asyncpg.Connection,
+    pool: asyncpg.Pool,
     core: Core,
     principal: Principal,
     *,
@@ -331,30 +244,45 @@ async def change_password(
     new_password: str,
     context: RequestContext,
 ) -> None:
-    """Change the password and end every other session of the user."""
-    user = await _active_user(connection, principal.id)
+    """Change the password and end every other session of the user.
+
+    A wrong current password counts toward the account's lockout like a failed login, so an
+    access token cannot be used to guess the password without limit.
+    """
+    user = await _active_user(pool, principal.id)
+    acceptable = acceptable_password(
+        new_password, email=user.email, name=user.name, field="new_password"
+    )
+    core.hasher.check_capacity()
+    now = core.clock.now()
+    reserved = await repository.reserve_password_check(pool, user.id, now, _lockout(core))
+    if reserved is None:
+        locked = await _active_user(pool, principal.id)
+        raise TooManyRequestsError(
+            "too many wrong passwords; try again later",
+            _seconds_until(locked.locked_until or now, now),
+        )
     verification = await core.hasher.verify(user.password_hash, normalise(current_password))
     if not verification.matches:
+        await record_event(pool, "password_change_failed", user_id=user.id, context=context)
         raise InvalidInputError.for_field("current_password", "is not correct")
-    password_hash = await core.hasher.hash(
-        acceptable_password(new_password, email=user.email, name=user.name, field="new_password")
-    )
+    password_hash = await core.hasher.hash(acceptable)
     now = core.clock.now()
-    async with connection.transaction():
+    async with pool.acquire() as connection, connection.transaction():
+        await repository.settle_password_check(connection, user.id, reserved)
         await repository.update_password(connection, user.id, password_hash, now)
-        await repository.revoke_user_tokens(
-            connection, user.id, REFRESH, now, keep_family=principal.session_id
-        )
+        await sessions.revoke_user_sessions(connection, user.id, now, keep=principal.session_id)
         await repository.revoke_user_tokens(connection, user.id, PASSWORD_RESET, now)
         await record_event(connection, "password_changed", user_id=user.id, context=context)
 
 
 async def request_email_verification(
-    connection: asyncpg.Connection, core: Core, principal: Principal
+    pool: asyncpg.Pool, core: Core, principal: Principal, context: RequestContext
 ) -> MailMessage | None:
     """A new verification mail for the signed-in user, or None if the address is verified."""
-    user = await _active_user(connection, principal.id)
+    user = await _active_user(pool, principal.id)
     if user.email_verified_at is not None:
         return None
-    async with connection.transaction():
+    await enforce_mail_limits(pool, core, email=user.email, context=context, bucket="verify-email")
+    async with pool.acquire() as connection, connection.transaction():
         return await links.email_verification_mail(connection, core, user)

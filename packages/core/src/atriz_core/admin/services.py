@@ -7,12 +7,7 @@ import uuid
 import asyncpg
 
 from atriz_core.accounts import repository as accounts
-from atriz_core.accounts.repository import (
-    EMAIL_VERIFICATION,
-    PASSWORD_RESET,
-    REFRESH,
-    UserRecord,
-)
+from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, UserRecord
 from atriz_core.admin import repository
 from atriz_core.admin.schemas import Role, UserPage
 from atriz_core.audit import record_event
@@ -21,6 +16,7 @@ from atriz_core.context import Core, RequestContext
 from atriz_core.errors import ConflictError, NotFoundError
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.passwords.policy import acceptable_password
+from atriz_core.sessions import repository as sessions
 
 __all__ = [
     "create_role",
@@ -54,7 +50,8 @@ async def _existing_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> 
 
 async def _end_sessions(connection: asyncpg.Connection, core: Core, user_id: uuid.UUID) -> None:
     now = core.clock.now()
-    for token_type in (REFRESH, EMAIL_VERIFICATION, PASSWORD_RESET):
+    await sessions.revoke_user_sessions(connection, user_id, now)
+    for token_type in (EMAIL_VERIFICATION, PASSWORD_RESET):
         await accounts.revoke_user_tokens(connection, user_id, token_type, now)
 
 

@@ -22,7 +22,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
-from atriz_core.errors import DomainError, FieldProblem, TooManyRequestsError
+from atriz_core.errors import DomainError, FieldProblem, ServiceBusyError, TooManyRequestsError
+from atriz_database import DatabaseUnavailableError
 
 __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
 
@@ -85,14 +86,41 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     headers = None
-    if isinstance(exc, TooManyRequestsError):
+    if isinstance(exc, TooManyRequestsError | ServiceBusyError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     return problem_response(
         exc.status, exc.detail, title=exc.title, errors=exc.problems, headers=headers
     )
 
 
+# The database is out of reach or overloaded for now: the pool stayed busy for its whole acquire
+# timeout, the connection was lost, the server is starting or stopping, or a lock was not
+# granted within `lock_timeout`. None of these is the request's fault or a bug: 503, retry soon.
+_UNAVAILABLE = (
+    DatabaseUnavailableError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+)
+RETRY_AFTER_SECONDS = 2
+
+
+def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.warning(
+        "database unavailable (%s) on %s %s", type(exc).__name__, request.method, request.url.path
+    )
+    return problem_response(
+        503,
+        "the service is busy or its database is out of reach; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, _UNAVAILABLE):
+        return handle_database_unavailable(request, exc)
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
         sqlstate = getattr(exc, "sqlstate", None)

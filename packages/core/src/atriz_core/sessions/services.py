@@ -1,0 +1,177 @@
+"""Rules of sessions: refresh-token rotation with reuse detection, logout, revocation.
+
+A session has one generation counter. Each refresh with a token of the current generation
+advances it and returns a token of the new one. A token of the generation just before is still
+accepted for `CORE_REFRESH_REUSE_GRACE_SECONDS` after that rotation (two tabs refreshing at
+once, a retried request) and gets a token of the current generation, without advancing it.
+Any other spent token, or the previous generation after the grace window, is taken as stolen:
+the session ends. A session also ends `CORE_SESSION_MAX_SECONDS` after its sign-in, however
+often it is refreshed.
+
+Every refresh locks the session row, and so does every revocation, so the two never interleave:
+once a revocation commits, no token of the session works, a token minted beside it included.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from enum import Enum
+
+import asyncpg
+
+from atriz_core.accounts.schemas import TokenPair
+from atriz_core.audit import record_event
+from atriz_core.client.verifier import Principal
+from atriz_core.context import Core, RequestContext
+from atriz_core.errors import AuthenticationError
+from atriz_core.sessions import repository
+from atriz_core.sessions.repository import LockedSession, RefreshToken
+from atriz_core.tokens.access import issue_access_token
+from atriz_core.tokens.opaque import hash_token, new_token
+
+__all__ = ["log_out", "log_out_everywhere", "refresh_session", "token_pair"]
+
+SESSION_ENDED = "the refresh token is not valid; sign in again"
+REUSE_DETECTED = "refresh token reused; the session has been ended"
+
+
+class _Verdict(Enum):
+    ROTATE = "rotate"
+    """The current generation: advance the session."""
+    CATCH_UP = "catch_up"
+    """The previous generation within the grace window: a token of the current one."""
+    REUSED = "reused"
+    """A spent token outside the grace window: end the session."""
+    REFUSED = "refused"
+    """Expired, revoked, unknown, or its user can no longer sign in."""
+
+
+def token_pair(
+    core: Core,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    roles: list[str],
+    session_id: uuid.UUID,
+    refresh_token: str,
+) -> TokenPair:
+    settings = core.settings
+    access_token = issue_access_token(
+        core.keyring,
+        issuer=settings.issuer,
+        audiences=settings.audiences,
+        user_id=user_id,
+        email=email,
+        roles=roles,
+        session_id=session_id,
+        now=core.clock.now(),
+        lifetime_seconds=settings.access_token_seconds,
+    )
+    return TokenPair(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=settings.access_token_seconds,
+    )
+
+
+def _judge(core: Core, token: RefreshToken, session: LockedSession | None) -> _Verdict:
+    now = core.clock.now()
+    if (
+        session is None
+        or session.revoked_at is not None
+        or session.expires_at <= now
+        or token.expires_at <= now
+        or not session.user_can_sign_in
+    ):
+        return _Verdict.REFUSED
+    if token.generation == session.generation:
+        return _Verdict.ROTATE
+    grace = timedelta(seconds=core.settings.refresh_reuse_grace_seconds)
+    if (
+        token.generation == session.generation - 1
+        and session.rotated_at is not None
+        and now - session.rotated_at <= grace
+    ):
+        return _Verdict.CATCH_UP
+    return _Verdict.REUSED
+
+
+async def refresh_session(
+    connection: asyncpg.Connection, core: Core, *, refresh_token: str, context: RequestContext
+) -> TokenPair:
+    """Rotate a refresh token: a new one of the same session, and a new access token."""
+    now = core.clock.now()
+    async with connection.transaction():
+        token = await repository.get_refresh_token(connection, hash_token(refresh_token))
+        if token is None:
+            raise AuthenticationError(SESSION_ENDED)
+        session = await repository.lock_session(connection, token.session_id)
+        verdict = _judge(core, token, session)
+        if verdict is _Verdict.REUSED and session is not None:
+            await repository.revoke_session(connection, session.id, now)
+            await record_event(
+                connection,
+                "refresh_reuse",
+                user_id=session.user_id,
+                context=context,
+                details={"session": str(session.id), "generation": token.generation},
+            )
+        if session is None or verdict in (_Verdict.REUSED, _Verdict.REFUSED):
+            pair = None
+        else:
+            generation = session.generation + (verdict is _Verdict.ROTATE)
+            new_refresh_token, new_hash = new_token()
+            idle_end = now + timedelta(seconds=core.settings.refresh_token_seconds)
+            roles = await repository.rotate_session(
+                connection,
+                session=session,
+                spent_token_id=token.id,
+                generation=generation,
+                now=now,
+                token_hash=new_hash,
+                expires_at=min(idle_end, session.expires_at),
+                user_agent=context.user_agent,
+                client_address=context.client_address,
+            )
+            pair = token_pair(
+                core,
+                user_id=session.user_id,
+                email=session.email,
+                roles=roles,
+                session_id=session.id,
+                refresh_token=new_refresh_token,
+            )
+    # Raised after the transaction, so that a detected reuse stays revoked and audited.
+    if pair is None:
+        raise AuthenticationError(REUSE_DETECTED if verdict is _Verdict.REUSED else SESSION_ENDED)
+    return pair
+
+
+async def log_out(
+    connection: asyncpg.Connection, core: Core, *, refresh_token: str, context: RequestContext
+) -> None:
+    """End the session that `refresh_token` belongs to. An unknown token is not an error."""
+    async with connection.transaction():
+        token = await repository.get_refresh_token(connection, hash_token(refresh_token))
+        session = await repository.lock_session(connection, token.session_id) if token else None
+        if session is None:
+            return
+        await repository.revoke_session(connection, session.id, core.clock.now())
+        await record_event(
+            connection,
+            "logout",
+            user_id=session.user_id,
+            context=context,
+            details={"session": str(session.id)},
+        )
+
+
+async def log_out_everywhere(
+    connection: asyncpg.Connection, core: Core, principal: Principal, context: RequestContext
+) -> int:
+    """End every session of the signed-in user; return how many ended."""
+    async with connection.transaction():
+        ended = await repository.revoke_user_sessions(connection, principal.id, core.clock.now())
+        await record_event(connection, "logout_all", user_id=principal.id, context=context)
+    return ended
