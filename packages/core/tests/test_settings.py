@@ -61,3 +61,43 @@ def test_a_bad_trusted_proxy_stops_the_start(core_env: pytest.MonkeyPatch) -> No
 
     with pytest.raises(ConfigurationError, match=r"CORE_TRUSTED_PROXIES: 'proxy\.internal'"):
         CoreSettings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CORE_REFRESH_REUSE_GRACE_SECONDS", "3600"),
+        ("CORE_SESSION_MAX_SECONDS", "31536000"),
+        ("CORE_REFRESH_TOKEN_SECONDS", "10"),
+        ("CORE_LOGIN_MAX_FAILURES", "1000"),
+        ("CORE_LOCKOUT_MAX_SECONDS", "604800"),
+        ("CORE_PASSWORD_RESET_SECONDS", "604800"),
+        ("CORE_HASH_QUEUE_MAX_WAIT", "120"),
+        ("CORE_MAIL_PER_EMAIL", "0"),
+    ],
+)
+def test_settings_beyond_their_bounds_are_refused_naming_the_variable(
+    core_env: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    core_env.setenv(variable, value)
+
+    with pytest.raises(ConfigurationError, match=f"{variable} must be between"):
+        CoreSettings.from_env()
+
+
+def test_refresh_tokens_cannot_outlive_the_session_limit(core_env: pytest.MonkeyPatch) -> None:
+    core_env.setenv("CORE_REFRESH_TOKEN_SECONDS", "7200")
+    core_env.setenv("CORE_SESSION_MAX_SECONDS", "3600")
+
+    with pytest.raises(ConfigurationError, match="must not exceed CORE_SESSION_MAX_SECONDS"):
+        CoreSettings.from_env()
+
+
+def test_session_and_queue_limits_are_read(core_env: pytest.MonkeyPatch) -> None:
+    core_env.setenv("CORE_SESSION_MAX_SECONDS", "86400")
+    core_env.setenv("CORE_REFRESH_TOKEN_SECONDS", "3600")
+    core_env.setenv("CORE_HASH_QUEUE_MAX_WAIT", "1.5")
+
+    settings = CoreSettings.from_env()
+
+    assert (settings.session_max_seconds, settings.hash_queue_max_wait_seconds) == (86400, 1.5)
