@@ -11,9 +11,9 @@ from litestar.di import Provide
 from litestar.params import FromPath
 
 from atriz_core.client import PUBLIC, AtrizAuth, JwksKeys, TokenVerifier, requires_role
-from atriz_core.web.database import DbConnection, pool_lifespan, provide_connection
-from atriz_core.web.health import health_handlers
-from atriz_core.web.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.database import DbConnection, pool_lifespan, provide_connection
+from atriz_core.kit.health import health_handlers
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
 
 
 async def _item(conn: DbConnection, item_id: int) -> dict[str, Any]:

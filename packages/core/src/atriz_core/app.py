@@ -22,9 +22,9 @@ from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import PublishedKeys, load_keyring
-from atriz_core.web.database import pool_lifespan, provide_connection
-from atriz_core.web.health import health_handlers
-from atriz_core.web.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.database import pool_lifespan, provide_connection
+from atriz_core.kit.health import health_handlers
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_database import DatabaseSettings
 
 __all__ = ["create_app", "create_app_from_env"]

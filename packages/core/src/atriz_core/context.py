@@ -15,7 +15,7 @@ from atriz_core.mail import Mailer
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import KeyRing
-from atriz_core.web.forwarded import client_address
+from atriz_core.kit.forwarded import client_address
 
 __all__ = ["Core", "CoreRequest", "RequestContext"]
 

@@ -1,6 +1,6 @@
 """Domain errors, raised by services and mapped to RFC 9457 problem details once, centrally.
 
-Core and every app raise these; `atriz_core.web.problems` turns them into HTTP responses.
+Core and every app raise these; `atriz_core.kit.problems` turns them into HTTP responses.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atriz_core.db import target
-from atriz_core.web.forwarded import Network, parse_networks
+from atriz_core.kit.forwarded import Network, parse_networks
 from atriz_database import ConfigurationError, Environment, current_environment, database_url
 from atriz_database.settings import env_float, env_int, env_str, project_root
 

@@ -24,7 +24,7 @@ from atriz_core.client import (
     requires_role,
 )
 from atriz_core.testing import TokenMinter, assert_rejects_bad_tokens
-from atriz_core.web.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
 
 
 @get("/vehicles")

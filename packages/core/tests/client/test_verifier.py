@@ -30,7 +30,7 @@ from atriz_core.client import (
 )
 from atriz_core.client.verifier import KeysUnavailableError
 from atriz_core.testing import CoreHarness, TokenMinter, assert_rejects_bad_tokens
-from atriz_core.web.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
 
 
 @get("/things", guards=[requires_signed_in])

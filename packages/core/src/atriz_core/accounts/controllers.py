@@ -26,7 +26,7 @@ from atriz_core.client.litestar import requires_signed_in
 from atriz_core.context import Core, CoreRequest
 from atriz_core.mail import MailMessage
 from atriz_core.sessions import services as sessions
-from atriz_core.web.database import DbConnection
+from atriz_core.kit.database import DbConnection
 
 __all__ = ["AuthController"]
 

@@ -16,7 +16,7 @@ from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
 from atriz_core.admin.schemas import Role, RoleCreate, RoleGrant, UserPage
 from atriz_core.client.litestar import requires_role
 from atriz_core.context import CoreRequest
-from atriz_core.web.database import DbConnection
+from atriz_core.kit.database import DbConnection
 
 __all__ = ["AdminController"]
 

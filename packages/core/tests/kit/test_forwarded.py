@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from atriz_core.web.forwarded import client_address, parse_networks
+from atriz_core.kit.forwarded import client_address, parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 192.0.2.10, fd00::/8")
 

@@ -13,8 +13,8 @@ from litestar.params import FromPath, JSONBody
 from litestar.testing import AsyncTestClient
 
 from atriz_core.errors import ConflictError
-from atriz_core.web.database import DbConnection, pool_lifespan, provide_transaction
-from atriz_core.web.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.database import DbConnection, pool_lifespan, provide_transaction
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
 
 
 @post("/notes/{text:str}")
