@@ -17,14 +17,14 @@ from atriz_core.client.litestar import AtrizAuth
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core, CoreRequest
+from atriz_core.kit.database import pool_lifespan, provide_connection
+from atriz_core.kit.health import health_handlers
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_core.limits import stale_limit_purger
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import PublishedKeys, load_keyring
-from atriz_core.kit.database import pool_lifespan, provide_connection
-from atriz_core.kit.health import health_handlers
-from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_database import DatabaseSettings
 
 __all__ = ["create_app", "create_app_from_env"]

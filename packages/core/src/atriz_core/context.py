@@ -11,11 +11,11 @@ from litestar.datastructures import State
 
 from atriz_core.client.verifier import Principal
 from atriz_core.clock import Clock
+from atriz_core.kit.forwarded import client_address
 from atriz_core.mail import Mailer
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import KeyRing
-from atriz_core.kit.forwarded import client_address
 
 __all__ = ["Core", "CoreRequest", "RequestContext"]
 

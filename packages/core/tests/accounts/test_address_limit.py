@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from atriz_core.kit.forwarded import parse_networks
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import CoreHarness, running_core
-from atriz_core.kit.forwarded import parse_networks
 
 PROXY = {"trusted_proxies": parse_networks("10.0.0.0/8")}
 

@@ -23,8 +23,8 @@ from atriz_core.client import (
     TokenVerifier,
     requires_role,
 )
-from atriz_core.testing import TokenMinter, assert_rejects_bad_tokens
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
+from atriz_core.testing import TokenMinter, assert_rejects_bad_tokens
 
 
 @get("/vehicles")

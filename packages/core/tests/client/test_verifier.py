@@ -29,8 +29,8 @@ from atriz_core.client import (
     requires_signed_in,
 )
 from atriz_core.client.verifier import KeysUnavailableError
-from atriz_core.testing import CoreHarness, TokenMinter, assert_rejects_bad_tokens
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
+from atriz_core.testing import CoreHarness, TokenMinter, assert_rejects_bad_tokens
 
 
 @get("/things", guards=[requires_signed_in])

@@ -24,9 +24,9 @@ from atriz_core.accounts.schemas import (
 )
 from atriz_core.client.litestar import requires_signed_in
 from atriz_core.context import Core, CoreRequest
+from atriz_core.kit.database import DbConnection
 from atriz_core.mail import MailMessage
 from atriz_core.sessions import services as sessions
-from atriz_core.kit.database import DbConnection
 
 __all__ = ["AuthController"]
 
