@@ -8,9 +8,13 @@ A package declares its service in its `pyproject.toml`:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -19,14 +23,19 @@ from atriz_database.settings import env_int, env_str
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "STOP_TIMEOUT",
     "ServiceSpec",
     "load_services",
     "server_command",
     "server_environment",
     "start",
+    "stop",
 ]
 
 ENTRY_POINT_GROUP = "atriz.services"
+STOP_TIMEOUT = 8.0
+"""Seconds that every service together gets to stop gracefully before it is killed."""
+_RESEND_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,5 +105,58 @@ def server_environment(workers: int) -> dict[str, str]:
 
 
 def start(spec: ServiceSpec, *, host: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """Start `spec`'s server as a child in a process group (a new session) of its own.
+
+    A terminal's Ctrl-C reaches every process of its foreground group at once. In a group of
+    their own, granian's main process and workers hear only what their supervisor sends them
+    (see `stop`), so a worker still starting is not interrupted half-way by a signal that was
+    meant for `atriz dev`, and the whole group can be stopped, or killed, with one call.
+    """
     command = server_command(spec, host=host, port=port, workers=workers)
-    return subprocess.Popen(command, env=server_environment(workers))  # noqa: S603
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        command, env=server_environment(workers), start_new_session=True
+    )
+
+
+def stop(
+    children: Mapping[str, subprocess.Popen[bytes]],
+    *,
+    timeout: float = STOP_TIMEOUT,
+    out: Callable[[str], None] = print,
+) -> None:
+    """Stop every child that `start` started (by service name), and every process it started.
+
+    SIGTERM goes to each child's whole process group, again every second while the child runs;
+    the children share one deadline of `timeout` seconds; then SIGKILL goes to every group, so
+    that nothing is left, and each child is reaped.
+
+    The repeats and the hard stop are both needed. A granian worker misses a stop signal that
+    arrives while it is still starting: it then serves on in `epoll_wait`, and its main process
+    waits for it forever (shared/FACTS.md). The same signal once the worker serves does stop it
+    (in tests, within a second or two of "Started worker"); anything that still hangs is killed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        running = [child for child in children.values() if child.poll() is None]
+        remaining = deadline - time.monotonic()
+        if not running or remaining <= 0:
+            break
+        for child in running:
+            _signal_group(child, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            running[0].wait(timeout=min(_RESEND_INTERVAL, remaining))
+    for name, child in children.items():
+        if child.returncode is None:
+            out(f"{name} did not stop within {timeout:g} s: killing it (pid {child.pid})")
+        # Also when the main process stopped in time: a worker it left behind would still be in
+        # its group. A group with no process left answers ESRCH, which `_signal_group` ignores.
+        _signal_group(child, signal.SIGKILL)
+    for child in children.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1)  # SIGKILL cannot be refused; this only reaps
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    """Send `signum` to the process group `child` leads (`start` made it a group leader)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signum)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import time
 from importlib.metadata import entry_points
 
@@ -24,6 +25,7 @@ from atriz_database.services import (
     server_command,
     server_environment,
     start,
+    stop,
 )
 from atriz_database.targets import ALL, TargetRegistry
 from atriz_database.urls import database_url, describe_url, server_is_configured
@@ -43,33 +45,65 @@ def _prepare_databases() -> None:
         hook.load()()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _dev(serve: bool) -> int:
     refuse_in_production("atriz dev")
+    # Ctrl-C interrupts the preparation even when SIGINT was inherited ignored (see below).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _prepare_databases()
     print("Databases are created, migrated and seeded.")
     if not serve:
         return 0
-    host = default_host()
-    children = []
-    for spec in load_services().values():
-        children.append(start(spec, host=host, port=spec.port, workers=1))
-        print(f"{spec.name}: http://{host}:{spec.port}  (docs: http://{host}:{spec.port}/schema)")
-    print("Press Ctrl-C to stop.", flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    return _serve_all(default_host())
+
+
+# SIGHUP too: a closed terminal must not leave the services running, holding their ports.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _serve_all(host: str) -> int:
+    """Serve every service until Ctrl-C, SIGTERM or SIGHUP (0), or until one of them exits (1).
+
+    The signal handlers only note the request; the loop below acts on it. So a signal that
+    arrives while the services are being started stops the ones already started and starts no
+    more, and none can land half-way through starting a child and leave that child untracked.
+    """
+    requested: list[int] = []
+
+    def request_stop(signum: int, frame: object) -> None:
+        requested.append(signum)
+
+    # Installed for SIGINT too, although Python has a handler of its own: a process started in
+    # the background of a non-interactive shell (a test runner, a script's `&`) inherits SIGINT
+    # ignored, and Python then leaves it ignored: `kill -INT` did nothing at all, which is how
+    # `atriz dev` outlived its test's stop signal by 30 s.
+    previous = {
+        signum: signal.signal(signum, request_stop)
+        for signum in _STOP_SIGNALS
+        if not (signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN)  # nohup
+    }
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a service stopped; stopping the others")
-        return 1
+        for spec in load_services().values():
+            if requested:
+                break
+            children[spec.name] = start(spec, host=host, port=spec.port, workers=1)
+            print(
+                f"{spec.name}: http://{host}:{spec.port}  (docs: http://{host}:{spec.port}/schema)"
+            )
+        if not requested:
+            print("Press Ctrl-C to stop.", flush=True)
+        while not requested:
+            exited = [name for name, child in children.items() if child.poll() is not None]
+            if exited:
+                print(f"{', '.join(exited)} stopped; stopping the others", flush=True)
+                return 1
+            time.sleep(0.1)
+        print("Stopping...", flush=True)
+        return 0
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=10)
+        stop(children)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _serve(name: str, host: str | None, port: int | None, workers: int | None) -> int:
