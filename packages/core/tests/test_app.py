@@ -15,7 +15,10 @@ async def test_health_and_ready(core_harness: CoreHarness) -> None:
 
     assert health.json() == {"status": "ok"}
     assert ready.status_code == 200
-    assert ready.json() == {"status": "healthy", "checks": {"database": "up"}}
+    body = ready.json()
+    assert body["status"] == "healthy"
+    assert body["checks"]["database"]["status"] == "up"
+    assert 0 <= body["checks"]["database"]["ms"] < 2000
 
 
 async def test_ready_is_unhealthy_when_the_database_is_gone(core_harness: CoreHarness) -> None:
@@ -78,3 +81,16 @@ async def test_an_unexpected_error_is_a_bare_500(core_harness: CoreHarness) -> N
     assert body["detail"] == "an unexpected error occurred; it has been logged"
     assert "login_throttle" not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_openapi_declares_the_bearer_scheme_on_protected_operations_only(
+    core_harness: CoreHarness,
+) -> None:
+    schema = (await core_harness.client.get("/schema/openapi.json")).json()
+
+    scheme = schema["components"]["securitySchemes"]["BearerToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert schema["paths"]["/auth/me"]["get"]["security"] == [{"BearerToken": []}]
+    assert schema["paths"]["/admin/users"]["get"]["security"] == [{"BearerToken": []}]
+    assert "security" not in schema["paths"]["/auth/login"]["post"]
+    assert "security" not in schema["paths"]["/health"]["get"]

@@ -6,20 +6,14 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from atriz_core.accounts.controllers import AuthController
 from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
-from atriz_core.client.litestar import AtrizAuth
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core, CoreRequest
-from atriz_core.kit.database import pool_lifespan, provide_connection
-from atriz_core.kit.health import health_handlers
-from atriz_core.kit.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.service import create_service
 from atriz_core.limits import stale_limit_purger
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
@@ -72,36 +66,20 @@ def create_app(
         audience=settings.audiences,
         clock=lambda: core.clock.now().timestamp(),
     )
-    return Litestar(
-        route_handlers=[
-            AuthController,
-            LinkPagesController,
-            AdminController,
-            jwks,
-            *health_handlers("db_pool"),
-        ],
-        dependencies={
-            "conn": Provide(provide_connection),
-        },
-        # Most of core's routes are for signed-out callers; the others carry guards.
-        plugins=[AtrizAuth(verifier, require_sign_in=False)],
-        lifespan=[
-            pool_lifespan("db_pool", settings.database_url, database),
-            stale_limit_purger(core),
-        ],
+    return create_service(
+        name="core",
+        title="Atriz core",
+        description="Shared sign-in for every Atriz app.",
+        route_handlers=[AuthController, LinkPagesController, AdminController, jwks],
+        verifier=verifier,
+        database_url=settings.database_url,
+        database=database,
+        require_sign_in=False,
+        max_body_bytes=MAX_BODY_BYTES,
+        lifespan=[stale_limit_purger(core)],
         on_shutdown=[core.hasher.close],
-        state=State({"core": core}),
-        exception_handlers=EXCEPTION_HANDLERS,
+        state={"core": core},
         request_class=CoreRequest,
-        request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=OpenAPIConfig(
-            title="Atriz core",
-            version="0.1.0",
-            description="Shared sign-in for every Atriz app.",
-            path="/schema",
-            use_handler_docstrings=True,
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import asyncpg
@@ -14,7 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from atriz_core.client.litestar import PUBLIC
 
-__all__ = ["Health", "Readiness", "health_handlers"]
+__all__ = ["Check", "Health", "Readiness", "health_handlers"]
 
 CHECK_TIMEOUT_SECONDS = 2.0
 logger = logging.getLogger(__name__)
@@ -24,22 +25,30 @@ class Health(msgspec.Struct):
     status: str
 
 
+class Check(msgspec.Struct):
+    status: str
+    """`up` or `down`."""
+    ms: float
+    """How long the check took, in milliseconds."""
+
+
 class Readiness(msgspec.Struct):
     status: str
     """`healthy`, `degraded` (a secondary database is down) or `unhealthy`."""
-    checks: dict[str, str]
+    checks: dict[str, Check]
 
 
-async def _check(pool: asyncpg.Pool | None) -> str:
-    if pool is None:
-        return "down"
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            await pool.fetchval("SELECT 1")
-    except Exception as exc:  # a probe reports any failure as "down", never as a 500
-        logger.warning("readiness check failed: %s: %s", type(exc).__name__, exc)
-        return "down"
-    return "up"
+async def _check(pool: asyncpg.Pool | None) -> Check:
+    started = time.perf_counter()
+    status = "down"
+    if pool is not None:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                await pool.fetchval("SELECT 1")
+            status = "up"
+        except Exception as exc:  # a probe reports any failure as "down", never as a 500
+            logger.warning("readiness check failed: %s", type(exc).__name__)
+    return Check(status=status, ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def health_handlers(
@@ -63,9 +72,9 @@ def health_handlers(
         keys: dict[str, Any] = {"database": primary, **secondary}
         results = await asyncio.gather(*(_check(state.get(key)) for key in keys.values()))
         checks = dict(zip(keys, results, strict=True))
-        if checks["database"] != "up":
+        if checks["database"].status != "up":
             status, code = "unhealthy", 503
-        elif any(result != "up" for result in checks.values()):
+        elif any(check.status != "up" for check in checks.values()):
             status, code = "degraded", 200
         else:
             status, code = "healthy", 200

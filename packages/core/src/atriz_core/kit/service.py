@@ -1,0 +1,135 @@
+"""One call builds a service: `create_service(...)`.
+
+What every Atriz service gets from it: token checks (`AtrizAuth`; routes protected unless marked
+`opt=PUBLIC`), problem details for every error, `/health` and `/ready`, OpenAPI at `/schema` with
+the bearer scheme declared on each protected operation (so the docs' Authorize button works), a
+request body limit, a pool on its own database and, for the apps, one on `atriz_shared` through
+the reader role, and a graceful stop (the server drains requests, then the pools close, waiting
+for connections in use).
+
+    app = create_service(
+        name="pshop",
+        route_handlers=[ProductController, SaleController],
+        verifier=verifier,
+        database_url=settings.database_url,
+        shared_database_url=settings.shared_database_url,
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import PluginProtocol
+from litestar.types import ControllerRouterHandler, Middleware
+
+from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
+from atriz_core.client.verifier import TokenVerifier
+from atriz_core.kit.database import pool_lifespan, provide_connection
+from atriz_core.kit.health import health_handlers
+from atriz_core.kit.problems import EXCEPTION_HANDLERS
+from atriz_database import DatabaseSettings
+
+__all__ = ["BEARER_SCHEME", "DEFAULT_MAX_BODY_BYTES", "create_service"]
+
+BEARER_SCHEME = "BearerToken"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Paths that are never behind a token: the docs, liveness and readiness probes.
+PUBLIC_PATHS = ("/schema",)
+
+Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+
+def create_service(
+    *,
+    name: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    verifier: TokenVerifier,
+    database_url: str,
+    shared_database_url: str | None = None,
+    database: DatabaseSettings | None = None,
+    title: str | None = None,
+    description: str = "",
+    version: str = "0.1.0",
+    require_sign_in: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    lifespan: Sequence[Lifespan] = (),
+    on_shutdown: Sequence[Callable[[], Any]] = (),
+    state: Mapping[str, Any] | None = None,
+    request_class: type[Request[Any, Any, Any]] | None = None,
+    plugins: Sequence[PluginProtocol] = (),
+    middleware: Sequence[Middleware] = (),
+) -> Litestar:
+    """A Litestar app with everything a service of Atriz stands on; see the module docstring.
+
+    `database_url` is the service's own database (pool `state.db_pool`, handlers take
+    `conn: DbConnection`); `shared_database_url`, for apps, is `atriz_shared` through their
+    reader login (pool `state.shared_pool`; `/ready` reports it as `shared`, and the service is
+    `degraded`, not down, without it). Core passes `require_sign_in=False`: most of its routes
+    are for signed-out callers, and the others carry guards.
+    """
+    lifespans: list[Lifespan] = [pool_lifespan("db_pool", database_url, database)]
+    secondary: dict[str, str] = {}
+    if shared_database_url is not None:
+        lifespans.append(pool_lifespan("shared_pool", shared_database_url, database))
+        secondary["shared"] = "shared_pool"
+    app = Litestar(
+        route_handlers=[*route_handlers, *health_handlers("db_pool", secondary)],
+        dependencies={"conn": Provide(provide_connection)},
+        plugins=[
+            AtrizAuth(verifier, require_sign_in=require_sign_in, public_paths=PUBLIC_PATHS),
+            *plugins,
+        ],
+        middleware=list(middleware),
+        lifespan=[*lifespans, *lifespan],
+        on_shutdown=list(on_shutdown),
+        state=State(dict(state or {})),
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_class=request_class,
+        request_max_body_size=max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title=title or f"Atriz {name}",
+            version=version,
+            description=description,
+            path="/schema",
+            use_handler_docstrings=True,
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    BEARER_SCHEME: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="An access token from core (`POST /auth/login`).",
+                    )
+                }
+            ),
+        ),
+    )
+    _declare_bearer_security(app, require_sign_in)
+    return app
+
+
+def _declare_bearer_security(app: Litestar, require_sign_in: bool) -> None:
+    """Mark each protected operation as needing the bearer token in OpenAPI (generated later,
+    on first request for it): every route but the public ones when sign-in is required;
+    otherwise only those behind a sign-in or role guard."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if isinstance(handler, HTTPRouteHandler) and _is_protected(handler, require_sign_in):
+                handler.security = [{BEARER_SCHEME: []}]
+
+
+def _is_protected(handler: HTTPRouteHandler, require_sign_in: bool) -> bool:
+    if any((layer.opt or {}).get(PUBLIC_OPT_KEY) for layer in handler.ownership_layers):
+        return False
+    return require_sign_in or bool(handler.resolve_guards())
