@@ -1,0 +1,43 @@
+"""The test kit of core and of every app: `pytest_plugins = ["atriz_core.testing"]`."""
+
+from atriz_core.testing.harness import (
+    TEST_AUDIENCES,
+    TEST_ISSUER,
+    TEST_PASSWORD,
+    CoreHarness,
+    FrozenClock,
+    InFlight,
+    MemoryMailer,
+    TokenMinter,
+    app_reader,
+    assert_rejects_bad_tokens,
+    bad_tokens,
+    core_database_url,
+    core_harness,
+    core_overrides,
+    core_settings,
+    running_core,
+    serving,
+    token_minter,
+)
+
+__all__ = [
+    "TEST_AUDIENCES",
+    "TEST_ISSUER",
+    "TEST_PASSWORD",
+    "CoreHarness",
+    "FrozenClock",
+    "InFlight",
+    "MemoryMailer",
+    "TokenMinter",
+    "app_reader",
+    "assert_rejects_bad_tokens",
+    "bad_tokens",
+    "core_database_url",
+    "core_harness",
+    "core_overrides",
+    "core_settings",
+    "running_core",
+    "serving",
+    "token_minter",
+]
