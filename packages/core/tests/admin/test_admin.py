@@ -9,7 +9,10 @@ import asyncpg
 import pytest
 
 from atriz_core.admin.guards import get_admin_standing
-from atriz_core.testing import TEST_PASSWORD, CoreHarness
+from atriz_core.context import Core
+from atriz_core.kit.pagination import CursorCodec, Keyset, cursor_secret_from_signing_key
+from atriz_core.testing import TEST_PASSWORD, CoreHarness, running_core
+from atriz_core.tokens.keys import rotate_key
 
 ADMIN_ROUTES = [
     ("GET", "/admin/users"),
@@ -131,31 +134,156 @@ async def test_the_admin_check_is_one_statement(core_harness: CoreHarness) -> No
     assert (stranger.active, stranger.admin) == (False, False)
 
 
-async def test_list_and_search_users_with_pagination(core_harness: CoreHarness) -> None:
+async def list_pages(
+    core_harness: CoreHarness, headers: dict[str, str], limit: int, **params: str
+) -> list[list[str]]:
+    """The e-mails of every page of `/admin/users`, following `next_cursor` to the end."""
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        query = {"limit": str(limit), **params, **({"cursor": cursor} if cursor else {})}
+        response = await core_harness.client.get("/admin/users", params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"items", "next_cursor"}
+        pages.append([user["email"] for user in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def test_list_users_page_by_page_oldest_first(core_harness: CoreHarness) -> None:
     admin = await core_harness.admin_headers()
     for n in range(5):
         await core_harness.register(email=f"user{n}@example.test", name=f"User_{n}")
 
-    page = (await core_harness.client.get("/admin/users?limit=2&offset=1", headers=admin)).json()
-    found = await core_harness.client.get("/admin/users?q=USER3", headers=admin)
-    underscore = await core_harness.client.get("/admin/users?q=r_", headers=admin)
+    pages = await list_pages(core_harness, admin, 2)
+    everyone = (await core_harness.client.get("/admin/users", headers=admin)).json()
 
-    assert page["total"] == 6
-    assert [u["email"] for u in page["items"]] == ["user0@example.test", "user1@example.test"]
-    assert [u["email"] for u in found.json()["items"]] == ["user3@example.test"]
-    assert found.json()["items"][0]["roles"] == ["user"]
-    # `_` is matched literally, not as LIKE's one-character wildcard.
-    assert underscore.json()["total"] == 5
+    assert pages == [
+        ["root@example.test", "user0@example.test"],
+        ["user1@example.test", "user2@example.test"],
+        ["user3@example.test", "user4@example.test"],
+    ]
+    assert len(everyone["items"]) == 6  # the default limit, 50, holds them all
+    assert everyone["next_cursor"] is None
+    assert [u["roles"] for u in everyone["items"][:2]] == [["admin", "user"], ["user"]]
+
+
+async def test_users_created_at_the_same_instant_are_each_listed_once(
+    core_harness: CoreHarness,
+) -> None:
+    admin = await core_harness.admin_headers()
+    for n in range(6):
+        await core_harness.register(email=f"user{n}@example.test", name=f"User_{n}")
+    await core_harness.sql_value("UPDATE users SET created_at = '2026-01-01T00:00:00Z'")
+    by_id = await core_harness.sql_rows("SELECT email FROM users ORDER BY id")
+
+    pages = await list_pages(core_harness, admin, 2)
+
+    assert [email for page in pages for email in page] == [row["email"] for row in by_id]
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+
+
+async def test_search_users_page_by_page(core_harness: CoreHarness) -> None:
+    admin = await core_harness.admin_headers()
+    for n in range(5):
+        await core_harness.register(email=f"user{n}@example.test", name=f"User_{n}")
+
+    matching = await list_pages(core_harness, admin, 2, q="USER")
+    found = await list_pages(core_harness, admin, 2, q="USER3")
+    # `_` is matched literally, not as LIKE's one-character wildcard ("Root" has no "r_").
+    underscore = await list_pages(core_harness, admin, 50, q="r_")
+
+    assert matching == [
+        ["user0@example.test", "user1@example.test"],
+        ["user2@example.test", "user3@example.test"],
+        ["user4@example.test"],
+    ]
+    assert found == [["user3@example.test"]]
+    assert len(underscore[0]) == 5
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "offset=-1", "limit=ten", "q=" + "x" * 201]
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=ten",
+        "q=" + "x" * 201,
+        "cursor=garbage",
+        "cursor=" + "A" * 1025,
+    ],
 )
 async def test_bad_pagination_names_the_parameter(core_harness: CoreHarness, query: str) -> None:
     admin = await core_harness.admin_headers()
     response = await core_harness.client.get(f"/admin/users?{query}", headers=admin)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == query.split("=")[0]
+
+
+async def first_cursor(core_harness: CoreHarness, headers: dict[str, str]) -> str:
+    await core_harness.register()
+    page = await core_harness.client.get("/admin/users?limit=1", headers=headers)
+    cursor: str = page.json()["next_cursor"]
+    return cursor
+
+
+async def test_an_edited_or_foreign_cursor_is_refused(core_harness: CoreHarness) -> None:
+    admin = await core_harness.admin_headers()
+    cursor = await first_cursor(core_harness, admin)
+    edited = cursor[:10] + ("B" if cursor[10] == "A" else "A") + cursor[11:]
+    core: Core = core_harness.app.state.core
+    secret = cursor_secret_from_signing_key(core.keyring.current.private_key.private_bytes_raw())
+    other_list = CursorCodec(secret).encode(
+        Keyset("core.admin.roles.by_name", ("r.name",)), ("admin",)
+    )
+
+    for bad, reason in [(edited, "was altered"), (other_list, "another list or ordering")]:
+        response = await core_harness.client.get(
+            "/admin/users", params={"cursor": bad}, headers=admin
+        )
+        assert response.status_code == 400
+        (problem,) = response.json()["errors"]
+        assert problem["field"] == "cursor"
+        assert reason in problem["reason"]
+    follows = await core_harness.client.get(
+        "/admin/users", params={"cursor": cursor}, headers=admin
+    )
+    assert [u["email"] for u in follows.json()["items"]] == ["ana@example.test"]
+
+
+async def test_a_signing_key_rotation_ends_open_cursors(core_harness: CoreHarness) -> None:
+    """Core's cursor secret is derived from its signing key: after a rotation the list starts
+    again from its first page."""
+    admin = await core_harness.admin_headers()
+    cursor = await first_cursor(core_harness, admin)
+    rotate_key(core_harness.settings.signing_key_dir)
+
+    async with running_core(core_harness.settings) as rotated:
+        headers = rotated.bearer(await rotated.login("root@example.test"))
+        stale = await rotated.client.get("/admin/users", params={"cursor": cursor}, headers=headers)
+        again = await rotated.client.get("/admin/users", headers=headers)
+
+    assert stale.status_code == 400
+    assert stale.json()["errors"][0]["field"] == "cursor"
+    assert again.status_code == 200
+
+
+async def test_openapi_shows_the_user_page_and_the_bounds_of_limit(
+    core_harness: CoreHarness,
+) -> None:
+    schema = (await core_harness.client.get("/schema/openapi.json")).json()
+    operation = schema["paths"]["/admin/users"]["get"]
+    limit = next(p for p in operation["parameters"] if p["name"] == "limit")["schema"]
+    page = schema["components"]["schemas"]["UserPage"]
+
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/UserPage"
+    }
+    assert page["properties"]["items"]["items"] == {"$ref": "#/components/schemas/UserSummary"}
+    assert set(page["properties"]) == {"items", "next_cursor"}
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 50)
 
 
 async def test_deactivate_ends_sessions_and_records_a_user_event(

@@ -17,6 +17,12 @@ from atriz_core.admin.schemas import Role, RoleCreate, RoleGrant, UserPage
 from atriz_core.client.litestar import requires_role
 from atriz_core.context import CoreRequest
 from atriz_core.kit.database import DbConnection
+from atriz_core.kit.pagination import (
+    CursorCodec,
+    PageCursor,
+    cursor_secret_from_signing_key,
+    page_limit,
+)
 
 __all__ = ["AdminController"]
 
@@ -31,14 +37,26 @@ class AdminController(Controller):
     async def list_users(
         self,
         conn: DbConnection,
+        request: CoreRequest,
         q: Annotated[
             str | None, QueryParameter(max_length=200, description="part of e-mail or name")
         ] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+        limit: Annotated[int, page_limit(100)] = 50,
+        cursor: PageCursor = None,
     ) -> UserPage:
-        """Users, oldest first, optionally only those whose e-mail or name contains `q`."""
-        return await services.list_users(conn, query=q, limit=limit, offset=offset)
+        """Users, oldest first, optionally only those whose e-mail or name contains `q`; one
+        page at a time: pass a page's `next_cursor` as `cursor` to get the next one.
+
+        No total: counting every matching user on every page is the cost keyset pagination
+        avoids. Cursors are signed with a secret derived from core's current signing key, so a
+        key rotation invalidates the cursors open at that moment (400): the list starts again.
+        """
+        secret = cursor_secret_from_signing_key(
+            request.core.keyring.current.private_key.private_bytes_raw()
+        )
+        return await services.list_users(
+            conn, CursorCodec(secret), query=q, limit=limit, cursor=cursor
+        )
 
     @post("/users/{user_id:uuid}/deactivate", status_code=HTTP_204_NO_CONTENT)
     async def deactivate_user(

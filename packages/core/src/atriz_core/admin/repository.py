@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
 from atriz_core.admin.schemas import Role, UserSummary
+from atriz_core.kit.pagination import CursorValue, Keyset
 
 __all__ = [
-    "count_users",
+    "USERS_BY_CREATION",
     "delete_role_grant",
     "get_role_id",
     "insert_role",
@@ -22,7 +24,24 @@ __all__ = [
     "soft_delete_user",
 ]
 
-_MATCHING = "($1::text IS NULL OR u.email ILIKE $1 OR u.name ILIKE $1)"
+USERS_BY_CREATION = Keyset("core.admin.users.by_creation", ("u.created_at", "u.id"))
+"""The admin list's order: oldest first, ties (one transaction's users) broken by id."""
+
+# The page is cut from `users` before the roles are gathered, one small lookup per user shown,
+# so the LIMIT stops the scan instead of applying after an aggregate over every match.
+_SEARCH_USERS = (
+    "SELECT u.id, u.email, u.name, u.is_active, u.email_verified_at IS NOT NULL AS verified,"
+    " u.created_at, u.last_login_at, u.deleted_at,"
+    " ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+    "       WHERE ur.user_id = u.id ORDER BY r.name) AS roles"
+    " FROM users u"
+    " WHERE ($1::text IS NULL OR u.email ILIKE $1 OR u.name ILIKE $1){after}"
+    " ORDER BY {order} LIMIT $2"
+)
+_SEARCH_FIRST_USERS = _SEARCH_USERS.format(after="", order=USERS_BY_CREATION.order_by())
+_SEARCH_USERS_AFTER = _SEARCH_USERS.format(
+    after=f" AND {USERS_BY_CREATION.after(3)}", order=USERS_BY_CREATION.order_by()
+)
 
 
 def like_pattern(query: str | None) -> str | None:
@@ -34,21 +53,17 @@ def like_pattern(query: str | None) -> str | None:
 
 
 async def search_users(
-    connection: asyncpg.Connection, pattern: str | None, limit: int, offset: int
+    connection: asyncpg.Connection,
+    pattern: str | None,
+    after: Sequence[CursorValue] | None,
+    limit: int,
 ) -> list[UserSummary]:
-    rows = await connection.fetch(
-        "SELECT u.id, u.email, u.name, u.is_active, u.email_verified_at IS NOT NULL AS verified,"
-        " u.created_at, u.last_login_at, u.deleted_at,"
-        " coalesce(array_agg(r.name ORDER BY r.name) FILTER (WHERE r.name IS NOT NULL), '{}')"
-        "   AS roles"
-        " FROM users u"
-        " LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN roles r ON r.id = ur.role_id"
-        f" WHERE {_MATCHING}"
-        " GROUP BY u.id ORDER BY u.created_at, u.id LIMIT $2 OFFSET $3",
-        pattern,
-        limit,
-        offset,
-    )
+    """Up to `limit` users matching `pattern` (a LIKE pattern, or None for all), in
+    `USERS_BY_CREATION` order, after the position `after` (None: from the first)."""
+    if after is None:
+        rows = await connection.fetch(_SEARCH_FIRST_USERS, pattern, limit)
+    else:
+        rows = await connection.fetch(_SEARCH_USERS_AFTER, pattern, limit, *after)
     return [
         UserSummary(
             id=row["id"],
@@ -63,13 +78,6 @@ async def search_users(
         )
         for row in rows
     ]
-
-
-async def count_users(connection: asyncpg.Connection, pattern: str | None) -> int:
-    total: int = await connection.fetchval(
-        f"SELECT count(*) FROM users u WHERE {_MATCHING}", pattern
-    )
-    return total
 
 
 async def set_user_active(

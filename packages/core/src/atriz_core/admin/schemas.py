@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from atriz_core.kit.pagination import Page, schema_name
+
 __all__ = ["Role", "RoleCreate", "RoleGrant", "UserPage", "UserSummary"]
 
 RoleName = Annotated[
@@ -33,11 +35,8 @@ class UserSummary(msgspec.Struct):
     deleted_at: datetime | None
 
 
-class UserPage(msgspec.Struct):
-    items: list[UserSummary]
-    total: int
-    limit: int
-    offset: int
+UserPage = Annotated[Page[UserSummary], schema_name("UserPage")]
+"""A page of the admin user list: `{"items": [...], "next_cursor": "..." | null}`."""
 
 
 class Role(msgspec.Struct):

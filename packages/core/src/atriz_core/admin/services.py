@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 
 from atriz_core.accounts import repository as accounts
 from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, UserRecord
 from atriz_core.admin import repository
-from atriz_core.admin.schemas import Role, UserPage
+from atriz_core.admin.schemas import Role, UserSummary
 from atriz_core.audit import record_event
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import ConflictError, NotFoundError
+from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.passwords.policy import acceptable_password
 from atriz_core.sessions import repository as sessions
@@ -32,13 +34,27 @@ __all__ = [
 
 
 async def list_users(
-    connection: asyncpg.Connection, *, query: str | None, limit: int, offset: int
-) -> UserPage:
-    """Users whose e-mail or name contains `query`, oldest first."""
-    pattern = repository.like_pattern(query)
-    items = await repository.search_users(connection, pattern, limit, offset)
-    total = await repository.count_users(connection, pattern)
-    return UserPage(items=items, total=total, limit=limit, offset=offset)
+    connection: asyncpg.Connection,
+    cursors: CursorCodec,
+    *,
+    query: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[UserSummary]:
+    """One page of the users whose e-mail or name contains `query`, oldest first, from the
+    position `cursor` names (absent: from the first). A bad cursor is an `InvalidCursorError`.
+
+    No total: counting every matching user for every page is the cost keyset pagination avoids.
+    """
+    after = cursors.position(cursor, repository.USERS_BY_CREATION)
+    users = await repository.search_users(
+        connection, repository.like_pattern(query), after, limit + 1
+    )
+    return cursors.page(users, limit, repository.USERS_BY_CREATION, _creation_position)
+
+
+def _creation_position(user: UserSummary) -> tuple[datetime, uuid.UUID]:
+    return (user.created_at, user.id)
 
 
 async def _existing_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserRecord:
