@@ -241,3 +241,18 @@ async def test_logins_beyond_the_hashing_queue_limit_get_503_at_once(
         assert [r.status_code for r in answered] == [401] * 4
         failures = await core.sql_value("SELECT failed_login_count FROM users")
         assert failures == 4, "a refused login books no failure"
+
+
+async def test_right_and_wrong_passwords_at_once_from_one_address_never_deadlock(
+    core_settings: CoreSettings,
+) -> None:
+    # Booking locks the address's row, then the account's; a success used to lock them the
+    # other way round in one statement, and the two deadlocked (a 500).
+    async with core_with(core_settings, login_max_failures=100, address_max_failures=1000) as core:
+        responses = await asyncio.gather(
+            *(login(core, TEST_PASSWORD if n % 2 else f"{WRONG} {n}") for n in range(40))
+        )
+
+        assert core.in_flight.peak > 1
+        statuses = sorted({r.status_code for r in responses})
+        assert statuses == [200, 401], statuses

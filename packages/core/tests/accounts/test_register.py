@@ -187,3 +187,29 @@ async def test_body_that_is_not_json_is_a_4xx(core_harness: CoreHarness) -> None
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/auth/register",
+            {"email": "a\u0000@example.test", "password": "x" * 12, "name": "A"},
+            "email",
+        ),
+        (
+            "/auth/register",
+            {"email": "a@example.test", "password": "x" * 12, "name": "A\u0000"},
+            "name",
+        ),
+        ("/auth/login", {"email": "a@example\u0000.test", "password": "whatever it is"}, "email"),
+        ("/auth/password-reset/request", {"email": "\u0000a@example.test"}, "email"),
+    ],
+)
+async def test_control_characters_are_refused_naming_the_field(
+    core_harness: CoreHarness, path: str, body: dict[str, str], field: str
+) -> None:
+    response = await core_harness.client.post(path, json=body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field

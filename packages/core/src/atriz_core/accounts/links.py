@@ -26,6 +26,7 @@ __all__ = [
     "confirm_password_reset",
     "email_verification_mail",
     "request_password_reset",
+    "send_password_reset",
 ]
 
 
@@ -93,17 +94,23 @@ async def confirm_email_verification(
 
 async def request_password_reset(
     pool: asyncpg.Pool, core: Core, *, email: str, context: RequestContext
-) -> MailMessage | None:
-    """The reset mail to send, or None when no active account has that address.
+) -> None:
+    """Count a reset request against its limits (429 beyond them).
 
-    The caller answers the same either way, and sends the mail after responding. The limits
-    per address and per e-mail are counted whether or not the address has an account, so a
-    429 tells nothing either.
+    The limits per address and per e-mail are counted whether or not the address has an
+    account, so a 429 tells nothing; the caller then answers 202 at once and runs
+    `send_password_reset` after responding, so that the answer's timing tells nothing either.
     """
     await enforce_mail_limits(pool, core, email=email, context=context, bucket="reset")
+
+
+async def send_password_reset(
+    pool: asyncpg.Pool, core: Core, *, email: str, context: RequestContext
+) -> None:
+    """Mail a reset link if an active account has that address; otherwise do nothing."""
     user = await repository.get_user_by_email(pool, email.strip())
     if user is None or not user.can_sign_in:
-        return None
+        return
     async with pool.acquire() as connection, connection.transaction():
         token = await _one_time_token(
             connection, core, user, PASSWORD_RESET, core.settings.password_reset_seconds
@@ -111,13 +118,16 @@ async def request_password_reset(
         await record_event(connection, "password_reset_requested", user_id=user.id, context=context)
     minutes = core.settings.password_reset_seconds // 60
     link = f"{core.settings.public_url}/auth/password-reset?token={token}"
-    return MailMessage(
-        to=user.email,
-        subject="Reset your Atriz password",
-        body=(
-            f"Hello {user.name},\n\nChoose a new password within {minutes} minutes:\n{link}\n\n"
-            "If you did not ask for this, ignore this mail; your password stays as it is.\n"
-        ),
+    await core.mailer.send(
+        MailMessage(
+            to=user.email,
+            subject="Reset your Atriz password",
+            body=(
+                f"Hello {user.name},\n\nChoose a new password within {minutes} minutes:\n"
+                f"{link}\n\n"
+                "If you did not ask for this, ignore this mail; your password stays as it is.\n"
+            ),
+        )
     )
 
 

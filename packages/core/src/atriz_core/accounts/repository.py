@@ -24,6 +24,7 @@ __all__ = [
     "insert_user",
     "mark_email_verified",
     "mark_token_used",
+    "refund_address_booking",
     "reserve_login_attempt",
     "reserve_password_check",
     "revoke_user_tokens",
@@ -85,14 +86,17 @@ class Lockout:
 class LoginAttempt:
     """What a login learnt and booked before hashing.
 
-    `reserved` is the account's failure count including this attempt, booked in advance as a
-    failure, or None when no check of the real hash is allowed (unknown, inactive or locked
-    account, or the address refused). `address_admitted` is false when the address is over
-    its limit; `address_window_started_at` then says when its window began.
+    `booking` is the number of this attempt's booking on the account (`users.login_bookings`),
+    which `start_session` hands back, and `failures` the account's failure count including this
+    attempt, booked in advance as a failure; both are None when no check of the real hash is
+    allowed (unknown, inactive or locked account, or the address refused). `address_admitted`
+    is false when the address is over its limit; `address_window_started_at` then says when its
+    window began.
     """
 
     user: UserRecord | None
-    reserved: int | None
+    booking: int | None
+    failures: int | None
     address_admitted: bool
     address_window_started_at: datetime | None
 
@@ -131,7 +135,7 @@ def _book_failure(now: str, lockout: str) -> str:
     position = int(lockout.lstrip("$"))
     max_failures, base, cap = (f"${position + i}" for i in range(3))
     return (
-        "failed_login_count = u.failed_login_count + 1,"
+        "login_bookings = u.login_bookings + 1, failed_login_count = u.failed_login_count + 1,"
         f" locked_until = CASE WHEN u.failed_login_count + 1 >= {max_failures}"
         f" THEN {now}::timestamptz + make_interval(secs => least({cap}::float8,"
         f"  {base}::float8 * power(2, least(u.failed_login_count + 1 - {max_failures}, 30))))"
@@ -179,9 +183,10 @@ async def reserve_login_attempt(
         "  FROM admitted"
         "  WHERE admitted.ok AND u.email = $1 AND u.is_active AND u.deleted_at IS NULL"
         "   AND (u.locked_until IS NULL OR u.locked_until <= $3)"
-        "  RETURNING u.failed_login_count"
+        "  RETURNING u.login_bookings, u.failed_login_count"
         ")"
-        f" SELECT {columns}, (SELECT failed_login_count FROM account) AS reserved,"
+        f" SELECT {columns}, (SELECT login_bookings FROM account) AS booking,"
+        "  (SELECT failed_login_count FROM account) AS failures,"
         "  admitted.ok AS address_admitted, t.window_started_at"
         " FROM admitted"
         " LEFT JOIN users u ON u.email = $1"
@@ -198,7 +203,8 @@ async def reserve_login_attempt(
     assert row is not None  # `admitted` always has its one row
     return LoginAttempt(
         user=_user(row),
-        reserved=row["reserved"],
+        booking=row["booking"],
+        failures=row["failures"],
         address_admitted=row["address_admitted"],
         address_window_started_at=row["window_started_at"],
     )
@@ -207,36 +213,52 @@ async def reserve_login_attempt(
 async def reserve_password_check(
     connection: asyncpg.Connection, user_id: uuid.UUID, now: datetime, lockout: Lockout
 ) -> int | None:
-    """Book a check of a signed-in user's current password as a failure, like a login does;
-    None when the account is locked (or inactive) and the password must not be checked."""
-    reserved: int | None = await connection.fetchval(
+    """Book a check of a signed-in user's current password as a failure, like a login does,
+    and return the booking's number; None when the account is locked (or inactive) and the
+    password must not be checked."""
+    booking: int | None = await connection.fetchval(
         f"UPDATE users u SET {_book_failure('$2', '$3')}"
         " WHERE u.id = $1 AND u.is_active AND u.deleted_at IS NULL"
         "  AND (u.locked_until IS NULL OR u.locked_until <= $2)"
-        " RETURNING u.failed_login_count",
+        " RETURNING u.login_bookings",
         user_id,
         now,
         lockout.max_failures,
         float(lockout.base_seconds),
         float(lockout.max_seconds),
     )
-    return reserved
+    return booking
 
 
 # A success gives its booking back: the count is cleared (and any lock lifted) only if no other
-# attempt was booked after this one; otherwise only this attempt's own booking is taken off, so
-# a lock that a concurrent failure set stays in force. ($1 user, $2 the count booked.)
+# attempt was booked after this one (`login_bookings` never goes down, so it cannot come back
+# to the same value); otherwise only this attempt's own booking is taken off, so a lock that a
+# concurrent failure set stays in force. ($1 user, $2 the booking's number.)
 _SETTLE = (
-    "failed_login_count = CASE WHEN failed_login_count = $2 THEN 0"
+    "failed_login_count = CASE WHEN login_bookings = $2 THEN 0"
     " ELSE greatest(failed_login_count - 1, 0) END,"
-    " locked_until = CASE WHEN failed_login_count = $2 THEN NULL ELSE locked_until END"
+    " locked_until = CASE WHEN login_bookings = $2 THEN NULL ELSE locked_until END"
 )
 
 
 async def settle_password_check(
-    connection: asyncpg.Connection, user_id: uuid.UUID, reserved: int
+    connection: asyncpg.Connection, user_id: uuid.UUID, booking: int
 ) -> None:
-    await connection.execute(f"UPDATE users SET {_SETTLE} WHERE id = $1", user_id, reserved)
+    await connection.execute(f"UPDATE users SET {_SETTLE} WHERE id = $1", user_id, booking)
+
+
+async def refund_address_booking(connection: asyncpg.Connection, address: str | None) -> None:
+    """Take a successful login's booking off its address's failures.
+
+    A statement of its own, after `start_session`: booking locks the address row, then the
+    user row; a statement locking them the other way round deadlocked with it.
+    """
+    if address is not None:
+        await connection.execute(
+            "UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
+            " WHERE client_address = $1",
+            address,
+        )
 
 
 async def get_user(
@@ -264,11 +286,10 @@ async def start_session(
     connection: asyncpg.Connection,
     *,
     user_id: uuid.UUID,
-    reserved: int,
+    booking: int,
     verified_hash: str,
     now: datetime,
     new_hash: str | None,
-    address: str | None,
     session_id: uuid.UUID,
     session_expires_at: datetime,
     token_hash: bytes,
@@ -277,10 +298,11 @@ async def start_session(
     client_address: str | None,
     rehashed: bool,
 ) -> list[str] | None:
-    """A successful login, as one atomic statement: give back the attempt's bookings (see
-    `_SETTLE`), store a rehash, open the session with its first refresh token, audit the login;
-    return the user's role names. None, and nothing written, if the account was deactivated,
-    deleted or given a new password while its password was being checked.
+    """A successful login, as one atomic statement: give back the attempt's booking on the
+    account (see `_SETTLE`; the address's is `refund_address_booking`), store a rehash, open
+    the session with its first refresh token, audit the login; return the user's role names.
+    None, and nothing written, if the account was deactivated, deleted or given a new password
+    while its password was being checked.
 
     One round trip where separate statements took six: during a login storm both cores are busy
     hashing, and every round trip's wake-ups take CPU from argon2 (measured: about 1% of the
@@ -293,29 +315,25 @@ async def start_session(
         "   updated_at = CASE WHEN $5::text IS NULL THEN updated_at ELSE $3 END"
         "  WHERE id = $1 AND is_active AND deleted_at IS NULL AND password_hash = $4"
         "  RETURNING id"
-        "), address_refunded AS ("
-        "  UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
-        "  WHERE client_address = $6 AND EXISTS (SELECT FROM signed_in)"
         "), opened AS ("
         "  INSERT INTO sessions (id, user_id, created_at, expires_at)"
-        "  SELECT $7, id, $3, $8 FROM signed_in"
+        "  SELECT $6, id, $3, $7 FROM signed_in"
         "), stored_token AS ("
         "  INSERT INTO auth_tokens (user_id, token_type, token_hash, family_id, generation,"
         "   expires_at, user_agent, client_address)"
-        "  SELECT id, 'refresh', $9, $7, 1, $10, $11, $12 FROM signed_in"
+        "  SELECT id, 'refresh', $8, $6, 1, $9, $10, $11 FROM signed_in"
         "), audited AS ("
         "  INSERT INTO auth_events (event_type, user_id, client_address, user_agent, details)"
-        "  SELECT 'login', id, $12, $11, $13 FROM signed_in"
+        "  SELECT 'login', id, $11, $10, $12 FROM signed_in"
         ")"
         " SELECT EXISTS (SELECT FROM signed_in) AS signed_in, array("
         "  SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
         "  WHERE ur.user_id = $1 ORDER BY r.name) AS roles",
         user_id,
-        reserved,
+        booking,
         now,
         verified_hash,
         new_hash,
-        address,
         session_id,
         session_expires_at,
         token_hash,
@@ -399,14 +417,24 @@ async def revoke_user_tokens(
 
 
 async def update_password(
-    connection: asyncpg.Connection, user_id: uuid.UUID, password_hash: str, now: datetime
-) -> None:
-    await connection.execute(
-        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    password_hash: str,
+    now: datetime,
+    *,
+    replacing: str | None = None,
+) -> bool:
+    """Store a new password hash; with `replacing`, only if that is still the stored one (False
+    otherwise: the password changed since it was checked)."""
+    status: str = await connection.execute(
+        "UPDATE users SET password_hash = $2, updated_at = $3"
+        " WHERE id = $1 AND ($4::text IS NULL OR password_hash = $4)",
         user_id,
         password_hash,
         now,
+        replacing,
     )
+    return status.endswith(" 1")
 
 
 async def mark_email_verified(

@@ -27,13 +27,21 @@ __all__ = [
 ]
 
 # A pragmatic shape check; deliverability is proven by the verification mail, not a regex.
+# No control characters: PostgreSQL refuses a NUL in text, and none belongs in an address.
 Email = Annotated[
-    str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+    str,
+    msgspec.Meta(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$",
+    ),
 ]
 # Checked before any hashing, so an oversized password costs nothing. Limits are code points.
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LENGTH)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-OpaqueToken = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+OpaqueToken = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")
+]
 
 
 class Registration(msgspec.Struct, forbid_unknown_fields=True):

@@ -127,7 +127,7 @@ def _failure_reason(attempt: LoginAttempt) -> str:
         return "unknown_email"
     if not user.can_sign_in:
         return "inactive"
-    return "locked" if attempt.reserved is None else "wrong_password"
+    return "locked" if attempt.booking is None else "wrong_password"
 
 
 async def log_in(
@@ -165,10 +165,10 @@ async def log_in(
                 started + timedelta(seconds=settings.address_window_seconds), core.clock.now()
             ),
         )
-    user, reserved = attempt.user, attempt.reserved
-    checked_hash = user.password_hash if user is not None and reserved is not None else None
+    user, booking = attempt.user, attempt.booking
+    checked_hash = user.password_hash if user is not None and booking is not None else None
     verification = await core.hasher.verify(checked_hash, normalise(password))
-    if user is None or reserved is None or checked_hash is None or not verification.matches:
+    if user is None or booking is None or checked_hash is None or not verification.matches:
         await record_event(
             pool,
             "login_failed",
@@ -186,11 +186,10 @@ async def log_in(
     granted = await repository.start_session(
         pool,
         user_id=user.id,
-        reserved=reserved,
+        booking=booking,
         verified_hash=checked_hash,
         now=now,
         new_hash=new_hash,
-        address=address,
         session_id=session_id,
         session_expires_at=session_expires_at,
         token_hash=token_hash,
@@ -201,6 +200,7 @@ async def log_in(
         client_address=context.client_address,
         rehashed=new_hash is not None,
     )
+    await repository.refund_address_booking(pool, address)
     if granted is None:  # deactivated, deleted or re-passworded during the check
         raise AuthenticationError(LOGIN_FAILED)
     return token_pair(
@@ -255,8 +255,8 @@ async def change_password(
     )
     core.hasher.check_capacity()
     now = core.clock.now()
-    reserved = await repository.reserve_password_check(pool, user.id, now, _lockout(core))
-    if reserved is None:
+    booking = await repository.reserve_password_check(pool, user.id, now, _lockout(core))
+    if booking is None:
         locked = await _active_user(pool, principal.id)
         raise TooManyRequestsError(
             "too many wrong passwords; try again later",
@@ -269,8 +269,11 @@ async def change_password(
     password_hash = await core.hasher.hash(acceptable)
     now = core.clock.now()
     async with pool.acquire() as connection, connection.transaction():
-        await repository.settle_password_check(connection, user.id, reserved)
-        await repository.update_password(connection, user.id, password_hash, now)
+        await repository.settle_password_check(connection, user.id, booking)
+        if not await repository.update_password(
+            connection, user.id, password_hash, now, replacing=user.password_hash
+        ):
+            raise ConflictError("the password was changed meanwhile; sign in again")
         await sessions.revoke_user_sessions(connection, user.id, now, keep=principal.session_id)
         await repository.revoke_user_tokens(connection, user.id, PASSWORD_RESET, now)
         await record_event(connection, "password_changed", user_id=user.id, context=context)
