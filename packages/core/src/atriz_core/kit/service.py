@@ -36,6 +36,7 @@ from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.kit.database import pool_lifespan, provide_connection
 from atriz_core.kit.health import health_handlers
+from atriz_core.kit.pagination import CURSORS_STATE_KEY, CursorCodec
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_database import DatabaseSettings
 
@@ -57,6 +58,7 @@ def create_service(
     database_url: str,
     shared_database_url: str | None = None,
     database: DatabaseSettings | None = None,
+    cursor_secret: bytes | None = None,
     title: str | None = None,
     description: str = "",
     version: str = "0.1.0",
@@ -75,8 +77,12 @@ def create_service(
     `conn: DbConnection`); `shared_database_url`, for apps, is `atriz_shared` through their
     reader login (pool `state.shared_pool`; `/ready` reports it as `shared`, and the service is
     `degraded`, not down, without it). Core passes `require_sign_in=False`: most of its routes
-    are for signed-out callers, and the others carry guards.
+    are for signed-out callers, and the others carry guards. `cursor_secret` signs the
+    pagination cursors of the service's lists (`cursors_of(request)`).
     """
+    state = dict(state or {})
+    if cursor_secret is not None:
+        state[CURSORS_STATE_KEY] = CursorCodec(cursor_secret)
     lifespans: list[Lifespan] = [pool_lifespan("db_pool", database_url, database)]
     secondary: dict[str, str] = {}
     if shared_database_url is not None:
@@ -92,7 +98,7 @@ def create_service(
         middleware=list(middleware),
         lifespan=[*lifespans, *lifespan],
         on_shutdown=list(on_shutdown),
-        state=State(dict(state or {})),
+        state=State(state),
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=request_class,
         request_max_body_size=max_body_bytes,
