@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from atriz_core.db import target
 from atriz_core.kit.forwarded import Network, parse_networks
+from atriz_core.kit.settings import DEFAULT_ISSUER, Env, core_issuer
 from atriz_database import ConfigurationError, Environment, current_environment, database_url
-from atriz_database.settings import env_float, env_int, env_str, project_root
+from atriz_database.settings import project_root
 
 __all__ = ["CoreSettings", "SmtpSettings"]
 
@@ -39,20 +41,21 @@ class SmtpSettings:
     instead of the system's (a private CA). The certificate and the host name are always checked."""
 
     @classmethod
-    def from_env(cls) -> SmtpSettings | None:
+    def from_env(cls, env: Env | None = None) -> SmtpSettings | None:
         """The `CORE_SMTP_*` settings, or None when `CORE_SMTP_HOST` is unset."""
-        host = env_str("CORE_SMTP_HOST")
+        env = env or Env()
+        host = env.string("CORE_SMTP_HOST")
         if not host:
             return None
-        tls = _env_flag("CORE_SMTP_TLS", default=False)
-        ca_file = env_str("CORE_SMTP_CA_FILE")
+        tls = env.boolean("CORE_SMTP_TLS", False)
+        ca_file = env.string("CORE_SMTP_CA_FILE")
         return cls(
             host=host,
-            port=env_int("CORE_SMTP_PORT", 465 if tls else 587),
-            username=env_str("CORE_SMTP_USERNAME"),
-            password=env_str("CORE_SMTP_PASSWORD"),
-            sender=env_str("CORE_MAIL_FROM") or cls.sender,
-            starttls=_env_flag("CORE_SMTP_STARTTLS", default=not tls),
+            port=env.integer("CORE_SMTP_PORT", 465 if tls else 587, low=1, high=65535),
+            username=env.string("CORE_SMTP_USERNAME"),
+            password=env.string("CORE_SMTP_PASSWORD"),
+            sender=env.string("CORE_MAIL_FROM", cls.sender),
+            starttls=env.boolean("CORE_SMTP_STARTTLS", not tls),
             tls=tls,
             ca_file=Path(ca_file) if ca_file else None,
         )
@@ -74,17 +77,6 @@ class SmtpSettings:
             )
 
 
-def _env_flag(name: str, *, default: bool) -> bool:
-    value = (env_str(name) or "").strip().lower()
-    if not value:
-        return default
-    if value in {"true", "1", "yes", "on"}:
-        return True
-    if value in {"false", "0", "no", "off"}:
-        return False
-    raise ConfigurationError(f"{name} must be true or false, not {value!r}")
-
-
 @dataclass(frozen=True)
 class CoreSettings:
     """Everything the auth service needs. Nothing reads the environment at import time."""
@@ -96,7 +88,7 @@ class CoreSettings:
     public_url: str = "http://localhost:8000"
     """`CORE_PUBLIC_URL`: where users reach core; links in mail are built from it, never from a
     request's Host header. Also the tokens' issuer (`iss`) unless `CORE_ISSUER` is set."""
-    issuer: str = "http://localhost:8000"
+    issuer: str = DEFAULT_ISSUER
     """`CORE_ISSUER`: the `iss` claim of access tokens."""
     audiences: tuple[str, ...] = ("website", "mextrack", "pshop")
     """`CORE_TOKEN_AUDIENCES` (comma-separated): the apps that accept core's access tokens."""
@@ -163,59 +155,58 @@ class CoreSettings:
     """`CORE_PORT`."""
 
     @classmethod
-    def from_env(cls) -> CoreSettings:
-        environment = current_environment()
-        public_url = (env_str("CORE_PUBLIC_URL") or cls.public_url).rstrip("/")
-        audiences = tuple(
-            a.strip() for a in (env_str("CORE_TOKEN_AUDIENCES") or "").split(",") if a.strip()
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CoreSettings:
+        """Core's settings from `environ` (default: the process environment), checked."""
+        env = Env(environ)
+        integer = env.integer
         settings = cls(
             database_url=database_url(target),
-            environment=environment,
-            public_url=public_url,
-            issuer=env_str("CORE_ISSUER") or public_url,
-            audiences=audiences or cls.audiences,
-            access_token_seconds=env_int("CORE_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
-            refresh_token_seconds=env_int("CORE_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
-            session_max_seconds=env_int("CORE_SESSION_MAX_SECONDS", cls.session_max_seconds),
-            refresh_reuse_grace_seconds=env_int(
+            environment=current_environment(env),
+            public_url=env.url("CORE_PUBLIC_URL", cls.public_url).rstrip("/"),
+            issuer=core_issuer(env),
+            audiences=env.strings("CORE_TOKEN_AUDIENCES", cls.audiences),
+            access_token_seconds=integer("CORE_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
+            refresh_token_seconds=integer("CORE_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
+            session_max_seconds=integer("CORE_SESSION_MAX_SECONDS", cls.session_max_seconds),
+            refresh_reuse_grace_seconds=integer(
                 "CORE_REFRESH_REUSE_GRACE_SECONDS", cls.refresh_reuse_grace_seconds
             ),
-            email_verification_seconds=env_int(
+            email_verification_seconds=integer(
                 "CORE_EMAIL_VERIFICATION_SECONDS", cls.email_verification_seconds
             ),
-            password_reset_seconds=env_int(
+            password_reset_seconds=integer(
                 "CORE_PASSWORD_RESET_SECONDS", cls.password_reset_seconds
             ),
-            argon2_time_cost=env_int("CORE_ARGON2_TIME_COST", cls.argon2_time_cost),
-            argon2_memory_kib=env_int("CORE_ARGON2_MEMORY_KIB", cls.argon2_memory_kib),
-            argon2_parallelism=env_int("CORE_ARGON2_PARALLELISM", cls.argon2_parallelism),
-            hash_threads=env_int(
-                "CORE_HASH_THREADS", max(1, (os.cpu_count() or 1) // env_int("ATRIZ_WORKERS", 1))
+            argon2_time_cost=integer("CORE_ARGON2_TIME_COST", cls.argon2_time_cost),
+            argon2_memory_kib=integer("CORE_ARGON2_MEMORY_KIB", cls.argon2_memory_kib),
+            argon2_parallelism=integer("CORE_ARGON2_PARALLELISM", cls.argon2_parallelism),
+            hash_threads=integer(
+                "CORE_HASH_THREADS",
+                max(1, (os.cpu_count() or 1) // integer("ATRIZ_WORKERS", 1, low=1)),
             ),
-            hash_queue_max_wait_seconds=env_float(
+            hash_queue_max_wait_seconds=env.number(
                 "CORE_HASH_QUEUE_MAX_WAIT", cls.hash_queue_max_wait_seconds
             ),
-            login_max_failures=env_int("CORE_LOGIN_MAX_FAILURES", cls.login_max_failures),
-            lockout_base_seconds=env_int("CORE_LOCKOUT_BASE_SECONDS", cls.lockout_base_seconds),
-            lockout_max_seconds=env_int("CORE_LOCKOUT_MAX_SECONDS", cls.lockout_max_seconds),
-            address_max_failures=env_int("CORE_ADDRESS_MAX_FAILURES", cls.address_max_failures),
-            address_window_seconds=env_int(
+            login_max_failures=integer("CORE_LOGIN_MAX_FAILURES", cls.login_max_failures),
+            lockout_base_seconds=integer("CORE_LOCKOUT_BASE_SECONDS", cls.lockout_base_seconds),
+            lockout_max_seconds=integer("CORE_LOCKOUT_MAX_SECONDS", cls.lockout_max_seconds),
+            address_max_failures=integer("CORE_ADDRESS_MAX_FAILURES", cls.address_max_failures),
+            address_window_seconds=integer(
                 "CORE_ADDRESS_WINDOW_SECONDS", cls.address_window_seconds
             ),
-            register_per_address=env_int("CORE_REGISTER_PER_ADDRESS", cls.register_per_address),
-            mail_per_address=env_int("CORE_MAIL_PER_ADDRESS", cls.mail_per_address),
-            mail_per_email=env_int("CORE_MAIL_PER_EMAIL", cls.mail_per_email),
-            request_limit_window_seconds=env_int(
+            register_per_address=integer("CORE_REGISTER_PER_ADDRESS", cls.register_per_address),
+            mail_per_address=integer("CORE_MAIL_PER_ADDRESS", cls.mail_per_address),
+            mail_per_email=integer("CORE_MAIL_PER_EMAIL", cls.mail_per_email),
+            request_limit_window_seconds=integer(
                 "CORE_REQUEST_LIMIT_WINDOW_SECONDS", cls.request_limit_window_seconds
             ),
-            trusted_proxies=_trusted_proxies(),
-            signing_key_pem=env_str("CORE_SIGNING_KEY"),
+            trusted_proxies=_trusted_proxies(env),
+            signing_key_pem=env.string("CORE_SIGNING_KEY"),
             signing_key_dir=Path(
-                env_str("CORE_SIGNING_KEY_DIR") or project_root() / ".atriz" / "keys"
+                env.string("CORE_SIGNING_KEY_DIR") or project_root() / ".atriz" / "keys"
             ),
-            smtp=SmtpSettings.from_env(),
-            port=env_int("CORE_PORT", cls.port),
+            smtp=SmtpSettings.from_env(env),
+            port=integer("CORE_PORT", cls.port, low=1, high=65535),
         )
         settings.check()
         return settings
@@ -274,8 +265,8 @@ class CoreSettings:
         )
 
 
-def _trusted_proxies() -> tuple[Network, ...]:
+def _trusted_proxies(env: Env) -> tuple[Network, ...]:
     try:
-        return parse_networks(env_str("CORE_TRUSTED_PROXIES") or "")
+        return parse_networks(env.string("CORE_TRUSTED_PROXIES", ""))
     except ValueError as exc:
         raise ConfigurationError(f"CORE_TRUSTED_PROXIES: {exc}") from exc

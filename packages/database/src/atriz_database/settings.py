@@ -9,10 +9,12 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from atriz_database.env import Env
 from atriz_database.errors import ConfigurationError
 
 __all__ = [
     "DatabaseSettings",
+    "Env",
     "Environment",
     "current_environment",
     "env_float",
@@ -58,35 +60,22 @@ def load_env_file(root: Path | None = None) -> None:
 
 def env_str(name: str, default: str | None = None) -> str | None:
     """An environment variable, with empty strings treated as unset."""
-    value = os.environ.get(name, "").strip()
-    return value or default
+    return Env().string(name) or default
 
 
 def env_int(name: str, default: int) -> int:
     """An integer environment variable; a malformed value stops the process with a clear message."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+    return Env().integer(name, default)
 
 
 def env_float(name: str, default: float) -> float:
     """A number of seconds (or any real number); a malformed value stops the process."""
-    raw = env_str(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    return Env().number(name, default)
 
 
-def current_environment() -> Environment:
+def current_environment(env: Env | None = None) -> Environment:
     """`ATRIZ_ENV`: development (default), test or production."""
-    raw = env_str("ATRIZ_ENV") or Environment.DEVELOPMENT.value
+    raw = (env or Env()).string("ATRIZ_ENV", Environment.DEVELOPMENT.value)
     try:
         return Environment(raw)
     except ValueError:
@@ -117,17 +106,18 @@ class DatabaseSettings:
     before failing, so that it never queues live queries behind it for longer."""
 
     @classmethod
-    def from_env(cls) -> DatabaseSettings:
+    def from_env(cls, env: Env | None = None) -> DatabaseSettings:
+        """The `ATRIZ_DB_*` settings from `env` (default: the process environment)."""
+        env = env or Env()
         return cls(
-            pool_min_size=env_int("ATRIZ_DB_POOL_MIN", cls.pool_min_size),
-            pool_max_size=env_int("ATRIZ_DB_POOL_MAX", cls.pool_max_size),
-            connect_timeout=env_int("ATRIZ_DB_CONNECT_TIMEOUT", cls.connect_timeout),
-            acquire_timeout=env_float("ATRIZ_DB_ACQUIRE_TIMEOUT", cls.acquire_timeout),
-            idle_transaction_timeout=env_float(
+            pool_min_size=env.integer("ATRIZ_DB_POOL_MIN", cls.pool_min_size),
+            pool_max_size=env.integer("ATRIZ_DB_POOL_MAX", cls.pool_max_size),
+            connect_timeout=env.integer("ATRIZ_DB_CONNECT_TIMEOUT", cls.connect_timeout),
+            acquire_timeout=env.number("ATRIZ_DB_ACQUIRE_TIMEOUT", cls.acquire_timeout),
+            idle_transaction_timeout=env.number(
                 "ATRIZ_DB_IDLE_TRANSACTION_TIMEOUT", cls.idle_transaction_timeout
             ),
-            migration_lock_timeout=env_str(
+            migration_lock_timeout=env.string(
                 "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
-            )
-            or cls.migration_lock_timeout,
+            ),
         )
