@@ -7,6 +7,11 @@ A database error's text can quote what the query carried (asyncpg's `DataError` 
 argument it could not encode; a unique violation repeats the key, which may be a token hash or
 an e-mail address), so for those the log gets the error's class, SQLSTATE, constraint and
 traceback, never its text.
+
+Constraint violations are the client's doing and are answered as such (`kit.db_errors`): a
+duplicate is a 409, a reference to nothing, a value outside a CHECK or a missing value a 422,
+each naming the field and never the value. A serialization failure or a deadlock is a 503 with
+`Retry-After` once `kit.database`'s retry has given up.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from atriz_core.errors import DomainError, FieldProblem, ServiceBusyError, TooManyRequestsError
+from atriz_core.kit.db_errors import TRANSACTION_CONFLICTS, innermost, violation_problem
 from atriz_database import DatabaseUnavailableError
 
 __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
@@ -118,7 +124,50 @@ def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception)
     )
 
 
+def handle_transaction_conflict(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A serialization failure or deadlock that outlasted the retries (or hit a request that
+    is not retried): nobody's fault, and worth trying again in a moment."""
+    logger.warning(
+        "transaction conflict (%s) on %s %s, not retried further",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+    )
+    return problem_response(
+        503,
+        "the request collided with concurrent changes; try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def handle_integrity_violation(
+    request: Request[Any, Any, Any], exc: asyncpg.IntegrityConstraintViolationError
+) -> Response[Any]:
+    """A constraint violation: 409 or 422 naming the field, never the value."""
+    problem = violation_problem(exc)
+    if problem is None:
+        return handle_unexpected(request, exc)
+    return problem_response(problem.status, problem.detail, errors=problem.problems)
+
+
+def _handle_grouped(
+    request: Request[Any, Any, Any], group: BaseExceptionGroup[Any]
+) -> Response[Any]:
+    # Litestar closes two or more generator dependencies in a task group: a failed COMMIT
+    # arrives wrapped. Answer as for the error inside.
+    leaf = innermost(group)
+    if isinstance(leaf, Exception) and not isinstance(leaf, BaseExceptionGroup):
+        for cls in type(leaf).__mro__:
+            handler = EXCEPTION_HANDLERS.get(cls)
+            if handler is not None:
+                return handler(request, leaf)
+    logger.error("unhandled %s on %s %s", type(leaf).__name__, request.method, request.url.path)
+    return problem_response(500, "an unexpected error occurred; it has been logged")
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, BaseExceptionGroup):
+        return _handle_grouped(request, exc)
     if isinstance(exc, _UNAVAILABLE):
         return handle_database_unavailable(request, exc)
     where = f"{request.method} {request.url.path}"
@@ -141,5 +190,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
+    asyncpg.IntegrityConstraintViolationError: handle_integrity_violation,
+    **dict.fromkeys(TRANSACTION_CONFLICTS, handle_transaction_conflict),
     Exception: handle_unexpected,
 }
