@@ -33,14 +33,20 @@ from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler, Middleware
 
 from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
-from atriz_core.client.verifier import TokenVerifier
-from atriz_core.kit.database import pool_lifespan, provide_connection
+from atriz_core.client.verifier import JwksKeys, TokenVerifier
+from atriz_core.kit.database import (
+    database_dependencies,
+    pool_lifespan,
+    provide_connection,
+    transaction_retry,
+)
 from atriz_core.kit.health import health_handlers
 from atriz_core.kit.pagination import CURSORS_STATE_KEY, CursorCodec
+from atriz_core.kit.settings import AppSettings
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_database import DatabaseSettings
 
-__all__ = ["BEARER_SCHEME", "DEFAULT_MAX_BODY_BYTES", "create_service"]
+__all__ = ["BEARER_SCHEME", "DEFAULT_MAX_BODY_BYTES", "app_service", "create_service"]
 
 BEARER_SCHEME = "BearerToken"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -63,6 +69,7 @@ def create_service(
     description: str = "",
     version: str = "0.1.0",
     require_sign_in: bool = True,
+    transaction_per_write: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     lifespan: Sequence[Lifespan] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
@@ -79,6 +86,12 @@ def create_service(
     `degraded`, not down, without it). Core passes `require_sign_in=False`: most of its routes
     are for signed-out callers, and the others carry guards. `cursor_secret` signs the
     pagination cursors of the service's lists (`cursors_of(request)`).
+
+    With `transaction_per_write` (the default), `conn` is a plain connection for reads and one
+    transaction around the handler for POST, PUT, PATCH and DELETE, retried whole (body
+    replayed, at most three runs) when it dies of a serialization failure or a deadlock. Core
+    turns it off: its services own their transactions, because a failed login must commit its
+    bookkeeping while the request fails.
     """
     state = dict(state or {})
     if cursor_secret is not None:
@@ -90,12 +103,20 @@ def create_service(
         secondary["shared"] = "shared_pool"
     app = Litestar(
         route_handlers=[*route_handlers, *health_handlers("db_pool", secondary)],
-        dependencies={"conn": Provide(provide_connection)},
+        dependencies=(
+            database_dependencies(shared=shared_database_url is not None)
+            if transaction_per_write
+            else {"conn": Provide(provide_connection)}
+        ),
         plugins=[
             AtrizAuth(verifier, require_sign_in=require_sign_in, public_paths=PUBLIC_PATHS),
             *plugins,
         ],
-        middleware=list(middleware),
+        # The retry runs innermost, so that each request is logged and counted once.
+        middleware=[
+            *middleware,
+            *([transaction_retry(max_body_bytes=max_body_bytes)] if transaction_per_write else []),
+        ],
         lifespan=[*lifespans, *lifespan],
         on_shutdown=list(on_shutdown),
         state=State(state),
@@ -123,6 +144,34 @@ def create_service(
     )
     _declare_bearer_security(app, require_sign_in)
     return app
+
+
+def app_service(
+    settings: AppSettings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler],
+    verifier: TokenVerifier | None = None,
+    description: str = "",
+    lifespan: Sequence[Lifespan] = (),
+) -> Litestar:
+    """An app's service, from its settings: its database and `atriz_shared` through its reader
+    login, core's tokens checked with the keys at `settings.jwks_url` for the app's audience.
+    Tests pass a `verifier` that trusts their own signing key."""
+    return create_service(
+        name=settings.service,
+        description=description,
+        route_handlers=route_handlers,
+        verifier=verifier
+        or TokenVerifier(
+            JwksKeys(settings.jwks_url), issuer=settings.issuer, audience=settings.service
+        ),
+        database_url=settings.database_url,
+        shared_database_url=settings.shared_database_url,
+        database=settings.database,
+        cursor_secret=settings.cursor_secret,
+        max_body_bytes=settings.max_body_bytes,
+        lifespan=lifespan,
+    )
 
 
 def _declare_bearer_security(app: Litestar, require_sign_in: bool) -> None:
