@@ -42,8 +42,8 @@ from atriz_core.kit.database import (
 )
 from atriz_core.kit.health import health_handlers
 from atriz_core.kit.pagination import CURSORS_STATE_KEY, CursorCodec
-from atriz_core.kit.settings import AppSettings
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.settings import AppSettings
 from atriz_database import DatabaseSettings
 
 __all__ = ["BEARER_SCHEME", "DEFAULT_MAX_BODY_BYTES", "app_service", "create_service"]
