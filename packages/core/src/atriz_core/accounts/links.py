@@ -13,6 +13,7 @@ import asyncpg
 from atriz_core.accounts import repository
 from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, UserRecord
 from atriz_core.audit import record_event
+from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import InvalidInputError
 from atriz_core.limits import enforce_mail_limits
@@ -20,6 +21,7 @@ from atriz_core.mail import MailMessage
 from atriz_core.passwords.policy import acceptable_password
 from atriz_core.sessions import repository as sessions
 from atriz_core.tokens.opaque import hash_token, new_token
+from atriz_core.user_events import record_user_event
 
 __all__ = [
     "confirm_email_verification",
@@ -157,4 +159,6 @@ async def confirm_password_reset(
         # The mailbox's owner has proven themselves: lift any lockout.
         await repository.clear_login_failures(connection, user.id)
         await sessions.revoke_user_sessions(connection, user.id, now)
+        # The apps refuse the user's access tokens issued before, within seconds.
+        await record_user_event(connection, user.id, SESSIONS_REVOKED, at=core.clock.now())
         await record_event(connection, "password_reset", user_id=user.id, context=context)

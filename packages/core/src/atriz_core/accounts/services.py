@@ -21,6 +21,7 @@ from atriz_core.accounts.repository import PASSWORD_RESET, Lockout, LoginAttempt
 from atriz_core.accounts.schemas import Me, TokenPair, User
 from atriz_core.admin import repository as roles
 from atriz_core.audit import record_event
+from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import (
@@ -35,6 +36,7 @@ from atriz_core.passwords.policy import acceptable_password, normalise
 from atriz_core.sessions import repository as sessions
 from atriz_core.sessions.services import token_pair
 from atriz_core.tokens.opaque import new_token
+from atriz_core.user_events import record_user_event
 
 __all__ = [
     "change_password",
@@ -248,6 +250,10 @@ async def change_password(
 
     A wrong current password counts toward the account's lockout like a failed login, so an
     access token cannot be used to guess the password without limit.
+
+    The apps hear of it (`sessions_revoked`) and refuse every access token of the user issued
+    before, the caller's own included: the caller's session stays, and its next refresh gives
+    it a token they accept. Simpler and safer than telling the apps which session to spare.
     """
     user = await _active_user(pool, principal.id)
     acceptable = acceptable_password(
@@ -276,6 +282,7 @@ async def change_password(
             raise ConflictError("the password was changed meanwhile; sign in again")
         await sessions.revoke_user_sessions(connection, user.id, now, keep=principal.session_id)
         await repository.revoke_user_tokens(connection, user.id, PASSWORD_RESET, now)
+        await record_user_event(connection, user.id, SESSIONS_REVOKED, at=core.clock.now())
         await record_event(connection, "password_changed", user_id=user.id, context=context)
 
 

@@ -118,7 +118,9 @@ class AdminController(Controller):
         request: CoreRequest,
     ) -> None:
         """Grant a role to a user; it appears in their next access token."""
-        await services.grant_role(conn, request.user, user_id, data.role, request.context)
+        await services.grant_role(
+            conn, request.user, user_id, data.role, request.context, clock=request.core.clock
+        )
 
     @delete("/users/{user_id:uuid}/roles/{role:str}", status_code=HTTP_204_NO_CONTENT)
     async def revoke_role(
@@ -129,4 +131,6 @@ class AdminController(Controller):
         request: CoreRequest,
     ) -> None:
         """Take a role from a user."""
-        await services.revoke_role(conn, request.user, user_id, role, request.context)
+        await services.revoke_role(
+            conn, request.user, user_id, role, request.context, clock=request.core.clock
+        )

@@ -17,7 +17,6 @@ __all__ = [
     "get_role_id",
     "insert_role",
     "insert_role_grant",
-    "insert_user_event",
     "list_roles",
     "search_users",
     "set_user_active",
@@ -104,14 +103,6 @@ async def soft_delete_user(
         now,
     )
     return status.endswith(" 1")
-
-
-async def insert_user_event(
-    connection: asyncpg.Connection, user_id: uuid.UUID, event_type: str
-) -> None:
-    await connection.execute(
-        "INSERT INTO user_events (user_id, event_type) VALUES ($1, $2)", user_id, event_type
-    )
 
 
 async def list_roles(connection: asyncpg.Connection) -> list[Role]:

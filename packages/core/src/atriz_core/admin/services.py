@@ -12,13 +12,16 @@ from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, U
 from atriz_core.admin import repository
 from atriz_core.admin.schemas import Role, UserSummary
 from atriz_core.audit import record_event
+from atriz_core.client.user_events import DEACTIVATED, DELETED, REACTIVATED, ROLES_CHANGED
 from atriz_core.client.verifier import Principal
+from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import ConflictError, NotFoundError
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.passwords.policy import acceptable_password
 from atriz_core.sessions import repository as sessions
+from atriz_core.user_events import record_user_event
 
 __all__ = [
     "create_role",
@@ -31,6 +34,8 @@ __all__ = [
     "reactivate_user",
     "revoke_role",
 ]
+
+_SYSTEM_CLOCK = SystemClock()
 
 
 async def list_users(
@@ -85,7 +90,7 @@ async def deactivate_user(
         await _existing_user(connection, user_id)
         if await repository.set_user_active(connection, user_id, False, core.clock.now()):
             await _end_sessions(connection, core, user_id)
-            await repository.insert_user_event(connection, user_id, "deactivated")
+            await record_user_event(connection, user_id, DEACTIVATED, at=core.clock.now())
             await record_event(
                 connection, "user_deactivated", user_id=user_id, actor_id=admin.id, context=context
             )
@@ -102,7 +107,7 @@ async def reactivate_user(
         await _existing_user(connection, user_id)
         if await repository.set_user_active(connection, user_id, True, core.clock.now()):
             await accounts.clear_login_failures(connection, user_id)
-            await repository.insert_user_event(connection, user_id, "reactivated")
+            await record_user_event(connection, user_id, REACTIVATED, at=core.clock.now())
             await record_event(
                 connection, "user_reactivated", user_id=user_id, actor_id=admin.id, context=context
             )
@@ -122,7 +127,7 @@ async def delete_user(
         await _existing_user(connection, user_id)
         await repository.soft_delete_user(connection, user_id, core.clock.now())
         await _end_sessions(connection, core, user_id)
-        await repository.insert_user_event(connection, user_id, "deleted")
+        await record_user_event(connection, user_id, DELETED, at=core.clock.now())
         await record_event(
             connection, "user_deleted", user_id=user_id, actor_id=admin.id, context=context
         )
@@ -168,13 +173,24 @@ async def grant_role(
     user_id: uuid.UUID,
     role: str,
     context: RequestContext | None,
+    *,
+    clock: Clock = _SYSTEM_CLOCK,
 ) -> None:
-    """Give a user a role (no change if they have it). `admin` is None for seeds and commands."""
+    """Give a user a role (no change if they have it). `admin` is None for seeds and commands.
+
+    A user who is signed in hears of it at once: the apps are told (`roles_changed`) and refuse
+    their tokens issued before, which lack the role, and the refresh that follows brings it. A
+    grant revokes nothing, so a user with no live session is not announced: tokens minted for
+    them right after (a test's) stay good.
+    """
     async with connection.transaction():
         await _existing_user(connection, user_id)
         role_id = await _role_id(connection, role)
         actor = admin.id if admin else None
         if await repository.insert_role_grant(connection, user_id, role_id, actor):
+            now = clock.now()
+            if await sessions.has_live_session(connection, user_id, now):
+                await record_user_event(connection, user_id, ROLES_CHANGED, at=now)
             await record_event(
                 connection,
                 "role_granted",
@@ -191,7 +207,11 @@ async def revoke_role(
     user_id: uuid.UUID,
     role: str,
     context: RequestContext,
+    *,
+    clock: Clock = _SYSTEM_CLOCK,
 ) -> None:
+    """Take a role from a user; the apps hear of it (`roles_changed`) and refuse the user's
+    tokens issued before, which still carry the role."""
     if user_id == admin.id and role == "admin":
         raise ConflictError("an administrator cannot remove their own admin role")
     async with connection.transaction():
@@ -199,6 +219,7 @@ async def revoke_role(
         role_id = await _role_id(connection, role)
         if not await repository.delete_role_grant(connection, user_id, role_id):
             raise NotFoundError(f"user {user_id} does not have role {role}")
+        await record_user_event(connection, user_id, ROLES_CHANGED, at=clock.now())
         await record_event(
             connection,
             "role_revoked",

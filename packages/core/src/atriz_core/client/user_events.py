@@ -1,9 +1,11 @@
-"""Reading `user_events` (deactivations, reactivations, deletions) without ever missing one.
+"""Reading `user_events` (deactivations, reactivations, deletions, ended sessions and changed
+roles) without ever missing one.
 
 An app keeps an `EventCursor` of its own (in its own database, written in the same transaction
 as the effects of the events it applied) and calls `read_user_events` with it; the events come
 in the order their transactions finished, and none that commits later can sort before the
 cursor, so no event is skipped even when core commits two of them out of id order.
+`atriz_core.kit.events` does all of that for a service.
 """
 
 from __future__ import annotations
@@ -14,7 +16,29 @@ from datetime import datetime
 
 import asyncpg
 
-__all__ = ["EventCursor", "UserEvent", "read_user_events"]
+__all__ = [
+    "DEACTIVATED",
+    "DELETED",
+    "EVENT_TYPES",
+    "REACTIVATED",
+    "ROLES_CHANGED",
+    "SESSIONS_REVOKED",
+    "EventCursor",
+    "UserEvent",
+    "read_user_events",
+]
+
+DEACTIVATED = "deactivated"
+"""The user can no longer sign in; their sessions have ended."""
+REACTIVATED = "reactivated"
+"""The user can sign in again (tokens from before the deactivation stay refused)."""
+DELETED = "deleted"
+"""The account is gone for good (soft-deleted: the row stays for references)."""
+SESSIONS_REVOKED = "sessions_revoked"
+"""The user's sessions ended: logout everywhere, a password change or a password reset."""
+ROLES_CHANGED = "roles_changed"
+"""A role was granted to the user or taken away: tokens issued before carry the old roles."""
+EVENT_TYPES = frozenset({DEACTIVATED, REACTIVATED, DELETED, SESSIONS_REVOKED, ROLES_CHANGED})
 
 # Only transactions older than the oldest one still running: every event that sorts before the
 # returned ones is already visible. `txid` travels as text (asyncpg has no xid8 codec).
@@ -23,6 +47,15 @@ SELECT id, txid::text AS txid, user_id, event_type, created_at
 FROM user_events
 WHERE (txid, id) > ($1::text::xid8, $2)
   AND txid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY txid, id
+LIMIT $3
+"""
+# Every committed event after the cursor, also those an older running transaction may yet
+# gain a neighbour before.
+_READ_UNSETTLED = """
+SELECT id, txid::text AS txid, user_id, event_type, created_at
+FROM user_events
+WHERE (txid, id) > ($1::text::xid8, $2)
 ORDER BY txid, id
 LIMIT $3
 """
@@ -41,17 +74,29 @@ class UserEvent:
     id: int
     user_id: uuid.UUID
     event_type: str
-    """`deactivated`, `reactivated` or `deleted`."""
+    """One of `EVENT_TYPES`; an app ignores a type it does not know (core may add more)."""
     created_at: datetime
+    """When core made the change, by core's clock (the clock of the tokens' `iat`)."""
     cursor: EventCursor
     """The cursor to store once this event has been applied."""
 
 
 async def read_user_events(
-    shared: asyncpg.Pool | asyncpg.Connection, after: EventCursor, *, limit: int = 500
+    shared: asyncpg.Pool | asyncpg.Connection,
+    after: EventCursor,
+    *,
+    limit: int = 500,
+    settled: bool = True,
 ) -> list[UserEvent]:
-    """The next events after `after`, at most `limit`, oldest first."""
-    rows = await shared.fetch(_READ, str(after.txid), after.id, limit)
+    """The next events after `after`, at most `limit`, oldest first.
+
+    `settled=False` also gives the events committed behind a transaction still running, as
+    soon as they commit: an event that commits later may then sort before them, so a reader
+    must not move its cursor past them. For readers whose effects may be repeated in any
+    order (the revocations), which must not wait for a long transaction elsewhere.
+    """
+    query = _READ if settled else _READ_UNSETTLED
+    rows = await shared.fetch(query, str(after.txid), after.id, limit)
     return [
         UserEvent(
             id=row["id"],

@@ -12,6 +12,7 @@ __all__ = [
     "LockedSession",
     "RefreshToken",
     "get_refresh_token",
+    "has_live_session",
     "lock_session",
     "revoke_session",
     "revoke_user_sessions",
@@ -64,6 +65,19 @@ async def lock_session(
         session_id,
     )
     return LockedSession(**dict(row)) if row is not None else None
+
+
+async def has_live_session(
+    connection: asyncpg.Connection, user_id: uuid.UUID, now: datetime
+) -> bool:
+    """Whether the user has a session that is neither revoked nor over."""
+    live: bool = await connection.fetchval(
+        "SELECT EXISTS (SELECT FROM sessions"
+        " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2)",
+        user_id,
+        now,
+    )
+    return live
 
 
 async def rotate_session(

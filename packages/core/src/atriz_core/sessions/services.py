@@ -22,6 +22,7 @@ import asyncpg
 
 from atriz_core.accounts.schemas import TokenPair
 from atriz_core.audit import record_event
+from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import AuthenticationError
@@ -29,6 +30,7 @@ from atriz_core.sessions import repository
 from atriz_core.sessions.repository import LockedSession, RefreshToken
 from atriz_core.tokens.access import issue_access_token
 from atriz_core.tokens.opaque import hash_token, new_token
+from atriz_core.user_events import record_user_event
 
 __all__ = ["log_out", "log_out_everywhere", "refresh_session", "token_pair"]
 
@@ -170,8 +172,12 @@ async def log_out(
 async def log_out_everywhere(
     connection: asyncpg.Connection, core: Core, principal: Principal, context: RequestContext
 ) -> int:
-    """End every session of the signed-in user; return how many ended."""
+    """End every session of the signed-in user; return how many ended.
+
+    The apps hear of it (`sessions_revoked`) and refuse the user's access tokens issued before,
+    the caller's own included, within seconds rather than at their expiry."""
     async with connection.transaction():
         ended = await repository.revoke_user_sessions(connection, principal.id, core.clock.now())
+        await record_user_event(connection, principal.id, SESSIONS_REVOKED, at=core.clock.now())
         await record_event(connection, "logout_all", user_id=principal.id, context=context)
     return ended
