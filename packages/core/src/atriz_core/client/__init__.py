@@ -10,12 +10,14 @@ from atriz_core.client.litestar import (
     requires_role,
     requires_signed_in,
 )
+from atriz_core.client.revocations import Revocations
 from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
 from atriz_core.client.users import UnknownUserError, check_users
 from atriz_core.client.verifier import (
     InvalidTokenError,
     JwksKeys,
     Principal,
+    RevokedTokenError,
     StaticKeys,
     TokenVerifier,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "InvalidTokenError",
     "JwksKeys",
     "Principal",
+    "Revocations",
+    "RevokedTokenError",
     "StaticKeys",
     "TokenVerifier",
     "UnknownUserError",
