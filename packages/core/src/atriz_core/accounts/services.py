@@ -30,6 +30,7 @@ from atriz_core.errors import (
     InvalidInputError,
     TooManyRequestsError,
 )
+from atriz_core.kit.metrics import CORE_METRICS
 from atriz_core.limits import address_bucket, email_bucket, enforce_limit, enforce_mail_limits
 from atriz_core.mail import MailMessage
 from atriz_core.passwords.policy import acceptable_password, normalise
@@ -160,6 +161,7 @@ async def log_in(
         address_window_seconds=settings.address_window_seconds,
     )
     if not attempt.address_admitted:
+        CORE_METRICS.login_failed("address_limit")
         started = attempt.address_window_started_at or core.clock.now()
         raise TooManyRequestsError(
             "too many failed sign-ins from this address; try again later",
@@ -178,6 +180,9 @@ async def log_in(
             context=context,
             details={"reason": _failure_reason(attempt)},
         )
+        # A wrong password whose booked failure reached the threshold is the one that locked.
+        locked = (attempt.failures or 0) >= settings.login_max_failures
+        CORE_METRICS.login_failed(_failure_reason(attempt), locked_account=locked)
         raise AuthenticationError(LOGIN_FAILED)
 
     new_hash = await core.hasher.hash(normalise(password)) if verification.needs_rehash else None
@@ -204,7 +209,9 @@ async def log_in(
     )
     await repository.refund_address_booking(pool, address)
     if granted is None:  # deactivated, deleted or re-passworded during the check
+        CORE_METRICS.login_failed("inactive")
         raise AuthenticationError(LOGIN_FAILED)
+    CORE_METRICS.login_succeeded()
     return token_pair(
         core,
         user_id=user.id,

@@ -29,6 +29,7 @@ from litestar.types import ExceptionHandlersMap
 
 from atriz_core.errors import DomainError, FieldProblem, ServiceBusyError, TooManyRequestsError
 from atriz_core.kit.db_errors import TRANSACTION_CONFLICTS, innermost, violation_problem
+from atriz_core.kit.request_ids import with_request_id
 from atriz_database import DatabaseUnavailableError
 
 __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
@@ -194,3 +195,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     **dict.fromkeys(TRANSACTION_CONFLICTS, handle_transaction_conflict),
     Exception: handle_unexpected,
 }
+# Every answer carries the request's id (`request_id` in the body, `X-Request-ID`), whichever
+# handler gave it, those above and any added to this map before this line.
+EXCEPTION_HANDLERS = {kind: with_request_id(handle) for kind, handle in EXCEPTION_HANDLERS.items()}

@@ -26,6 +26,7 @@ from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import AuthenticationError
+from atriz_core.kit.metrics import CORE_METRICS
 from atriz_core.sessions import repository
 from atriz_core.sessions.repository import LockedSession, RefreshToken
 from atriz_core.tokens.access import issue_access_token
@@ -146,6 +147,8 @@ async def refresh_session(
             )
     # Raised after the transaction, so that a detected reuse stays revoked and audited.
     if pair is None:
+        if verdict is _Verdict.REUSED:
+            CORE_METRICS.refresh_reused()
         raise AuthenticationError(REUSE_DETECTED if verdict is _Verdict.REUSED else SESSION_ENDED)
     return pair
 
