@@ -14,7 +14,6 @@ from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core, CoreRequest
 from atriz_core.kit.metrics import CORE_METRICS
-from atriz_core.kit.observability import observability
 from atriz_core.kit.service import create_service
 from atriz_core.limits import stale_limit_purger
 from atriz_core.mail import Mailer, mailer_from_settings
@@ -68,22 +67,14 @@ def create_app(
         audience=settings.audiences,
         clock=lambda: core.clock.now().timestamp(),
     )
-    # Until create_service registers these itself: metrics, request ids, structured logs.
-    parts = observability("core", settings.environment, collectors=[CORE_METRICS])
     return create_service(
         name="core",
         title="Atriz core",
         description="Shared sign-in for every Atriz app.",
-        route_handlers=[
-            AuthController,
-            LinkPagesController,
-            AdminController,
-            jwks,
-            *parts.route_handlers,
-        ],
-        plugins=parts.plugins,
-        middleware=parts.middleware,
+        route_handlers=[AuthController, LinkPagesController, AdminController, jwks],
         verifier=verifier,
+        environment=settings.environment,
+        collectors=[CORE_METRICS],
         database_url=settings.database_url,
         database=database,
         require_sign_in=False,

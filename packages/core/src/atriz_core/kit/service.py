@@ -18,8 +18,8 @@ for connections in use).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request
@@ -31,8 +31,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import PluginProtocol
 from litestar.types import ControllerRouterHandler, Middleware
+from prometheus_client.registry import Collector
 
 from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
+from atriz_core.client.revocations import Revocations
 from atriz_core.client.verifier import JwksKeys, TokenVerifier
 from atriz_core.kit.database import (
     database_dependencies,
@@ -40,11 +42,18 @@ from atriz_core.kit.database import (
     provide_connection,
     transaction_retry,
 )
+from atriz_core.kit.events import (
+    CONSUMERS_STATE_KEY,
+    UserEventHandler,
+    revocation_feed,
+    user_event_consumer,
+)
 from atriz_core.kit.health import health_handlers
+from atriz_core.kit.observability import app_metrics, observability
 from atriz_core.kit.pagination import CURSORS_STATE_KEY, CursorCodec
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_core.kit.settings import AppSettings
-from atriz_database import DatabaseSettings
+from atriz_database import DatabaseSettings, Environment
 
 __all__ = ["BEARER_SCHEME", "DEFAULT_MAX_BODY_BYTES", "app_service", "create_service"]
 
@@ -65,12 +74,16 @@ def create_service(
     shared_database_url: str | None = None,
     database: DatabaseSettings | None = None,
     cursor_secret: bytes | None = None,
+    environment: Environment = Environment.DEVELOPMENT,
+    metrics_token: str | None = None,
+    collectors: Sequence[Collector] = (),
     title: str | None = None,
     description: str = "",
     version: str = "0.1.0",
     require_sign_in: bool = True,
     transaction_per_write: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    user_events: UserEventHandler | None = None,
     lifespan: Sequence[Lifespan] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
     state: Mapping[str, Any] | None = None,
@@ -92,7 +105,15 @@ def create_service(
     replayed, at most three runs) when it dies of a serialization failure or a deadlock. Core
     turns it off: its services own their transactions, because a failed login must commit its
     bookkeeping while the request fails.
+
+    With `shared_database_url`, every worker follows `user_events` to refuse the tokens of a
+    user deactivated, deleted, signed out everywhere or given other roles, within seconds
+    (`verifier.revocations`), and `user_events`, the app's policy, is applied to each event
+    exactly once across the app's workers, in its own database's transaction with its cursor.
     """
+    parts = observability(
+        name, environment, metrics_token=metrics_token, collectors=list(collectors)
+    )
     state = dict(state or {})
     if cursor_secret is not None:
         state[CURSORS_STATE_KEY] = CursorCodec(cursor_secret)
@@ -101,8 +122,19 @@ def create_service(
     if shared_database_url is not None:
         lifespans.append(pool_lifespan("shared_pool", shared_database_url, database))
         secondary["shared"] = "shared_pool"
+        if verifier.revocations is None:
+            verifier.revocations = Revocations()
+        lifespans.append(revocation_feed(verifier.revocations))
+        if user_events is not None:
+            lifespans += [user_event_consumer(user_events, name=name), _track_consumers]
+    elif user_events is not None:
+        raise ValueError("user_events need shared_database_url: they are read there")
     app = Litestar(
-        route_handlers=[*route_handlers, *health_handlers("db_pool", secondary)],
+        route_handlers=[
+            *route_handlers,
+            *health_handlers("db_pool", secondary),
+            *parts.route_handlers,
+        ],
         dependencies=(
             database_dependencies(shared=shared_database_url is not None)
             if transaction_per_write
@@ -110,10 +142,14 @@ def create_service(
         ),
         plugins=[
             AtrizAuth(verifier, require_sign_in=require_sign_in, public_paths=PUBLIC_PATHS),
+            *parts.plugins,
             *plugins,
         ],
-        # The retry runs innermost, so that each request is logged and counted once.
+        # Metrics and the request id outermost (AtrizAuth's middleware comes after these, so its
+        # 401s carry the id and are counted); the retry innermost, so that each request is
+        # logged and counted once.
         middleware=[
+            *parts.middleware,
             *middleware,
             *([transaction_retry(max_body_bytes=max_body_bytes)] if transaction_per_write else []),
         ],
@@ -151,6 +187,7 @@ def app_service(
     *,
     route_handlers: Sequence[ControllerRouterHandler],
     verifier: TokenVerifier | None = None,
+    user_events: UserEventHandler | None = None,
     description: str = "",
     lifespan: Sequence[Lifespan] = (),
 ) -> Litestar:
@@ -169,9 +206,20 @@ def app_service(
         shared_database_url=settings.shared_database_url,
         database=settings.database,
         cursor_secret=settings.cursor_secret,
+        environment=settings.environment,
+        metrics_token=settings.metrics_token,
         max_body_bytes=settings.max_body_bytes,
+        user_events=user_events,
         lifespan=lifespan,
     )
+
+
+@asynccontextmanager
+async def _track_consumers(app: Litestar) -> AsyncIterator[None]:
+    """Export each event consumer's progress (events applied, lag) in `/metrics`."""
+    for consumer_name, consumer in app.state.get(CONSUMERS_STATE_KEY, {}).items():
+        app_metrics(app).track_consumer(consumer_name, consumer)
+    yield
 
 
 def _declare_bearer_security(app: Litestar, require_sign_in: bool) -> None:

@@ -101,6 +101,9 @@ class AppSettings:
     bytes that are not a placeholder."""
     max_body_bytes: int = 1024 * 1024
     """`<PREFIX>_MAX_BODY_BYTES`: the largest request body; larger ones get 413."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """`ATRIZ_METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token; unset, serve
+    `/metrics` on an internal network only."""
 
     @property
     def jwks_url(self) -> str:
@@ -122,6 +125,7 @@ class AppFields(TypedDict):
     database: DatabaseSettings
     cursor_secret: bytes
     max_body_bytes: int
+    metrics_token: str | None
 
 
 def app_fields(
@@ -145,6 +149,7 @@ def app_fields(
         max_body_bytes=env.integer(
             f"{prefix}_MAX_BODY_BYTES", 1024 * 1024, low=1024, high=256 * 1024 * 1024
         ),
+        metrics_token=env.secret("ATRIZ_METRICS_TOKEN", production=production, min_length=16),
     )
 
 
