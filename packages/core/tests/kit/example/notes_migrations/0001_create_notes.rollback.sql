@@ -1,0 +1,2 @@
+DROP TABLE user_event_cursor;
+DROP TABLE notes;
