@@ -1,43 +1,145 @@
-"""The test kit of core and of every app: `pytest_plugins = ["atriz_core.testing"]`."""
+"""The test kit of core and of every app.
 
-from atriz_core.testing.harness import (
-    TEST_AUDIENCES,
-    TEST_ISSUER,
-    TEST_PASSWORD,
-    CoreHarness,
-    FrozenClock,
-    InFlight,
-    MemoryMailer,
-    TokenMinter,
-    app_reader,
-    assert_rejects_bad_tokens,
-    bad_tokens,
-    core_database_url,
-    core_harness,
-    core_overrides,
-    core_settings,
-    running_core,
-    serving,
-    token_minter,
-)
+Enable it in a `conftest.py` with `pytest_plugins = ["atriz_database.testing",
+"atriz_core.testing"]`: that registers the fixtures of `atriz_core.testing.fixtures`
+(`token_minter`, `migrated_database`, `core_database_url`, `make_user`, `core_harness`, ...).
+
+The helpers are imported from here (`from atriz_core.testing import TokenMinter`) or from their
+module; each is loaded only when first asked for, so a test that wants a token does not import
+core's service:
+
+| module | what it holds |
+|---|---|
+| `tokens` | `TokenMinter`, `bad_tokens`, `assert_rejects_bad_tokens` |
+| `users` | `TestUser`, `UserFactory` (the `make_user` fixture), `TEST_PASSWORD` |
+| `databases` | `DatabaseFactory` (the `migrated_database` fixture), `MigratedDatabase` |
+| `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens` |
+| `matrix` | `make_actors`, `assert_authorization_matrix` |
+| `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
+| `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
+| `doubles` | `FrozenClock`, `MemoryMailer` |
+| `fixtures` | the pytest fixtures |
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from atriz_core.testing.databases import DatabaseFactory, MigratedDatabase
+    from atriz_core.testing.doubles import FrozenClock, MemoryMailer
+    from atriz_core.testing.fuzzing import (
+        FuzzFailure,
+        FuzzReport,
+        assert_openapi_fuzzing_passes,
+        fuzz_openapi,
+    )
+    from atriz_core.testing.harness import (
+        CoreHarness,
+        InFlight,
+        running_app,
+        running_core,
+        serving,
+    )
+    from atriz_core.testing.matrix import (
+        ANONYMOUS,
+        OTHER_USER,
+        OWNER,
+        assert_authorization_matrix,
+        make_actors,
+    )
+    from atriz_core.testing.routes import (
+        PUBLIC_PATHS,
+        Route,
+        assert_every_route_rejects_bad_tokens,
+        protected_routes,
+    )
+    from atriz_core.testing.tokens import (
+        TEST_AUDIENCES,
+        TEST_ISSUER,
+        TokenMinter,
+        assert_rejects_bad_tokens,
+        bad_tokens,
+    )
+    from atriz_core.testing.users import TEST_PASSWORD, TestUser, UserFactory
 
 __all__ = [
+    "ANONYMOUS",
+    "OTHER_USER",
+    "OWNER",
+    "PUBLIC_PATHS",
     "TEST_AUDIENCES",
     "TEST_ISSUER",
     "TEST_PASSWORD",
     "CoreHarness",
+    "DatabaseFactory",
     "FrozenClock",
+    "FuzzFailure",
+    "FuzzReport",
     "InFlight",
     "MemoryMailer",
+    "MigratedDatabase",
+    "Route",
+    "TestUser",
     "TokenMinter",
-    "app_reader",
+    "UserFactory",
+    "assert_authorization_matrix",
+    "assert_every_route_rejects_bad_tokens",
+    "assert_openapi_fuzzing_passes",
     "assert_rejects_bad_tokens",
     "bad_tokens",
-    "core_database_url",
-    "core_harness",
-    "core_overrides",
-    "core_settings",
+    "fuzz_openapi",
+    "make_actors",
+    "protected_routes",
+    "running_app",
     "running_core",
     "serving",
-    "token_minter",
 ]
+
+# pytest reads this when it loads this module as a plugin: the fixtures live in their own module.
+pytest_plugins = ["atriz_core.testing.fixtures"]
+
+_HOMES = {
+    "DatabaseFactory": "databases",
+    "MigratedDatabase": "databases",
+    "FrozenClock": "doubles",
+    "MemoryMailer": "doubles",
+    "FuzzFailure": "fuzzing",
+    "FuzzReport": "fuzzing",
+    "assert_openapi_fuzzing_passes": "fuzzing",
+    "fuzz_openapi": "fuzzing",
+    "CoreHarness": "harness",
+    "InFlight": "harness",
+    "running_app": "harness",
+    "running_core": "harness",
+    "serving": "harness",
+    "ANONYMOUS": "matrix",
+    "OTHER_USER": "matrix",
+    "OWNER": "matrix",
+    "assert_authorization_matrix": "matrix",
+    "make_actors": "matrix",
+    "PUBLIC_PATHS": "routes",
+    "Route": "routes",
+    "assert_every_route_rejects_bad_tokens": "routes",
+    "protected_routes": "routes",
+    "TEST_AUDIENCES": "tokens",
+    "TEST_ISSUER": "tokens",
+    "TokenMinter": "tokens",
+    "assert_rejects_bad_tokens": "tokens",
+    "bad_tokens": "tokens",
+    "TEST_PASSWORD": "users",
+    "TestUser": "users",
+    "UserFactory": "users",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: a name is imported from its module the first time it is asked for. No `__dir__`
+    # on purpose: pytest scans a plugin's attributes, and that scan must not load every module.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,105 @@
+"""Test databases built by the real migrations, for any registered target, core included.
+
+`DatabaseFactory` (the `migrated_database` fixture) creates a fresh database for a target and
+migrates it as `db-migrate` does, with no requirement waved through: an app that depends on core
+gets the test's core database first (created and migrated on demand), and each of the app's
+`-- requires: core MIGRATION` lines is checked against the migrations applied there. A
+requirement that is not met stops the migration with `db-migrate`'s own error.
+
+    app_db = migrated_database("pshop")           # a fresh pshop_db, and the test's atriz_shared
+    app_db.url, app_db.core_url
+
+Within one test every dependent is migrated against the same database of each dependency
+(`migrated_database.shared("core")`, which the `core_database_url` fixture also is), so the users
+an app's test creates in `atriz_shared` are the ones the app reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from atriz_database import DatabaseSettings, DatabaseTarget
+from atriz_database.migrations import Requirement, applied_migration_ids, migrate
+from atriz_database.seeds import seed
+from atriz_database.targets import TargetRegistry
+
+__all__ = ["DatabaseFactory", "MigratedDatabase"]
+
+MakeDatabase = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class MigratedDatabase:
+    """A database of one target, migrated to the newest migration."""
+
+    target: DatabaseTarget
+    url: str
+    applied: tuple[str, ...]
+    """The ids of the migrations applied, oldest first."""
+    dependencies: Mapping[str, str] = field(default_factory=dict)
+    """The URL of the database of each target this one was migrated against (`core`: ...)."""
+
+    @property
+    def core_url(self) -> str | None:
+        """The `atriz_shared` this database goes with: its own URL for core, else core's."""
+        return self.url if self.target.name == "core" else self.dependencies.get("core")
+
+
+class DatabaseFactory:
+    """Fresh, migrated databases for a test; dropped when the test ends (by `make_database`)."""
+
+    def __init__(
+        self,
+        make_database: MakeDatabase,
+        registry: TargetRegistry | None = None,
+        settings: DatabaseSettings | None = None,
+    ) -> None:
+        self._make_database = make_database
+        self._registry = registry
+        self._settings = settings
+        self._shared: dict[str, MigratedDatabase] = {}
+
+    @property
+    def registry(self) -> TargetRegistry:
+        """The registered targets (entry points `atriz.databases`), read once."""
+        if self._registry is None:
+            self._registry = TargetRegistry.from_entry_points()
+        return self._registry
+
+    def _target(self, target: str | DatabaseTarget) -> DatabaseTarget:
+        return target if isinstance(target, DatabaseTarget) else self.registry.get(target)
+
+    def __call__(self, target: str | DatabaseTarget, *, seeded: bool = False) -> MigratedDatabase:
+        """A new database for `target` (a registered name, or a `DatabaseTarget` such as a test
+        app's), migrated; its dependencies are the test's shared ones. `seeded` also runs the
+        target's seed files."""
+        resolved = self._target(target)
+        dependencies = {name: self.shared(name).url for name in resolved.depends_on}
+        url = self._make_database(resolved.name)
+
+        def requirement_met(requirement: Requirement) -> bool:
+            # The same question `db-migrate` asks, put to this test's databases.
+            other = self.shared(requirement.target)
+            dependencies.setdefault(requirement.target, other.url)
+            return requirement.migration_id in applied_migration_ids(other.url)
+
+        migrate(
+            resolved,
+            url,
+            requirement_met=requirement_met,
+            settings=self._settings,
+            out=lambda _: None,
+        )
+        if seeded:
+            seed(resolved, url)
+        return MigratedDatabase(
+            resolved, url, tuple(applied_migration_ids(url)), dict(dependencies)
+        )
+
+    def shared(self, target: str) -> MigratedDatabase:
+        """The test's one database of a registered target, made (migrated and seeded) on first
+        use; dependents are migrated against it."""
+        if target not in self._shared:
+            self._shared[target] = self(target, seeded=True)
+        return self._shared[target]
