@@ -25,6 +25,7 @@ from atriz_core.accounts.schemas import (
 from atriz_core.client.litestar import requires_signed_in
 from atriz_core.context import Core, CoreRequest
 from atriz_core.kit.database import DbConnection
+from atriz_core.kit.openapi import problem_responses
 from atriz_core.mail import MailMessage
 from atriz_core.sessions import services as sessions
 
@@ -45,7 +46,7 @@ class AuthController(Controller):
     # Routes that hash a password take no connection: the services acquire one around the
     # hashing, so that a login burst cannot hold the pool while it waits for hashing threads.
 
-    @post("/register")
+    @post("/register", responses=problem_responses(409, 422, 429, 503))
     async def register(self, data: JSONBody[Registration], request: CoreRequest) -> Response[User]:
         """Create an account. The password needs 8 to 128 characters and must not be a common
         one; an e-mail verification link is sent."""
@@ -59,7 +60,7 @@ class AuthController(Controller):
         )
         return Response(user, status_code=201, background=_after_response(request.core, mail))
 
-    @post("/login", status_code=HTTP_200_OK)
+    @post("/login", status_code=HTTP_200_OK, responses=problem_responses(401, 429, 503))
     async def login(self, data: JSONBody[Login], request: CoreRequest) -> TokenPair:
         """Sign in: an access token for the apps and a refresh token for this session."""
         return await services.log_in(
@@ -70,7 +71,7 @@ class AuthController(Controller):
             context=request.context,
         )
 
-    @post("/refresh", status_code=HTTP_200_OK)
+    @post("/refresh", status_code=HTTP_200_OK, responses=problem_responses(401))
     async def refresh(
         self, data: JSONBody[Refresh], conn: DbConnection, request: CoreRequest
     ) -> TokenPair:
@@ -98,7 +99,12 @@ class AuthController(Controller):
         """The signed-in user, with their roles."""
         return await services.describe_me(conn, request.user)
 
-    @post("/password", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
+    @post(
+        "/password",
+        status_code=HTTP_204_NO_CONTENT,
+        guards=[requires_signed_in],
+        responses=problem_responses(422, 429, 503),
+    )
     async def change_password(self, data: JSONBody[PasswordChange], request: CoreRequest) -> None:
         """Change the password; every other session of the user ends. A wrong current password
         counts toward the account's lockout like a failed login."""
@@ -111,7 +117,12 @@ class AuthController(Controller):
             context=request.context,
         )
 
-    @post("/verify-email/request", status_code=HTTP_202_ACCEPTED, guards=[requires_signed_in])
+    @post(
+        "/verify-email/request",
+        status_code=HTTP_202_ACCEPTED,
+        guards=[requires_signed_in],
+        responses=problem_responses(429),
+    )
     async def request_email_verification(self, request: CoreRequest) -> Response[Accepted]:
         """Send a new e-mail verification link to the signed-in user."""
         mail = await services.request_email_verification(
@@ -124,7 +135,9 @@ class AuthController(Controller):
             background=_after_response(request.core, mail),
         )
 
-    @post("/verify-email/confirm", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/verify-email/confirm", status_code=HTTP_204_NO_CONTENT, responses=problem_responses(422)
+    )
     async def confirm_email_verification(
         self,
         data: JSONBody[EmailVerificationConfirm],
@@ -136,7 +149,11 @@ class AuthController(Controller):
             conn, request.core, token=data.token, context=request.context
         )
 
-    @post("/password-reset/request", status_code=HTTP_202_ACCEPTED)
+    @post(
+        "/password-reset/request",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(429),
+    )
     async def request_password_reset(
         self, data: JSONBody[PasswordResetRequest], request: CoreRequest
     ) -> Response[Accepted]:
@@ -152,7 +169,11 @@ class AuthController(Controller):
             ),
         )
 
-    @post("/password-reset/confirm", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(422, 429, 503),
+    )
     async def confirm_password_reset(
         self, data: JSONBody[PasswordResetConfirm], request: CoreRequest
     ) -> None:

@@ -8,15 +8,16 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from atriz_core.admin import services
 from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
-from atriz_core.admin.schemas import Role, RoleCreate, RoleGrant, UserPage
+from atriz_core.admin.schemas import ROLE_NAME_PATTERN, Role, RoleCreate, RoleGrant, UserPage
 from atriz_core.client.litestar import requires_role
 from atriz_core.context import CoreRequest
 from atriz_core.kit.database import DbConnection
+from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import (
     CursorCodec,
     PageCursor,
@@ -58,7 +59,11 @@ class AdminController(Controller):
             conn, CursorCodec(secret), query=q, limit=limit, cursor=cursor
         )
 
-    @post("/users/{user_id:uuid}/deactivate", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/users/{user_id:uuid}/deactivate",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(404, 409),
+    )
     async def deactivate_user(
         self,
         user_id: FromPath[uuid.UUID],
@@ -68,7 +73,11 @@ class AdminController(Controller):
         """Stop the user from signing in and end their sessions."""
         await services.deactivate_user(conn, request.core, request.user, user_id, request.context)
 
-    @post("/users/{user_id:uuid}/reactivate", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/users/{user_id:uuid}/reactivate",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(404),
+    )
     async def reactivate_user(
         self,
         user_id: FromPath[uuid.UUID],
@@ -78,7 +87,11 @@ class AdminController(Controller):
         """Let a deactivated user sign in again."""
         await services.reactivate_user(conn, request.core, request.user, user_id, request.context)
 
-    @delete("/users/{user_id:uuid}", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/users/{user_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(404, 409),
+    )
     async def delete_user(
         self,
         user_id: FromPath[uuid.UUID],
@@ -93,7 +106,7 @@ class AdminController(Controller):
         """Every role."""
         return await services.list_roles(conn)
 
-    @post("/roles")
+    @post("/roles", responses=problem_responses(409))
     async def create_role(
         self,
         data: JSONBody[RoleCreate],
@@ -109,7 +122,11 @@ class AdminController(Controller):
             context=request.context,
         )
 
-    @post("/users/{user_id:uuid}/roles", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/users/{user_id:uuid}/roles",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(404),
+    )
     async def grant_role(
         self,
         user_id: FromPath[uuid.UUID],
@@ -122,11 +139,15 @@ class AdminController(Controller):
             conn, request.user, user_id, data.role, request.context, clock=request.core.clock
         )
 
-    @delete("/users/{user_id:uuid}/roles/{role:str}", status_code=HTTP_204_NO_CONTENT)
+    @delete(
+        "/users/{user_id:uuid}/roles/{role:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(404, 409),
+    )
     async def revoke_role(
         self,
         user_id: FromPath[uuid.UUID],
-        role: FromPath[str],
+        role: Annotated[str, PathParameter(pattern=ROLE_NAME_PATTERN)],
         conn: DbConnection,
         request: CoreRequest,
     ) -> None:

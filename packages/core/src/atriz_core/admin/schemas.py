@@ -10,14 +10,25 @@ import msgspec
 
 from atriz_core.kit.pagination import Page, schema_name
 
-__all__ = ["Role", "RoleCreate", "RoleGrant", "UserPage", "UserSummary"]
+__all__ = [
+    "ROLE_NAME_PATTERN",
+    "Role",
+    "RoleCreate",
+    "RoleGrant",
+    "RoleName",
+    "UserPage",
+    "UserSummary",
+]
 
+# The format the `roles_name_format` check enforces. Python's `$` also matches before a final
+# newline (PostgreSQL's does not): `(?!\n)` refuses that here, as a 400, not a failed check.
+ROLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$(?!\n)"
 RoleName = Annotated[
     str,
     msgspec.Meta(
         min_length=1,
         max_length=81,
-        pattern=r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$",
+        pattern=ROLE_NAME_PATTERN,
         description="global (`admin`) or scoped to one app (`pshop.manager`)",
     ),
 ]
@@ -47,7 +58,8 @@ class Role(msgspec.Struct):
 
 class RoleCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: RoleName
-    description: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    # Any text but NUL, which PostgreSQL text cannot hold.
+    description: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")] = ""
 
 
 class RoleGrant(msgspec.Struct, forbid_unknown_fields=True):

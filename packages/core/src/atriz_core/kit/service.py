@@ -50,6 +50,7 @@ from atriz_core.kit.events import (
 )
 from atriz_core.kit.health import health_handlers
 from atriz_core.kit.observability import app_metrics, observability
+from atriz_core.kit.openapi import ProblemResponses
 from atriz_core.kit.pagination import CURSORS_STATE_KEY, CursorCodec
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_core.kit.settings import AppSettings
@@ -142,6 +143,7 @@ def create_service(
         ),
         plugins=[
             AtrizAuth(verifier, require_sign_in=require_sign_in, public_paths=PUBLIC_PATHS),
+            ProblemResponses(),
             *parts.plugins,
             *plugins,
         ],
