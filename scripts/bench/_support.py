@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -59,52 +62,83 @@ def core_database() -> Iterator[str]:
 
 @contextmanager
 def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
-    """Serve an app factory with granian; yield its base URL once every worker has started."""
+    """Serve an app factory with granian; yield its base URL once every worker has started.
+
+    The server writes its output to a file, never to a pipe: a pipe nobody reads while the
+    benchmark runs fills up, and a worker that then logs (an error, a 503 under overload) blocks
+    its event loop on the write. What it logged at level WARNING or above is summed up at the end.
+    """
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            factory,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-        ],
-        env={**server_environment(workers), "PYTHONPATH": str(HERE), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
-    started = 0
-    for line in process.stdout:
-        started += "Started worker" in line
-        if started == workers:
-            break
-    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                factory,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+            ],
+            env={**server_environment(workers), "PYTHONPATH": _python_path(), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            if not _healthy(process, base, workers, log):
+                sys.exit(f"{factory} did not become healthy:\n{_read(log)}")
+            yield base
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # granian's main process may hang (FACTS.md)
+                process.kill()
+                process.wait()
+            _summarise_problems(factory, _read(log))
+
+
+def _python_path() -> str:
+    """The benchmarks' modules, then any PYTHONPATH given (e.g. another checkout's sources)."""
+    return os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+
+
+def _healthy(process: subprocess.Popen[str], base: str, workers: int, log: IO[str]) -> bool:
+    """Wait for every worker to start, then for `/health` to answer; False if it never does."""
+    deadline = time.monotonic() + 60
+    while _read(log).count("Started worker") < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
     for _ in range(100):
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
+                return True
         except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        sys.exit(f"{factory} did not become healthy:\n{process.communicate()[0]}")
-    try:
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _read(log: IO[str]) -> str:
+    log.seek(0)
+    return log.read()
+
+
+def _summarise_problems(factory: str, output: str) -> None:
+    problems = [line for line in output.splitlines() if re.match(r"\[?(WARNING|ERROR)", line)]
+    if problems:
+        print(f"{factory} logged {len(problems)} warnings or errors, first: {problems[0]}")
 
 
 def access_token(core: str, email: str, password: str) -> str:

@@ -1,7 +1,7 @@
 -- wrk script for login_throughput.py: logins spread over the bench users.
 -- Usage: wrk -s login_storm.lua URL -- USERS PASSWORD
--- At the end it prints, one per line as name=value: the run's length, the responses by kind
--- (2xx, 503, other) and the p50 and p99 latencies of the successful logins.
+-- At the end it prints, one per line as name=value: the run's length, the count of responses
+-- of each status and the p50 and p99 latencies of the successful logins.
 local users, password
 local counter = 0
 local threads = {}
@@ -27,19 +27,18 @@ function response(status)
 end
 
 function done(summary, latency)
-  local ok, busy, other = 0, 0, 0
+  local counts, ok, busy = {}, 0, 0
   for _, thread in ipairs(threads) do
     for status, count in pairs(thread:get("statuses")) do
-      if status >= 200 and status < 300 then
-        ok = ok + count
-      elseif status == 503 then
-        busy = busy + count
-      else
-        other = other + count
-      end
+      counts[status] = (counts[status] or 0) + count
     end
   end
-  io.write(string.format("duration_us=%d\nok=%d\nbusy=%d\nother=%d\n", summary.duration, ok, busy, other))
+  io.write(string.format("duration_us=%d\n", summary.duration))
+  for status, count in pairs(counts) do
+    io.write(string.format("status_%d=%d\n", status, count))
+    if status >= 200 and status < 300 then ok = ok + count end
+    if status == 503 then busy = count end
+  end
   -- wrk times every response alike. A 503 is answered before any SQL or hashing, so the
   -- successful logins are the slowest responses: their p-th percentile is the whole
   -- distribution's at rank busy + p * ok (exact while no other non-2xx responses mix in).
