@@ -29,6 +29,7 @@ from atriz_core.client.user_events import DELETED, UserEvent
 from atriz_core.client.verifier import Principal
 from atriz_core.errors import ForbiddenError, NotFoundError
 from atriz_core.kit.database import DbConnection, SharedDb
+from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import (
     DEFAULT_LIMIT,
     Keyset,
@@ -118,7 +119,7 @@ class NoteController(Controller):
         rows = await list_notes(conn, request.user.id, position, limit + 1)
         return cursors.page(rows, limit, BY_CREATION, lambda note: (note.created_at, note.id))
 
-    @post("/")
+    @post("/", responses=problem_responses(422))
     async def create_note(
         self,
         data: JSONBody[NoteCreate],
