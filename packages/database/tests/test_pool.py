@@ -146,3 +146,20 @@ async def test_pooled_sessions_may_not_idle_in_a_transaction(empty_database_url:
                 await connection.fetchval("SELECT 1")
     finally:
         await close_pool(pool)
+
+
+async def test_a_transaction_left_open_is_rolled_back_when_the_connection_returns(
+    empty_database_url: str,
+) -> None:
+    pool = await create_pool(empty_database_url, DatabaseSettings(pool_min_size=1, pool_max_size=1))
+    try:
+        await pool.execute("CREATE TABLE t (n int)")
+        connection = await pool.acquire()
+        await connection.execute("BEGIN")
+        await connection.execute("INSERT INTO t VALUES (1)")
+        await pool.release(connection)
+        async with pool.acquire() as again:
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SELECT count(*) FROM t") == 0
+    finally:
+        await close_pool(pool)

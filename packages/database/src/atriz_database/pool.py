@@ -46,6 +46,19 @@ async def connect(url: str, settings: DatabaseSettings | None = None) -> asyncpg
     return connection
 
 
+async def _release_as_is(connection: asyncpg.Connection) -> None:
+    """How a connection goes back to the pool: as it is, after asyncpg has rolled back any
+    transaction left open and dropped its listeners.
+
+    asyncpg's default also runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`,
+    a round trip on every release: a third of a login's trips to PostgreSQL (measured: 0.73 to
+    0.78 of the argon2 ceiling at 8 connections, 0.74 to 0.81 at 64). It is not needed because
+    pooled connections carry no session state, the same rule PgBouncer's transaction mode
+    imposes: no session-level `SET` (use `SET LOCAL`), no advisory lock, no held cursor, and a
+    `LISTEN` only on a connection held for it, whose listener is removed before it goes back.
+    """
+
+
 class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
     """An asyncpg pool whose every acquire, its own `fetch`/`execute` helpers included, waits
     at most `acquire_timeout` seconds and then raises `PoolTimeoutError`.
@@ -87,7 +100,7 @@ async def create_pool(url: str, settings: DatabaseSettings | None = None) -> Bou
         connect=None,
         setup=None,
         init=_init_connection,
-        reset=None,
+        reset=_release_as_is,
         loop=None,
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,

@@ -24,7 +24,6 @@ __all__ = [
     "insert_user",
     "mark_email_verified",
     "mark_token_used",
-    "refund_address_booking",
     "reserve_login_attempt",
     "reserve_password_check",
     "revoke_user_tokens",
@@ -247,20 +246,6 @@ async def settle_password_check(
     await connection.execute(f"UPDATE users SET {_SETTLE} WHERE id = $1", user_id, booking)
 
 
-async def refund_address_booking(connection: asyncpg.Connection, address: str | None) -> None:
-    """Take a successful login's booking off its address's failures.
-
-    A statement of its own, after `start_session`: booking locks the address row, then the
-    user row; a statement locking them the other way round deadlocked with it.
-    """
-    if address is not None:
-        await connection.execute(
-            "UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
-            " WHERE client_address = $1",
-            address,
-        )
-
-
 async def get_user(
     connection: asyncpg.Connection, user_id: uuid.UUID, *, for_update: bool = False
 ) -> UserRecord | None:
@@ -290,6 +275,7 @@ async def start_session(
     verified_hash: str,
     now: datetime,
     new_hash: str | None,
+    address: str | None,
     session_id: uuid.UUID,
     session_expires_at: datetime,
     token_hash: bytes,
@@ -298,9 +284,9 @@ async def start_session(
     client_address: str | None,
     rehashed: bool,
 ) -> list[str] | None:
-    """A successful login, as one atomic statement: give back the attempt's booking on the
-    account (see `_SETTLE`; the address's is `refund_address_booking`), store a rehash, open
-    the session with its first refresh token, audit the login; return the user's role names.
+    """A successful login, as one atomic statement: give back the attempt's bookings on its
+    address and its account (see `_SETTLE`), store a rehash, open the session with its first
+    refresh token, audit the login; return the user's role names.
     None, and nothing written, if the account was deactivated, deleted or given a new password
     while its password was being checked.
 
@@ -308,12 +294,18 @@ async def start_session(
     hashing, and every round trip's wake-ups take CPU from argon2 (measured: about 1% of the
     logins per second each, `scripts/bench/login_throughput.py`).
     """
+    # Rows are locked in the order `reserve_login_attempt` locks them, the address's first (the
+    # account's update waits on it through its condition), or the two statements deadlock.
     row = await connection.fetchrow(
-        "WITH signed_in AS ("
+        "WITH address_refunded AS ("
+        "  UPDATE login_throttle SET failures = greatest(failures - 1, 0)"
+        "  WHERE client_address = $13 RETURNING 1"
+        "), signed_in AS ("
         f"  UPDATE users SET {_SETTLE}, last_login_at = $3,"
         "   password_hash = coalesce($5, password_hash),"
         "   updated_at = CASE WHEN $5::text IS NULL THEN updated_at ELSE $3 END"
         "  WHERE id = $1 AND is_active AND deleted_at IS NULL AND password_hash = $4"
+        "   AND (SELECT count(*) FROM address_refunded) >= 0"
         "  RETURNING id"
         "), opened AS ("
         "  INSERT INTO sessions (id, user_id, created_at, expires_at)"
@@ -341,6 +333,7 @@ async def start_session(
         user_agent,
         client_address,
         {"session": str(session_id), "rehashed": rehashed},
+        address,
     )
     assert row is not None
     return list(row["roles"]) if row["signed_in"] else None

@@ -197,6 +197,7 @@ async def log_in(
         verified_hash=checked_hash,
         now=now,
         new_hash=new_hash,
+        address=address,
         session_id=session_id,
         session_expires_at=session_expires_at,
         token_hash=token_hash,
@@ -207,7 +208,6 @@ async def log_in(
         client_address=context.client_address,
         rehashed=new_hash is not None,
     )
-    await repository.refund_address_booking(pool, address)
     if granted is None:  # deactivated, deleted or re-passworded during the check
         CORE_METRICS.login_failed("inactive")
         raise AuthenticationError(LOGIN_FAILED)
