@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from litestar import Litestar, get
@@ -12,17 +16,20 @@ from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
-from atriz_core.context import Core, CoreRequest
+from atriz_core.context import Core
 from atriz_core.kit.metrics import CORE_METRICS
 from atriz_core.kit.service import create_service
-from atriz_core.limits import stale_limit_purger
+from atriz_core.limits import PURGE_INTERVAL_SECONDS, purge_stale_limits
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.passwords.hashing import PasswordHasher
+from atriz_core.request import CoreRequest
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import PublishedKeys, load_keyring
 from atriz_database import DatabaseSettings
 
-__all__ = ["create_app", "create_app_from_env"]
+__all__ = ["create_app", "create_app_from_env", "stale_limit_purger"]
+
+logger = logging.getLogger(__name__)
 
 # Auth bodies are small; refusing large ones early keeps a 1 MB "password" from costing anything.
 MAX_BODY_BYTES = 64 * 1024
@@ -93,3 +100,35 @@ def create_app_from_env() -> Litestar:
 
     load_env_file()
     return create_app(CoreSettings.from_env())
+
+
+def stale_limit_purger(
+    core: Core, state_key: str = "db_pool", interval: float = PURGE_INTERVAL_SECONDS
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan that purges ended windows every `interval` seconds, so that the limit tables
+    hold only live counters however many addresses come and go."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await purge_stale_limits(
+                        app.state[state_key],
+                        core.clock.now(),
+                        address_window_seconds=core.settings.address_window_seconds,
+                        request_window_seconds=core.settings.request_limit_window_seconds,
+                    )
+                except Exception as exc:  # retried next round; never fatal to the service
+                    logger.warning("purging stale request limits failed: %s", type(exc).__name__)
+
+        task = asyncio.create_task(loop(), name="purge-stale-limits")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan

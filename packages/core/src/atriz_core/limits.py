@@ -11,17 +11,13 @@ each of its 2^64 addresses apart would make every per-address limit void.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from ipaddress import IPv6Address, ip_address, ip_network
 
 import asyncpg
-from litestar import Litestar
 
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import TooManyRequestsError
@@ -33,7 +29,6 @@ __all__ = [
     "enforce_limit",
     "enforce_mail_limits",
     "purge_stale_limits",
-    "stale_limit_purger",
 ]
 
 PURGE_INTERVAL_SECONDS = 300.0
@@ -152,35 +147,3 @@ async def purge_stale_limits(
         status: str = await connection.execute(sql, now, float(seconds))
         deleted += int(status.split()[-1])
     return deleted
-
-
-def stale_limit_purger(
-    core: Core, state_key: str = "db_pool", interval: float = PURGE_INTERVAL_SECONDS
-) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """A lifespan that purges ended windows every `interval` seconds, so that the limit tables
-    hold only live counters however many addresses come and go."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await purge_stale_limits(
-                        app.state[state_key],
-                        core.clock.now(),
-                        address_window_seconds=core.settings.address_window_seconds,
-                        request_window_seconds=core.settings.request_limit_window_seconds,
-                    )
-                except Exception as exc:  # retried next round; never fatal to the service
-                    logger.warning("purging stale request limits failed: %s", type(exc).__name__)
-
-        task = asyncio.create_task(loop(), name="purge-stale-limits")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return lifespan

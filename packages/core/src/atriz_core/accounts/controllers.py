@@ -23,10 +23,11 @@ from atriz_core.accounts.schemas import (
     User,
 )
 from atriz_core.client.litestar import requires_signed_in
-from atriz_core.context import Core, CoreRequest
+from atriz_core.context import Core
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.mail import MailMessage
+from atriz_core.request import CoreRequest
 from atriz_core.sessions import services as sessions
 
 __all__ = ["AuthController"]

@@ -33,11 +33,11 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, URLEncodedBody
 
 from atriz_core.accounts import links
-from atriz_core.context import CoreRequest
 from atriz_core.errors import DomainError, InvalidInputError
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.problems import handle_unexpected
 from atriz_core.passwords.policy import MAX_LENGTH, MIN_LENGTH
+from atriz_core.request import CoreRequest
 
 __all__ = ["PAGE_HEADERS", "EmailVerificationForm", "LinkPagesController", "PasswordResetForm"]
 

@@ -15,7 +15,6 @@ from atriz_core.admin import services
 from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
 from atriz_core.admin.schemas import ROLE_NAME_PATTERN, Role, RoleCreate, RoleGrant, UserPage
 from atriz_core.client.litestar import requires_role
-from atriz_core.context import CoreRequest
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import (
@@ -24,6 +23,7 @@ from atriz_core.kit.pagination import (
     cursor_secret_from_signing_key,
     page_limit,
 )
+from atriz_core.request import CoreRequest
 
 __all__ = ["AdminController"]
 

@@ -149,7 +149,8 @@ def app_fields(
         max_body_bytes=env.integer(
             f"{prefix}_MAX_BODY_BYTES", 1024 * 1024, low=1024, high=256 * 1024 * 1024
         ),
-        metrics_token=env.secret("ATRIZ_METRICS_TOKEN", production=production, min_length=16),
+        # Optional anywhere: unset, `/metrics` is for an internal network only.
+        metrics_token=env.secret("ATRIZ_METRICS_TOKEN", production=False, min_length=16),
     )
 
 
