@@ -94,3 +94,15 @@ async def test_openapi_declares_the_bearer_scheme_on_protected_operations_only(
     assert schema["paths"]["/admin/users"]["get"]["security"] == [{"BearerToken": []}]
     assert "security" not in schema["paths"]["/auth/login"]["post"]
     assert "security" not in schema["paths"]["/health"]["get"]
+
+
+async def test_a_value_the_database_cannot_store_is_a_400_not_a_500(
+    core_harness: CoreHarness,
+) -> None:
+    admin = await core_harness.admin_headers()
+
+    response = await core_harness.client.get("/admin/users", params={"q": "a\x00b"}, headers=admin)
+
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["reason"]

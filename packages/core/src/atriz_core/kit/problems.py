@@ -108,6 +108,10 @@ _UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.LockNotAvailableError,
+    # Class 53 (too many connections, out of memory or disk) and 57 (shut down, failed over,
+    # statement timeout): the server's state, not the request's fault.
+    asyncpg.InsufficientResourcesError,
+    asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
     ConnectionError,
 )
@@ -166,11 +170,33 @@ def _handle_grouped(
     return problem_response(500, "an unexpected error occurred; it has been logged")
 
 
+def _is_unavailable(exc: Exception) -> bool:
+    # asyncpg's client-side encoding errors are InterfaceErrors too, and ValueErrors: a bug in
+    # what the code passed, not an outage.
+    return isinstance(exc, _UNAVAILABLE) and not (
+        isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
+    )
+
+
+def handle_unstorable_value(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A value PostgreSQL cannot store (class 22: a NUL in text, a number out of range) that
+    input validation let through: the request's fault, named by column when PostgreSQL says."""
+    field = getattr(exc, "column_name", None) or "body"
+    logger.info("refused a value the database cannot store (SQLSTATE %s)", exc.sqlstate)  # type: ignore[attr-defined]
+    return problem_response(
+        400,
+        "a value in the request cannot be stored",
+        errors=[FieldProblem(field, "holds a character or value the database cannot store")],
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, BaseExceptionGroup):
         return _handle_grouped(request, exc)
-    if isinstance(exc, _UNAVAILABLE):
+    if _is_unavailable(exc):
         return handle_database_unavailable(request, exc)
+    if isinstance(exc, asyncpg.DataError):
+        return handle_unstorable_value(request, exc)
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
         sqlstate = getattr(exc, "sqlstate", None)
