@@ -17,10 +17,10 @@ from atriz_core.admin.controllers import AdminController
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core
-from atriz_core.kit.metrics import CORE_METRICS
 from atriz_core.kit.service import create_service
 from atriz_core.limits import PURGE_INTERVAL_SECONDS, purge_stale_limits
 from atriz_core.mail import Mailer, mailer_from_settings
+from atriz_core.metrics import CORE_METRICS
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.request import CoreRequest
 from atriz_core.settings import CoreSettings

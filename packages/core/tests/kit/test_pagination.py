@@ -25,17 +25,19 @@ from litestar.testing import AsyncTestClient
 
 from atriz_core.kit.database import DbConnection, pool_lifespan, provide_connection
 from atriz_core.kit.pagination import (
-    CURSORS_STATE_KEY,
-    DEFAULT_LIMIT,
     MAX_CURSOR_LENGTH,
     CursorCodec,
     CursorValue,
     InvalidCursorError,
     Keyset,
     Page,
+    cursor_secret_from_signing_key,
+)
+from atriz_core.kit.pagination_params import (
+    CURSORS_STATE_KEY,
+    DEFAULT_LIMIT,
     PageCursor,
     PageLimit,
-    cursor_secret_from_signing_key,
     cursors_of,
     page_limit,
     schema_name,

@@ -30,9 +30,9 @@ from atriz_core.errors import (
     InvalidInputError,
     TooManyRequestsError,
 )
-from atriz_core.kit.metrics import CORE_METRICS
 from atriz_core.limits import address_bucket, email_bucket, enforce_limit, enforce_mail_limits
 from atriz_core.mail import MailMessage
+from atriz_core.metrics import CORE_METRICS
 from atriz_core.passwords.policy import acceptable_password, normalise
 from atriz_core.sessions import repository as sessions
 from atriz_core.sessions.services import token_pair

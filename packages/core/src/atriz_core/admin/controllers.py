@@ -13,19 +13,18 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from atriz_core.admin import services
 from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
-from atriz_core.admin.schemas import ROLE_NAME_PATTERN, Role, RoleCreate, RoleGrant, UserPage
+from atriz_core.admin.schemas import ROLE_NAME_PATTERN, Role, RoleCreate, RoleGrant, UserSummary
 from atriz_core.client.litestar import requires_role
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
-from atriz_core.kit.pagination import (
-    CursorCodec,
-    PageCursor,
-    cursor_secret_from_signing_key,
-    page_limit,
-)
+from atriz_core.kit.pagination import CursorCodec, Page, cursor_secret_from_signing_key
+from atriz_core.kit.pagination_params import PageCursor, page_limit, schema_name
 from atriz_core.request import CoreRequest
 
 __all__ = ["AdminController"]
+
+UserPage = Annotated[Page[UserSummary], schema_name("UserPage")]
+"""A page of the admin user list: `{"items": [...], "next_cursor": "..." | null}`."""
 
 
 class AdminController(Controller):

@@ -8,15 +8,12 @@ from typing import Annotated
 
 import msgspec
 
-from atriz_core.kit.pagination import Page, schema_name
-
 __all__ = [
     "ROLE_NAME_PATTERN",
     "Role",
     "RoleCreate",
     "RoleGrant",
     "RoleName",
-    "UserPage",
     "UserSummary",
 ]
 
@@ -44,10 +41,6 @@ class UserSummary(msgspec.Struct):
     created_at: datetime
     last_login_at: datetime | None
     deleted_at: datetime | None
-
-
-UserPage = Annotated[Page[UserSummary], schema_name("UserPage")]
-"""A page of the admin user list: `{"items": [...], "next_cursor": "..." | null}`."""
 
 
 class Role(msgspec.Struct):

@@ -1,26 +1,45 @@
-"""What every app imports to trust core's tokens and to check user references."""
+"""What every app imports to trust core's tokens and to check user references.
 
-from atriz_core.client.litestar import (
-    PUBLIC,
-    AtrizAuth,
-    BearerAuthentication,
-    CurrentUser,
-    authenticate,
-    provide_current_user,
-    requires_role,
-    requires_signed_in,
-)
-from atriz_core.client.revocations import Revocations
-from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
-from atriz_core.client.users import UnknownUserError, check_users
-from atriz_core.client.verifier import (
-    InvalidTokenError,
-    JwksKeys,
-    Principal,
-    RevokedTokenError,
-    StaticKeys,
-    TokenVerifier,
-)
+The names are imported from here (`from atriz_core.client import TokenVerifier`) or from their
+module; each is loaded only when first asked for, so that core's services, which import
+`atriz_core.client.verifier` and `atriz_core.client.user_events`, do not load Litestar:
+
+| module | what it holds |
+|---|---|
+| `verifier` | `TokenVerifier`, `JwksKeys`, `StaticKeys`, `Principal`, the token errors |
+| `litestar` | `AtrizAuth`, `CurrentUser`, `PUBLIC`, `requires_role`, `requires_signed_in`, ... |
+| `revocations` | `Revocations` |
+| `user_events` | `UserEvent`, `EventCursor`, `read_user_events` |
+| `users` | `check_users`, `UnknownUserError` |
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from atriz_core.client.litestar import (
+        PUBLIC,
+        AtrizAuth,
+        BearerAuthentication,
+        CurrentUser,
+        authenticate,
+        provide_current_user,
+        requires_role,
+        requires_signed_in,
+    )
+    from atriz_core.client.revocations import Revocations
+    from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
+    from atriz_core.client.users import UnknownUserError, check_users
+    from atriz_core.client.verifier import (
+        InvalidTokenError,
+        JwksKeys,
+        Principal,
+        RevokedTokenError,
+        StaticKeys,
+        TokenVerifier,
+    )
 
 __all__ = [
     "PUBLIC",
@@ -44,3 +63,40 @@ __all__ = [
     "requires_role",
     "requires_signed_in",
 ]
+
+_HOMES = {
+    "PUBLIC": "litestar",
+    "AtrizAuth": "litestar",
+    "BearerAuthentication": "litestar",
+    "CurrentUser": "litestar",
+    "authenticate": "litestar",
+    "provide_current_user": "litestar",
+    "requires_role": "litestar",
+    "requires_signed_in": "litestar",
+    "Revocations": "revocations",
+    "EventCursor": "user_events",
+    "UserEvent": "user_events",
+    "read_user_events": "user_events",
+    "UnknownUserError": "users",
+    "check_users": "users",
+    "InvalidTokenError": "verifier",
+    "JwksKeys": "verifier",
+    "Principal": "verifier",
+    "RevokedTokenError": "verifier",
+    "StaticKeys": "verifier",
+    "TokenVerifier": "verifier",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: a name is imported from its module the first time it is asked for.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,7 +1,9 @@
 """One page shape in every service, `{"items": [...], "next_cursor": "..." | null}`, with keyset
 cursors that clients cannot read meaning into, edit or carry to another list.
 
-A list route in four pieces:
+This module is plain Python (repositories and services import it); what a route adds in Litestar,
+its query parameters, its page's name in OpenAPI and the service's codec, is in
+`atriz_core.kit.pagination_params`. A list route in three pieces:
 
 ```python
 # repository.py: the ordering, and the statement with and without a position
@@ -21,10 +23,11 @@ async def list_products(conn, cursors, shop_id, limit, cursor) -> Page[Product]:
     rows = await repository.list_products(conn, shop_id, after, limit + 1)
     return cursors.page(rows, limit, repository.BY_CREATION, lambda p: (p.created_at, p.id))
 
-# schemas.py: the page's name in OpenAPI
+# controllers.py (with pagination_params): the page's name in OpenAPI (here, not in schemas.py,
+# which services import: `schema_name` is Litestar's), and the query parameters, validated and
+# documented by Litestar
 ProductPage = Annotated[Page[Product], schema_name("ProductPage")]
 
-# controllers.py: the query parameters, validated and documented by Litestar
 async def list_products(self, conn: DbConnection, request: Request,
                         limit: PageLimit = DEFAULT_LIMIT, cursor: PageCursor = None) -> ProductPage:
     return await services.list_products(conn, cursors_of(request), ..., limit, cursor)
@@ -43,22 +46,14 @@ Why each part is as it is:
   before its secret changed); the keyset name inside refuses a cursor of another list or ordering.
   Each is a 400 problem naming the field `cursor` with the reason. A cursor does not expire and
   does not bind the list's filters: it is a position in an ordering, valid for any filter.
-- **`limit` is validated, not clamped.** Above its maximum or below 1 is a 400 naming `limit`:
-  a client asking for 10,000 rows learns that it gets at most 200, rather than silently fewer.
-  The parameters are typed query parameters (`PageLimit`, `PageCursor`), not a dependency: a
-  second dependency beside the connection makes Litestar resolve them in an anyio task group,
-  about 100 us of CPU per request (measured in-process on Litestar 2.25), for two values'
-  worth of parsing.
 
 Values that round-trip exactly through a cursor: `str`, `int` (64-bit), `float`, `bool`, `None`,
 `UUID`, `Decimal`, `date` and timezone-aware `datetime` (the instant and its UTC offset, to the
 microsecond, as PostgreSQL's `timestamptz` holds it; a `ZoneInfo` comes back as its fixed offset).
 Sort columns must be `NOT NULL`: a row-value comparison with NULL matches nothing.
 
-Wiring: the service keeps one `CursorCodec(settings.cursor_secret)` in `app.state.cursors`
-(`CURSORS_STATE_KEY`), which `cursors_of(request)` returns; `InvalidCursorError` is a
-`DomainError`, so the kit's problem handlers already answer it. Core derives its secret from its
-signing key (`cursor_secret_from_signing_key`).
+`InvalidCursorError` is a `DomainError`, so the kit's problem handlers already answer it. Core
+derives its cursor secret from its signing key (`cursor_secret_from_signing_key`).
 """
 
 from __future__ import annotations
@@ -73,33 +68,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from litestar.connection import ASGIConnection
-from litestar.params import KwargDefinition, QueryParameter
 
 from atriz_core.errors import DomainError, FieldProblem
 
 __all__ = [
-    "CURSORS_STATE_KEY",
     "CURSOR_VERSION",
-    "DEFAULT_LIMIT",
     "MAX_CURSOR_LENGTH",
-    "MAX_LIMIT",
     "CursorCodec",
     "CursorValue",
     "InvalidCursorError",
     "Keyset",
     "Page",
-    "PageCursor",
-    "PageLimit",
     "cursor_secret_from_signing_key",
-    "cursors_of",
-    "page_limit",
-    "schema_name",
 ]
 
 T = TypeVar("T")
@@ -111,10 +96,6 @@ CURSOR_VERSION = 1
 """The cursor format's version, its first byte (and under the MAC)."""
 MAX_CURSOR_LENGTH = 1024
 """The longest cursor, in characters: refused before any decoding, and never issued."""
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-CURSORS_STATE_KEY = "cursors"
-"""Where the service keeps its `CursorCodec` in `app.state`."""
 MIN_SECRET_BYTES = 16
 _MAC_BYTES = hashlib.sha256().digest_size
 _MAX_KEYSET_NAME = 100
@@ -126,47 +107,14 @@ class Page(msgspec.Struct, Generic[T]):
 
     Litestar renders `Page[Product]` in OpenAPI with the item's schema, under the component name
     `Page_<module>.Product_`; `Annotated[Page[Product], schema_name("ProductPage")]` names it
-    `ProductPage`. (A subclass, `class ProductPage(Page[Product])`, loses the item schema:
-    Litestar's generator does not resolve a type parameter through a base class.)
+    `ProductPage` (`schema_name` is in `atriz_core.kit.pagination_params`). (A subclass,
+    `class ProductPage(Page[Product])`, loses the item schema: Litestar's generator does not
+    resolve a type parameter through a base class.)
     """
 
     items: list[T]
     next_cursor: str | None
     """Pass as `cursor` to get the next page; null when this page is the last."""
-
-
-def schema_name(name: str) -> Any:
-    """Metadata for `Annotated[Page[Item], schema_name("ItemPage")]`: the OpenAPI component
-    name of a generic page (or of any type used as a handler's return annotation)."""
-    return KwargDefinition(schema_component_key=name)
-
-
-def page_limit(maximum: int = MAX_LIMIT) -> Any:
-    """The `limit` query parameter's bounds, for `limit: Annotated[int, page_limit(100)] = 20`
-    (the default goes on the parameter: Litestar deprecates defaults inside `Annotated`).
-    OpenAPI shows the bounds and the default; a value outside 1..maximum is a 400 naming `limit`.
-    """
-    if maximum < 1:
-        raise ValueError("a page holds at least one item")
-    return QueryParameter(
-        ge=1, le=maximum, description=f"How many items to return, 1 to {maximum}."
-    )
-
-
-PageLimit = Annotated[int, page_limit()]
-"""`limit: PageLimit = DEFAULT_LIMIT`: 1 to `MAX_LIMIT`."""
-
-PageCursor = Annotated[
-    str | None,
-    QueryParameter(
-        max_length=MAX_CURSOR_LENGTH,
-        description=(
-            "The previous page's `next_cursor`, to get the page after it; omit it for the first"
-            " page. Opaque: a cursor that was edited, or comes from another list, is refused."
-        ),
-    ),
-]
-"""`cursor: PageCursor = None`: the previous page's `next_cursor`, absent for the first page."""
 
 
 class InvalidCursorError(DomainError):
@@ -380,14 +328,3 @@ def cursor_secret_from_signing_key(private_key: bytes) -> bytes:
     """
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CORE_CURSOR_INFO)
     return hkdf.derive(private_key)
-
-
-def cursors_of(connection: ASGIConnection[Any, Any, Any, Any]) -> CursorCodec:
-    """The service's `CursorCodec`, kept in `app.state` under `CURSORS_STATE_KEY`."""
-    codec = connection.app.state.get(CURSORS_STATE_KEY)
-    if not isinstance(codec, CursorCodec):
-        raise RuntimeError(
-            f"no CursorCodec in app.state.{CURSORS_STATE_KEY}: build the service with"
-            f" state={{{CURSORS_STATE_KEY!r}: CursorCodec(settings.cursor_secret)}}"
-        )
-    return codec

@@ -51,7 +51,8 @@ from atriz_core.kit.events import (
 from atriz_core.kit.health import health_handlers
 from atriz_core.kit.observability import app_metrics, observability
 from atriz_core.kit.openapi import ProblemResponses
-from atriz_core.kit.pagination import CURSORS_STATE_KEY, CursorCodec
+from atriz_core.kit.pagination import CursorCodec
+from atriz_core.kit.pagination_params import CURSORS_STATE_KEY
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_core.kit.settings import AppSettings
 from atriz_database import DatabaseSettings, Environment

@@ -26,7 +26,7 @@ from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.client.verifier import Principal
 from atriz_core.context import Core, RequestContext
 from atriz_core.errors import AuthenticationError
-from atriz_core.kit.metrics import CORE_METRICS
+from atriz_core.metrics import CORE_METRICS
 from atriz_core.sessions import repository
 from atriz_core.sessions.repository import LockedSession, RefreshToken
 from atriz_core.tokens.access import issue_access_token

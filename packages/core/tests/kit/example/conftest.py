@@ -30,10 +30,9 @@ from atriz_core.client.verifier import Principal
 from atriz_core.errors import ForbiddenError, NotFoundError
 from atriz_core.kit.database import DbConnection, SharedDb
 from atriz_core.kit.openapi import problem_responses
-from atriz_core.kit.pagination import (
+from atriz_core.kit.pagination import Keyset, Page
+from atriz_core.kit.pagination_params import (
     DEFAULT_LIMIT,
-    Keyset,
-    Page,
     PageCursor,
     PageLimit,
     cursors_of,
@@ -78,9 +77,6 @@ class NoteCount(msgspec.Struct):
     notes: int
 
 
-NotePage = Annotated[Page[Note], schema_name("NotePage")]
-
-
 # repository.py
 BY_CREATION = Keyset("notes.notes.by_creation", ("created_at", "id"))
 _COLUMNS = "id, owner_id, body, created_at"
@@ -101,6 +97,9 @@ async def list_notes(
 
 
 # controllers.py
+NotePage = Annotated[Page[Note], schema_name("NotePage")]
+
+
 class NoteController(Controller):
     path = "/notes"
     tags = ["notes"]
