@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import FromPath, JSONBody
 from litestar.testing import AsyncTestClient
+from psycopg.conninfo import conninfo_to_dict
 
 from atriz_core.errors import ConflictError
 from atriz_core.kit.database import (
@@ -189,8 +190,8 @@ async def test_shared_db_is_a_connection_of_the_shared_pool(make_database: MakeD
         response = await client.get("/databases")
 
     assert response.json() == {
-        "own": own.rsplit("/", 1)[1],
-        "shared": shared.rsplit("/", 1)[1],
+        "own": conninfo_to_dict(own)["dbname"],
+        "shared": conninfo_to_dict(shared)["dbname"],
     }
 
 
