@@ -18,6 +18,7 @@ BUSINESS_MODULES = [
     "atriz_core.sessions.repository",
     "atriz_core.admin.services",
     "atriz_core.admin.repository",
+    "atriz_core.users.repository",
     "atriz_core.limits",
     "atriz_core.audit",
     "atriz_core.user_events",

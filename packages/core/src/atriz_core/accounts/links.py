@@ -6,12 +6,13 @@ new link revokes the previous one of its kind.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from atriz_core.accounts import repository
-from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, UserRecord
+from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET
 from atriz_core.audit import record_event
 from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.context import Core, RequestContext
@@ -22,12 +23,15 @@ from atriz_core.passwords.policy import acceptable_password
 from atriz_core.sessions import repository as sessions
 from atriz_core.tokens.opaque import hash_token, new_token
 from atriz_core.user_events import record_user_event
+from atriz_core.users import repository as users
+from atriz_core.users.repository import UserRecord
 
 __all__ = [
     "confirm_email_verification",
     "confirm_password_reset",
     "email_verification_mail",
     "request_password_reset",
+    "revoke_links",
     "send_password_reset",
 ]
 
@@ -70,7 +74,7 @@ async def _spend_token(
     look before the real spend, under the row lock)."""
     now = core.clock.now()
     stored = await repository.get_token_for_update(connection, hash_token(token), token_type)
-    user = await repository.get_user(connection, stored.user_id) if stored else None
+    user = await users.get_user(connection, stored.user_id) if stored else None
     if (
         stored is None
         or user is None
@@ -110,7 +114,7 @@ async def send_password_reset(
     pool: asyncpg.Pool, core: Core, *, email: str, context: RequestContext
 ) -> None:
     """Mail a reset link if an active account has that address; otherwise do nothing."""
-    user = await repository.get_user_by_email(pool, email.strip())
+    user = await users.get_user_by_email(pool, email.strip())
     if user is None or not user.can_sign_in:
         return
     async with pool.acquire() as connection, connection.transaction():
@@ -157,8 +161,15 @@ async def confirm_password_reset(
         now = core.clock.now()
         await repository.update_password(connection, user.id, password_hash, now)
         # The mailbox's owner has proven themselves: lift any lockout.
-        await repository.clear_login_failures(connection, user.id)
+        await users.clear_login_failures(connection, user.id)
         await sessions.revoke_user_sessions(connection, user.id, now)
         # The apps refuse the user's access tokens issued before, within seconds.
         await record_user_event(connection, user.id, SESSIONS_REVOKED, at=core.clock.now())
         await record_event(connection, "password_reset", user_id=user.id, context=context)
+
+
+async def revoke_links(connection: asyncpg.Connection, user_id: uuid.UUID, now: datetime) -> None:
+    """Revoke the user's unspent e-mail verification and password reset links (their account
+    is being deactivated or deleted)."""
+    for token_type in (EMAIL_VERIFICATION, PASSWORD_RESET):
+        await repository.revoke_user_tokens(connection, user_id, token_type, now)

@@ -1,4 +1,9 @@
-"""SQL of the accounts feature: one function per statement."""
+"""SQL of the accounts feature: one function per statement.
+
+A user's row and roles, which admin and the test kit use too, are `atriz_core.users.repository`'s;
+here are what registration, sign-in and the links do beyond them: a login's bookings on the
+account, the tokens of `auth_tokens`, a new password, a verified address.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from datetime import datetime
 
 import asyncpg
 
+from atriz_core.users.repository import USER_FIELDS, UserRecord, user_record
+
 __all__ = [
     "EMAIL_VERIFICATION",
     "PASSWORD_RESET",
@@ -15,19 +22,13 @@ __all__ = [
     "Lockout",
     "LoginAttempt",
     "StoredToken",
-    "UserRecord",
-    "clear_login_failures",
     "get_token_for_update",
-    "get_user",
-    "get_user_by_email",
     "insert_token",
-    "insert_user",
     "mark_email_verified",
     "mark_token_used",
     "reserve_login_attempt",
     "reserve_password_check",
     "revoke_user_tokens",
-    "role_names",
     "settle_password_check",
     "start_session",
     "update_password",
@@ -35,30 +36,6 @@ __all__ = [
 
 # The kinds of `auth_tokens`.
 REFRESH, EMAIL_VERIFICATION, PASSWORD_RESET = "refresh", "email_verification", "password_reset"
-
-_USER_FIELDS = (
-    "id", "email", "password_hash", "name", "email_verified_at", "is_active", "deleted_at",
-    "created_at", "failed_login_count", "locked_until",
-)  # fmt: skip
-_USER_COLUMNS = ", ".join(_USER_FIELDS)
-
-
-@dataclass(frozen=True)
-class UserRecord:
-    id: uuid.UUID
-    email: str
-    password_hash: str
-    name: str
-    email_verified_at: datetime | None
-    is_active: bool
-    deleted_at: datetime | None
-    created_at: datetime
-    failed_login_count: int
-    locked_until: datetime | None
-
-    @property
-    def can_sign_in(self) -> bool:
-        return self.is_active and self.deleted_at is None
 
 
 @dataclass(frozen=True)
@@ -100,33 +77,6 @@ class LoginAttempt:
     address_window_started_at: datetime | None
 
 
-def _user(row: asyncpg.Record | None) -> UserRecord | None:
-    if row is None or row["id"] is None:
-        return None
-    return UserRecord(**{field: row[field] for field in _USER_FIELDS})
-
-
-async def insert_user(
-    connection: asyncpg.Connection, email: str, password_hash: str, name: str
-) -> UserRecord:
-    row = await connection.fetchrow(
-        f"INSERT INTO users (email, password_hash, name) VALUES ($1, $2, $3)"
-        f" RETURNING {_USER_COLUMNS}",
-        email,
-        password_hash,
-        name,
-    )
-    user = _user(row)
-    assert user is not None
-    return user
-
-
-async def get_user_by_email(connection: asyncpg.Connection, email: str) -> UserRecord | None:
-    return _user(
-        await connection.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE email = $1", email)
-    )
-
-
 def _book_failure(now: str, lockout: str) -> str:
     """SET clause booking one more failure of `users u`: the count goes up, and from the
     `max_failures`-th on the account locks. `now` and `lockout` name the statement's
@@ -161,7 +111,7 @@ async def reserve_login_attempt(
     `lockout.max_failures` reach the real hash before the lock is in force. A success gives its
     booking back (`start_session`).
     """
-    columns = ", ".join(f"u.{field}" for field in _USER_FIELDS)
+    columns = ", ".join(f"u.{field}" for field in USER_FIELDS)
     row = await connection.fetchrow(
         "WITH address AS ("
         "  INSERT INTO login_throttle AS t (client_address, failures, window_started_at)"
@@ -201,7 +151,7 @@ async def reserve_login_attempt(
     )
     assert row is not None  # `admitted` always has its one row
     return LoginAttempt(
-        user=_user(row),
+        user=user_record(row),
         booking=row["booking"],
         failures=row["failures"],
         address_admitted=row["address_admitted"],
@@ -244,27 +194,6 @@ async def settle_password_check(
     connection: asyncpg.Connection, user_id: uuid.UUID, booking: int
 ) -> None:
     await connection.execute(f"UPDATE users SET {_SETTLE} WHERE id = $1", user_id, booking)
-
-
-async def get_user(
-    connection: asyncpg.Connection, user_id: uuid.UUID, *, for_update: bool = False
-) -> UserRecord | None:
-    # NO KEY UPDATE: serialises changes to the user, but lets a refresh running beside them
-    # insert a token (its foreign key takes KEY SHARE on the user), where FOR UPDATE deadlocked
-    # with a refresh holding the session row.
-    lock = " FOR NO KEY UPDATE" if for_update else ""
-    return _user(
-        await connection.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1{lock}", user_id)
-    )
-
-
-async def role_names(connection: asyncpg.Connection, user_id: uuid.UUID) -> list[str]:
-    rows = await connection.fetch(
-        "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
-        " WHERE ur.user_id = $1 ORDER BY r.name",
-        user_id,
-    )
-    return [row["name"] for row in rows]
 
 
 async def start_session(
@@ -337,12 +266,6 @@ async def start_session(
     )
     assert row is not None
     return list(row["roles"]) if row["signed_in"] else None
-
-
-async def clear_login_failures(connection: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    await connection.execute(
-        "UPDATE users SET failed_login_count = 0, locked_until = NULL WHERE id = $1", user_id
-    )
 
 
 async def insert_token(

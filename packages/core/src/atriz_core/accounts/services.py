@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from atriz_core.accounts import links, repository
-from atriz_core.accounts.repository import PASSWORD_RESET, Lockout, LoginAttempt, UserRecord
+from atriz_core.accounts.repository import PASSWORD_RESET, Lockout, LoginAttempt
 from atriz_core.accounts.schemas import Me, TokenPair, User
-from atriz_core.admin import repository as roles
 from atriz_core.audit import record_event
 from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.client.verifier import Principal
@@ -38,6 +37,8 @@ from atriz_core.sessions import repository as sessions
 from atriz_core.sessions.services import token_pair
 from atriz_core.tokens.opaque import new_token
 from atriz_core.user_events import record_user_event
+from atriz_core.users import repository as users
+from atriz_core.users.repository import UserRecord
 
 __all__ = [
     "change_password",
@@ -100,10 +101,10 @@ async def register(
     password_hash = await core.hasher.hash(acceptable)
     try:
         async with pool.acquire() as connection, connection.transaction():
-            user = await repository.insert_user(connection, email, password_hash, name)
-            default_role = await roles.get_role_id(connection, DEFAULT_ROLE)
+            user = await users.insert_user(connection, email, password_hash, name)
+            default_role = await users.get_role_id(connection, DEFAULT_ROLE)
             if default_role is not None:
-                await roles.insert_role_grant(connection, user.id, default_role, None)
+                await users.insert_role_grant(connection, user.id, default_role, None)
             await record_event(connection, "register", user_id=user.id, context=context)
             mail = await links.email_verification_mail(connection, core, user)
     except asyncpg.UniqueViolationError as exc:
@@ -225,7 +226,7 @@ async def log_in(
 async def _active_user(
     connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID
 ) -> UserRecord:
-    user = await repository.get_user(connection, user_id)
+    user = await users.get_user(connection, user_id)
     if user is None or not user.can_sign_in:
         raise AuthenticationError("this account is no longer active")
     return user
@@ -233,7 +234,7 @@ async def _active_user(
 
 async def describe_me(connection: asyncpg.Connection, principal: Principal) -> Me:
     user = await _active_user(connection, principal.id)
-    roles = await repository.role_names(connection, user.id)
+    roles = await users.role_names(connection, user.id)
     return Me(
         id=user.id,
         email=user.email,

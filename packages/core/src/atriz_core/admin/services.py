@@ -7,8 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from atriz_core.accounts import repository as accounts
-from atriz_core.accounts.repository import EMAIL_VERIFICATION, PASSWORD_RESET, UserRecord
+from atriz_core.accounts import links
 from atriz_core.admin import repository
 from atriz_core.admin.schemas import Role, UserSummary
 from atriz_core.audit import record_event
@@ -22,6 +21,8 @@ from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.passwords.policy import acceptable_password
 from atriz_core.sessions import repository as sessions
 from atriz_core.user_events import record_user_event
+from atriz_core.users import repository as users
+from atriz_core.users.repository import RoleRecord, UserRecord
 
 __all__ = [
     "create_role",
@@ -52,10 +53,10 @@ async def list_users(
     No total: counting every matching user for every page is the cost keyset pagination avoids.
     """
     after = cursors.position(cursor, repository.USERS_BY_CREATION)
-    users = await repository.search_users(
+    found = await repository.search_users(
         connection, repository.like_pattern(query), after, limit + 1
     )
-    return cursors.page(users, limit, repository.USERS_BY_CREATION, _creation_position)
+    return cursors.page(found, limit, repository.USERS_BY_CREATION, _creation_position)
 
 
 def _creation_position(user: UserSummary) -> tuple[datetime, uuid.UUID]:
@@ -63,7 +64,7 @@ def _creation_position(user: UserSummary) -> tuple[datetime, uuid.UUID]:
 
 
 async def _existing_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> UserRecord:
-    user = await accounts.get_user(connection, user_id, for_update=True)
+    user = await users.get_user(connection, user_id, for_update=True)
     if user is None or user.deleted_at is not None:
         raise NotFoundError(f"no user {user_id}")
     return user
@@ -72,8 +73,7 @@ async def _existing_user(connection: asyncpg.Connection, user_id: uuid.UUID) -> 
 async def _end_sessions(connection: asyncpg.Connection, core: Core, user_id: uuid.UUID) -> None:
     now = core.clock.now()
     await sessions.revoke_user_sessions(connection, user_id, now)
-    for token_type in (EMAIL_VERIFICATION, PASSWORD_RESET):
-        await accounts.revoke_user_tokens(connection, user_id, token_type, now)
+    await links.revoke_links(connection, user_id, now)
 
 
 async def deactivate_user(
@@ -88,7 +88,7 @@ async def deactivate_user(
         raise ConflictError("an administrator cannot deactivate their own account")
     async with connection.transaction():
         await _existing_user(connection, user_id)
-        if await repository.set_user_active(connection, user_id, False, core.clock.now()):
+        if await users.set_user_active(connection, user_id, False, core.clock.now()):
             await _end_sessions(connection, core, user_id)
             await record_user_event(connection, user_id, DEACTIVATED, at=core.clock.now())
             await record_event(
@@ -105,8 +105,8 @@ async def reactivate_user(
 ) -> None:
     async with connection.transaction():
         await _existing_user(connection, user_id)
-        if await repository.set_user_active(connection, user_id, True, core.clock.now()):
-            await accounts.clear_login_failures(connection, user_id)
+        if await users.set_user_active(connection, user_id, True, core.clock.now()):
+            await users.clear_login_failures(connection, user_id)
             await record_user_event(connection, user_id, REACTIVATED, at=core.clock.now())
             await record_event(
                 connection, "user_reactivated", user_id=user_id, actor_id=admin.id, context=context
@@ -125,7 +125,7 @@ async def delete_user(
         raise ConflictError("an administrator cannot delete their own account")
     async with connection.transaction():
         await _existing_user(connection, user_id)
-        await repository.soft_delete_user(connection, user_id, core.clock.now())
+        await users.soft_delete_user(connection, user_id, core.clock.now())
         await _end_sessions(connection, core, user_id)
         await record_user_event(connection, user_id, DELETED, at=core.clock.now())
         await record_event(
@@ -133,8 +133,12 @@ async def delete_user(
         )
 
 
+def _role(record: RoleRecord) -> Role:
+    return Role(name=record.name, description=record.description, created_at=record.created_at)
+
+
 async def list_roles(connection: asyncpg.Connection) -> list[Role]:
-    return await repository.list_roles(connection)
+    return [_role(record) for record in await users.list_roles(connection)]
 
 
 async def create_role(
@@ -147,7 +151,7 @@ async def create_role(
 ) -> Role:
     try:
         async with connection.transaction():
-            role = await repository.insert_role(connection, name, description)
+            role = _role(await users.insert_role(connection, name, description))
             await record_event(
                 connection,
                 "role_created",
@@ -161,7 +165,7 @@ async def create_role(
 
 
 async def _role_id(connection: asyncpg.Connection, name: str) -> int:
-    role_id = await repository.get_role_id(connection, name)
+    role_id = await users.get_role_id(connection, name)
     if role_id is None:
         raise NotFoundError(f"no role {name}")
     return role_id
@@ -187,7 +191,7 @@ async def grant_role(
         await _existing_user(connection, user_id)
         role_id = await _role_id(connection, role)
         actor = admin.id if admin else None
-        if await repository.insert_role_grant(connection, user_id, role_id, actor):
+        if await users.insert_role_grant(connection, user_id, role_id, actor):
             now = clock.now()
             if await sessions.has_live_session(connection, user_id, now):
                 await record_user_event(connection, user_id, ROLES_CHANGED, at=now)
@@ -217,7 +221,7 @@ async def revoke_role(
     async with connection.transaction():
         await _existing_user(connection, user_id)
         role_id = await _role_id(connection, role)
-        if not await repository.delete_role_grant(connection, user_id, role_id):
+        if not await users.delete_role_grant(connection, user_id, role_id):
             raise NotFoundError(f"user {user_id} does not have role {role}")
         await record_user_event(connection, user_id, ROLES_CHANGED, at=clock.now())
         await record_event(
@@ -243,16 +247,16 @@ async def ensure_administrator(
     Returns (created, granted).
     """
     async with connection.transaction():
-        user = await accounts.get_user_by_email(connection, email)
+        user = await users.get_user_by_email(connection, email)
         created = user is None
         if user is None:
             acceptable = acceptable_password(
                 password or "", email=email, name=name, field="password"
             )
             password_hash = await hasher.hash(acceptable)
-            user = await accounts.insert_user(connection, email, password_hash, name)
+            user = await users.insert_user(connection, email, password_hash, name)
         role_id = await _role_id(connection, "admin")
-        granted = await repository.insert_role_grant(connection, user.id, role_id, None)
+        granted = await users.insert_role_grant(connection, user.id, role_id, None)
         if granted:
             await record_event(
                 connection, "role_granted", user_id=user.id, details={"role": "admin"}

@@ -3,7 +3,7 @@
     user = await make_user(roles=("pshop.cashier",))
     response = await client.get("/sales", headers=user.headers)
 
-A user is inserted by core's account repository with an argon2id hash of its password (so it can
+A user is inserted by core's users repository with an argon2id hash of its password (so it can
 also sign in through core's `/auth/login`), gets the `user` role as registration gives it, and
 each chosen role through core's admin service (`grant_role`, audited like a grant from the
 `atriz` command line); a role that does not exist yet is created first. Its `token` is signed by
@@ -17,13 +17,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from atriz_core.accounts import repository as accounts
-from atriz_core.admin import repository as roles_repository
 from atriz_core.admin import services as admin
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.passwords.policy import acceptable_password
 from atriz_core.settings import CoreSettings
 from atriz_core.testing.tokens import TEST_TOKEN_SECONDS, TokenMinter
+from atriz_core.users import repository as users
 from atriz_database.pool import connect
 
 __all__ = ["DEFAULT_ROLE", "TEST_PASSWORD", "TestUser", "UserFactory"]
@@ -99,10 +98,10 @@ class UserFactory:
         connection = await connect(self.database_url)
         try:
             async with connection.transaction():
-                record = await accounts.insert_user(connection, email, password_hash, name)
+                record = await users.insert_user(connection, email, password_hash, name)
                 for role in granted:
-                    if await roles_repository.get_role_id(connection, role) is None:
-                        await roles_repository.insert_role(connection, role, "made by a test")
+                    if await users.get_role_id(connection, role) is None:
+                        await users.insert_role(connection, role, "made by a test")
                     await admin.grant_role(connection, None, record.id, role, None)
         finally:
             await connection.close()
