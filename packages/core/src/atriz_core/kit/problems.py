@@ -195,7 +195,9 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         return _handle_grouped(request, exc)
     if _is_unavailable(exc):
         return handle_database_unavailable(request, exc)
-    if isinstance(exc, asyncpg.DataError):
+    # asyncpg raises the bare DataError itself for an argument of the wrong type (the code's
+    # bug: a 500); PostgreSQL's own class 22 errors come as its subclasses.
+    if isinstance(exc, asyncpg.DataError) and type(exc) is not asyncpg.DataError:
         return handle_unstorable_value(request, exc)
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
