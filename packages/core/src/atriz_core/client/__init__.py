@@ -15,8 +15,9 @@ module; each is loaded only when first asked for, so that core's services, which
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from atriz_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from atriz_core.client.litestar import (
@@ -88,14 +89,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # PEP 562: a name is imported from its module the first time it is asked for.
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -12,8 +12,9 @@ plain module of the kit (pagination's cursors, say) does not load Litestar with 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from atriz_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from atriz_core.kit.database import DbConnection, SharedDb
@@ -78,11 +79,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # PEP 562: a name is imported from its module the first time it is asked for.
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
