@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from bench_app import AUDIENCE
 
 from atriz_core.db import target
+from atriz_core.testing.tokens import TokenMinter
 from atriz_database.connections import create_database, drop_database
 from atriz_database.embedded import embedded_url
 from atriz_database.migrations import migrate
@@ -39,25 +42,37 @@ def free_port() -> int:
     return port
 
 
-@contextmanager
-def core_database() -> Iterator[str]:
-    """A scratch `atriz_shared` with core's migrations and seeds, dropped afterwards."""
+def _server_url() -> str:
+    """The PostgreSQL server the benchmarks use: `ATRIZ_TEST_DATABASE_URL`'s, `PG*`, else the
+    embedded one."""
     explicit = env_str("ATRIZ_TEST_DATABASE_URL")
-    server = (
+    return (
         with_database(explicit, "postgres")
         if explicit
         else libpq_env_url("postgres")
         if server_is_configured()
         else embedded_url("postgres")
     )
-    url = with_database(server, f"atriz_bench_{uuid.uuid4().hex[:8]}")
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[str]:
+    """An empty database of its own, dropped afterwards."""
+    url = with_database(_server_url(), f"atriz_bench_{kind}_{uuid.uuid4().hex[:8]}")
     create_database(url)
     try:
-        migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
-        seed(target, url)
         yield url
     finally:
         drop_database(url)
+
+
+@contextmanager
+def core_database() -> Iterator[str]:
+    """A scratch `atriz_shared` with core's migrations and seeds, dropped afterwards."""
+    with scratch_database("core") as url:
+        migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
+        seed(target, url)
+        yield url
 
 
 @contextmanager
@@ -94,6 +109,7 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
             text=True,
         )
         base = f"http://127.0.0.1:{port}"
+        SERVERS[base] = process.pid
         try:
             if not _healthy(process, base, workers, log):
                 sys.exit(f"{factory} did not become healthy:\n{_read(log)}")
@@ -106,6 +122,34 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
                 process.kill()
                 process.wait()
             _summarise_problems(factory, _read(log))
+
+
+# The main process of each server `serve` runs, by base URL (for `server_cpu_seconds`).
+SERVERS: dict[str, int] = {}
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU time (user and system) used so far by the server at `base`: its main process and
+    every process under it (granian's workers), read from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    tree, total = [SERVERS[base]], 0.0
+    while tree:
+        pid = tree.pop()
+        total += times.get(pid, 0.0)
+        tree += [child for child, parent in parents.items() if parent == pid]
+    return total
 
 
 def _python_path() -> str:
@@ -141,20 +185,32 @@ def _summarise_problems(factory: str, output: str) -> None:
         print(f"{factory} logged {len(problems)} warnings or errors, first: {problems[0]}")
 
 
-def access_token(core: str, email: str, password: str) -> str:
-    """A real access token from core, for `email`."""
-    response = httpx.post(f"{core}/auth/login", json={"email": email, "password": password})
-    response.raise_for_status()
-    token: str = response.json()["access_token"]
-    return token
+BENCH_ISSUER = "http://core.bench"
 
 
-def bench_app_env(database_url: str, core: str) -> dict[str, str]:
-    """The environment of `bench_app`, trusting the core served at `core`."""
+def bench_minter() -> TokenMinter:
+    """The bench's own signing key: `bench_app` trusts it, tokens signed with it as core signs."""
+    return TokenMinter(BENCH_ISSUER, (AUDIENCE,))
+
+
+def bench_token(minter: TokenMinter, roles: tuple[str, ...] = ("user",)) -> str:
+    """An access token for a user of `roles`, signed as core signs them, valid for an hour."""
+    user = uuid.uuid4()
+    return minter.access_token(
+        user_id=user, email=f"{user.hex[:8]}@bench.test", roles=roles, lifetime_seconds=3600
+    )
+
+
+def bench_app_env(
+    database_url: str, minter: TokenMinter, shared_database_url: str | None = None
+) -> dict[str, str]:
+    """The environment of `bench_app`: its own database, `atriz_shared` (for the revocation
+    feed every app runs), trusting `minter`'s key."""
     return {
         "BENCH_DATABASE_URL": database_url,
-        "BENCH_JWKS_URL": f"{core}/.well-known/jwks.json",
-        "BENCH_ISSUER": "http://core.bench",
+        "BENCH_SHARED_DATABASE_URL": shared_database_url or "",
+        "BENCH_JWKS": json.dumps(minter.jwks),
+        "BENCH_ISSUER": BENCH_ISSUER,
     }
 
 
@@ -190,13 +246,44 @@ def run_wrk(
 
 def wrk(url: str, *, seconds: int = 10, connections: int = 64, token: str | None = None) -> float:
     """Requests per second that wrk reaches against `url`; every response must be a 2xx."""
+    return wrk_load(url, seconds=seconds, connections=connections, token=token).per_second
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one wrk run reached, and what it cost the server."""
+
+    per_second: float
+    requests: int
+    cpu_us: float | None  # the server's CPU time per request, when the server was named
+
+
+def wrk_load(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 64,
+    token: str | None = None,
+    server: str | None = None,
+) -> Load:
+    """wrk against `url` (every response must be a 2xx); with `server` (a base URL that `serve`
+    runs), also that server's CPU time per request, all its processes together."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
+    before = server_cpu_seconds(server) if server else 0.0
     output = run_wrk(url, seconds=seconds, connections=connections, headers=headers)
+    cpu = server_cpu_seconds(server) - before if server else None
     if "Non-2xx" in output:
         sys.exit(f"wrk saw errors against {url}:\n{output}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    assert match, output
-    return float(match[1])
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    count = re.search(r"(\d+) requests in", output)
+    assert rate, output
+    assert count, output
+    requests = int(count[1])
+    return Load(
+        per_second=float(rate[1]),
+        requests=requests,
+        cpu_us=cpu / requests * 1e6 if cpu is not None and requests else None,
+    )
 
 
 @dataclass(frozen=True)

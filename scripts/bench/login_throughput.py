@@ -10,14 +10,16 @@
    for the hashing threads: their p99 must stay within the queue's bound
    (`CORE_HASH_QUEUE_MAX_WAIT`, 2 s, plus the login itself); a login that would wait longer is
    refused at once with 503, which is counted apart from other failures.
-3. During the storm, a probe calls an app's authenticated GET (one indexed SELECT behind core's
-   token) 20 times a second: its p99 must stay under 50 ms, which it cannot if hashing blocked
-   event loops or starved the other processes.
+3. During the storm, a probe calls an app's authenticated GET (`bench_app`, built by the kit:
+   one indexed SELECT behind a token signed as core signs them) 20 times a second: its p99 must
+   stay under 50 ms, which it cannot if hashing blocked event loops or starved the other
+   processes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import statistics
@@ -32,13 +34,15 @@ from functools import partial
 import httpx
 from _support import (
     HERE,
-    access_token,
     bench_app_env,
+    bench_minter,
+    bench_token,
     compare_in_rounds,
     core_database,
     report,
     report_compared,
     run_wrk,
+    scratch_database,
     serve,
 )
 from argon2 import PasswordHasher
@@ -56,6 +60,9 @@ CONNECTIONS = (8, 64)
 # After a storm, core still works off the logins it had queued (wrk does not wait for them):
 # at most CORE_HASH_QUEUE_MAX_WAIT of hashing, which must not overlap the next ceiling.
 DRAIN_SECONDS = 2.0
+# `BENCH_CORE_ENV='{"BENCH_ACCESS_LOG": "0"}'`: core with bench switches (`bench_toggles`).
+CORE_SWITCHES: dict[str, str] = json.loads(os.environ.get("BENCH_CORE_ENV", "{}"))
+CORE_FACTORY = "bench_core:create_app" if CORE_SWITCHES else "atriz_core.app:create_app_from_env"
 # Admitted logins wait at most CORE_HASH_QUEUE_MAX_WAIT (2 s) for a thread, then take their hash.
 P99_TARGET_MS = 3000
 
@@ -180,19 +187,20 @@ def _probing(url: str, token: str) -> Iterator[list[float]]:
 
 
 def main() -> None:
-    with core_database() as url:
+    with core_database() as url, scratch_database("app") as app_url:
         asyncio.run(make_users(url))
-        asyncio.run(make_items(url))
+        asyncio.run(make_items(app_url))
         core_env = {
             "SHARED_DATABASE_URL": url,
             "ATRIZ_ENV": "test",
             "CORE_PUBLIC_URL": "http://core.bench",
             "CORE_ADDRESS_MAX_FAILURES": "100000",
+            **CORE_SWITCHES,
         }
         # 1. The storms alone, each round between two measurements of the ceiling (core idles
         #    while the ceiling is measured).
         storms: dict[int, list[Storm]] = {connections: [] for connections in CONNECTIONS}
-        with serve("atriz_core.app:create_app_from_env", workers=2, env=core_env) as core:
+        with serve(CORE_FACTORY, workers=2, env=core_env) as core:
             for connections in CONNECTIONS:  # warm up: pools, caches
                 storm(core, 1, connections)
             compared = compare_in_rounds(
@@ -201,9 +209,10 @@ def main() -> None:
                 ROUNDS,
             )
         # 2. An app beside core: its p99 when quiet, then during a storm.
-        with serve("atriz_core.app:create_app_from_env", workers=2, env=core_env) as core:
-            token = access_token(core, "user0@bench.test", PASSWORD)
-            app_env = bench_app_env(url, core)
+        with serve(CORE_FACTORY, workers=2, env=core_env) as core:
+            minter = bench_minter()
+            token = bench_token(minter)
+            app_env = bench_app_env(app_url, minter, url)
             with serve("bench_app:create_app", workers=2, env=app_env) as app:
                 item = f"{app}/items/1"
                 for _ in range(20):  # both workers fetch the JWKS and open their pools
@@ -219,6 +228,7 @@ def main() -> None:
         f" {SECONDS / 2:.0f} s before and after each round of storms of {SECONDS:.0f} s (wrk -t2,"
         f" {' and '.join(map(str, CONNECTIONS))} connections, core on granian with 2 workers);"
         " medians; probe: the app's GET 20 times a second"
+        + (f"; core switches {CORE_SWITCHES}" if CORE_SWITCHES else "")
     )
     report("argon2id verifications, all cores", ceiling, ceiling, "/s", "ceiling")
     for connections in CONNECTIONS:

@@ -2,28 +2,43 @@
 
     uv run python scripts/bench/token_verification.py
 
-Serves core (for JWKS and a real token) and a bench app (granian, 2 workers) and loads the app
-with wrk: the public route is the baseline; the same route behind core's token check
+Serves a bench app built by the kit (`create_service`, granian, 2 workers; `bench_app.py`) and
+loads it with wrk: the public route is the baseline; the same route behind core's token check
 (`AtrizAuth`'s middleware) must keep at least 90% of it, which the verified-token cache makes
-possible. Two more figures for information: the same route with a `requires_role` guard as
-well (Litestar 2 copies the route handler for every guard call), and with the cache off.
+possible. Both routes pay the kit's per-request work alike (metrics, request id and log line,
+the revocation lookup on the protected one). Two more figures for information: the same route
+with a `requires_role` guard as well (Litestar 2 copies the route handler for every guard
+call), and with the cache off, and the public route of the same app wired by hand without the kit
+(`bench_app:create_bare_app`, the wiring these figures were first taken with): what the kit's
+per-request work (metrics, request id and log line) costs every route. Beside each figure, the
+server's CPU time per request (all its processes, from /proc), which the machine's drift
+disturbs less than the rate.
+
+The app trusts the bench's own signing key (tokens signed as core signs them); it has a
+database of its own, and core's migrated database as `atriz_shared`.
+`BENCH_APP_ENV='{"BENCH_ACCESS_LOG": "0"}'` passes bench switches (`bench_toggles`) to the app.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import statistics
+from functools import partial
 
-import httpx
 from _support import (
-    access_token,
     bench_app_env,
+    bench_minter,
+    bench_token,
     compare_in_rounds,
     core_database,
     report,
     report_compared,
+    scratch_database,
     serve,
     wrk,
+    wrk_load,
 )
 
 from atriz_database.pool import connect
@@ -45,48 +60,62 @@ async def make_items(url: str) -> None:
 
 
 def main() -> None:
-    with core_database() as url:
+    extra = json.loads(os.environ.get("BENCH_APP_ENV", "{}"))
+    cpu: dict[str, list[float]] = {}
+
+    def load(name: str, url: str, server: str, token: str | None = None) -> float:
+        measured = wrk_load(url, seconds=SECONDS, token=token, server=server)
+        if measured.cpu_us is not None:
+            cpu.setdefault(name, []).append(measured.cpu_us)
+        return measured.per_second
+
+    with core_database() as shared, scratch_database("app") as url:
         asyncio.run(make_items(url))
-        core_env = {
-            "SHARED_DATABASE_URL": url,
-            "ATRIZ_ENV": "test",
-            "CORE_PUBLIC_URL": "http://core.bench",
-        }
-        with serve("atriz_core.app:create_app_from_env", workers=1, env=core_env) as core:
-            httpx.post(
-                f"{core}/auth/register",
-                json={"email": "b@bench.test", "password": PASSWORD, "name": "B"},
+        minter = bench_minter()
+        token = bench_token(minter)
+        app_env = {**bench_app_env(url, minter, shared), **extra}
+        no_cache = {**app_env, "BENCH_TOKEN_CACHE_SIZE": "0"}
+        with (
+            serve("bench_app:create_app", workers=2, env=app_env) as app,
+            serve("bench_app:create_app", workers=2, env=no_cache) as uncached_app,
+            serve("bench_app:create_bare_app", workers=2, env=app_env) as bare_app,
+        ):
+            wrk(f"{app}/open/1", seconds=2)  # warm up
+            wrk(f"{app}/items/1", seconds=2, token=token)
+            wrk(f"{uncached_app}/items/1", seconds=2, token=token)
+            wrk(f"{bare_app}/open/1", seconds=2)
+            compared = compare_in_rounds(
+                partial(load, "open", f"{app}/open/1", app),
+                {
+                    "cached": partial(load, "cached", f"{app}/items/1", app, token),
+                    "guard": partial(load, "guard", f"{app}/role-items/1", app, token),
+                    "uncached": partial(
+                        load, "uncached", f"{uncached_app}/items/1", uncached_app, token
+                    ),
+                    "bare": partial(load, "bare", f"{bare_app}/open/1", bare_app),
+                },
+                ROUNDS,
             )
-            token = access_token(core, "b@bench.test", PASSWORD)
-            app_env = bench_app_env(url, core)
-            no_cache = {**app_env, "BENCH_TOKEN_CACHE_SIZE": "0"}
-            with (
-                serve("bench_app:create_app", workers=2, env=app_env) as app,
-                serve("bench_app:create_app", workers=2, env=no_cache) as uncached_app,
-            ):
-                wrk(f"{app}/open/1", seconds=2)  # warm up
-                wrk(f"{uncached_app}/items/1", seconds=2, token=token)
-                compared = compare_in_rounds(
-                    lambda: wrk(f"{app}/open/1", seconds=SECONDS),
-                    {
-                        "cached": lambda: wrk(f"{app}/items/1", seconds=SECONDS, token=token),
-                        "guard": lambda: wrk(f"{app}/role-items/1", seconds=SECONDS, token=token),
-                        "uncached": lambda: wrk(
-                            f"{uncached_app}/items/1", seconds=SECONDS, token=token
-                        ),
-                    },
-                    ROUNDS,
-                )
-    cached, guard, uncached = compared["cached"], compared["guard"], compared["uncached"]
     print(
         f"wrk -t2 -c64, {ROUNDS} rounds of {SECONDS} s each, the open route before and after"
         " each round; medians; each app on granian with 2 workers; everything, wrk included,"
-        " on the same 2 cores"
+        " on the same 2 cores; apps built by the kit (create_service) unless said"
+        + (f"; switches {extra}" if extra else "")
     )
-    report("open route, one indexed SELECT", cached.baseline, cached.baseline, "req/s", "baseline")
-    report_compared("same route, token verified (cached)", cached, "req/s", ">= 0.90")
-    report_compared("same, plus a requires_role guard", guard, "req/s", "information")
-    report_compared("same route, token verified every request", uncached, "req/s", "~0.6, FACTS.md")
+    some = compared["cached"]
+    report("open route, one indexed SELECT", some.baseline, some.baseline, "req/s", "baseline")
+    lines = {
+        "cached": ("same route, token verified (cached)", ">= 0.90"),
+        "guard": ("same, plus a requires_role guard", "information"),
+        "uncached": ("same route, token verified every request", "~0.6, FACTS.md"),
+        "bare": ("open route, app wired by hand (no kit)", "information"),
+    }
+    for name, (title, target) in lines.items():
+        report_compared(title, compared[name], "req/s", target)
+    print("server CPU per request, medians (µs):")
+    for name, title in [("open", "open route"), *((n, t) for n, (t, _) in lines.items())]:
+        print(f"  {title:<46} {statistics.median(cpu[name]):>6.0f}"
+              f"  ({min(cpu[name]):.0f}-{max(cpu[name]):.0f})")  # fmt: skip
 
 
 if __name__ == "__main__":
