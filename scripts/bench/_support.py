@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from argon2 import PasswordHasher
 from bench_app import AUDIENCE
 
 from atriz_core.db import target
+from atriz_core.settings import CoreSettings
 from atriz_core.testing.tokens import TokenMinter
 from atriz_database.connections import create_database, drop_database
 from atriz_database.embedded import embedded_url
@@ -33,6 +35,16 @@ from atriz_database.settings import env_str
 from atriz_database.urls import libpq_env_url, server_is_configured, with_database
 
 HERE = Path(__file__).parent
+
+
+def core_argon2() -> PasswordHasher:
+    """argon2-cffi's hasher with core's default parameters, for the ceiling's threads."""
+    defaults = CoreSettings(database_url="")
+    return PasswordHasher(
+        time_cost=defaults.argon2_time_cost,
+        memory_cost=defaults.argon2_memory_kib,
+        parallelism=defaults.argon2_parallelism,
+    )
 
 
 def free_port() -> int:

@@ -41,12 +41,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
-from _support import HERE, SERVERS, core_database, run_wrk, serve
-from argon2 import PasswordHasher
+from _support import HERE, SERVERS, core_argon2, core_database, run_wrk, serve
 from login_throughput import DRAIN_SECONDS, USERS, make_users, storm
 from token_verification import PASSWORD
-
-from atriz_core.settings import CoreSettings
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 STORM_SECONDS = int(os.environ.get("BENCH_STORM_SECONDS", "8"))
@@ -159,12 +156,7 @@ class Ceiling:
 
 def ceiling(seconds: float) -> Ceiling:
     """Two threads verifying, as `login_throughput.argon2_ceiling`; with their schedstat."""
-    defaults = CoreSettings(database_url="")
-    hasher = PasswordHasher(
-        time_cost=defaults.argon2_time_cost,
-        memory_cost=defaults.argon2_memory_kib,
-        parallelism=defaults.argon2_parallelism,
-    )
+    hasher = core_argon2()
     stored = hasher.hash(PASSWORD)
     results: list[tuple[int, float, float]] = []
     deadline = time.perf_counter() + seconds

@@ -38,6 +38,7 @@ from _support import (
     bench_minter,
     bench_token,
     compare_in_rounds,
+    core_argon2,
     core_database,
     report,
     report_compared,
@@ -45,10 +46,8 @@ from _support import (
     scratch_database,
     serve,
 )
-from argon2 import PasswordHasher
 from token_verification import PASSWORD, make_items
 
-from atriz_core.settings import CoreSettings
 from atriz_database.pool import connect
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
@@ -69,12 +68,7 @@ P99_TARGET_MS = 3000
 
 def argon2_ceiling(seconds: float) -> float:
     """Verifications per second with core's default parameters, one thread per core."""
-    defaults = CoreSettings(database_url="")
-    hasher = PasswordHasher(
-        time_cost=defaults.argon2_time_cost,
-        memory_cost=defaults.argon2_memory_kib,
-        parallelism=defaults.argon2_parallelism,
-    )
+    hasher = core_argon2()
     stored = hasher.hash(PASSWORD)
     deadline = time.perf_counter() + seconds
     counts = [0] * (os.cpu_count() or 1)
@@ -92,7 +86,7 @@ def argon2_ceiling(seconds: float) -> float:
 
 async def make_users(url: str) -> None:
     """USERS accounts sharing one hash (hashing each would only slow the set-up)."""
-    hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+    hasher = core_argon2()
     stored = hasher.hash(PASSWORD)
     connection = await connect(url)
     try:
