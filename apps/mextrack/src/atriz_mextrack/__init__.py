@@ -1,0 +1,1 @@
+"""Atriz mextrack: fleet GPS tracking."""

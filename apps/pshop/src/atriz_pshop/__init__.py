@@ -1,0 +1,1 @@
+"""Atriz pshop: point of sale, stock ledger and inventory."""

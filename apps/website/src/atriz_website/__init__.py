@@ -1,0 +1,1 @@
+"""Atriz website: user profiles and published articles with full-text search."""
