@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from atriz_database.migrations import migrate
 from atriz_database.seeds import seed
 from atriz_database.services import server_environment
 from atriz_database.settings import env_str
+from atriz_database.testing import free_port
 from atriz_database.urls import libpq_env_url, server_is_configured, with_database
 
 HERE = Path(__file__).parent
@@ -45,13 +45,6 @@ def core_argon2() -> PasswordHasher:
         memory_cost=defaults.argon2_memory_kib,
         parallelism=defaults.argon2_parallelism,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _server_url() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import smtplib
-import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from atriz_core.mail import MailMessage, SmtpMailer
 from atriz_core.settings import CoreSettings, SmtpSettings
 from atriz_database import ConfigurationError, Environment
+from atriz_database.testing import free_port
 
 SENDER = "Atriz <auth@atriz.test>"
 MESSAGE = MailMessage(to="ana@example.test", subject="Reset", body="https://auth.atriz.test/x\n")
@@ -53,13 +53,6 @@ class Inbox:
         assert isinstance(data, LoginPassword)
         self.logins.append((data.login, data.password))
         return AuthResult(success=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass

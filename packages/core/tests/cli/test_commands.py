@@ -14,14 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from atriz_database.testing import BIN, run_script
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+from atriz_database.connections import database_exists
+from atriz_database.testing import BIN, free_port, run_script
 
 
 def wait_until_healthy(port: int, process: subprocess.Popen[str]) -> None:
@@ -163,7 +157,31 @@ def test_atriz_dev_prepares_everything_and_serves_core(cli_env: dict[str, str]) 
     assert ready.json()["status"] == "healthy"
     assert f"core: http://127.0.0.1:{port}" in output
     assert "admin login: admin@atriz.localhost / dev admin passphrase" in output
+    assert "seeded logins (password atriz-dev-password):" in output
+    assert "dispatcher@atriz.localhost  (mextrack.dispatcher)" in output
+    assert "core     | " in output, "each service's lines carry its name"
     assert admin_count(cli_env["SHARED_DATABASE_URL"]) == 1
+
+
+def test_atriz_dev_refuses_a_taken_port_before_starting_anything(
+    cli_env: dict[str, str],
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**cli_env, "CORE_PORT": str(port)}
+        process = start_atriz_dev(env)
+        try:
+            output, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                stop(process)
+
+    assert process.returncode == 1
+    assert f"port {port} (core, CORE_PORT) on 127.0.0.1 already in use" in output
+    assert "Traceback" not in output
+    assert not database_exists(cli_env["SHARED_DATABASE_URL"]), "nothing was prepared either"
 
 
 @pytest.mark.slow

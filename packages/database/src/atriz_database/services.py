@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import IO
 
 from atriz_database.errors import ConfigurationError, UnknownTargetError
 from atriz_database.settings import env_int, env_str
@@ -26,6 +29,7 @@ __all__ = [
     "STOP_TIMEOUT",
     "ServiceSpec",
     "load_services",
+    "port_in_use",
     "server_command",
     "server_environment",
     "start",
@@ -104,8 +108,13 @@ def server_environment(workers: int) -> dict[str, str]:
     return {**os.environ, "ATRIZ_WORKERS": str(workers)}
 
 
-def start(spec: ServiceSpec, *, host: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start(
+    spec: ServiceSpec, *, host: str, port: int, workers: int, prefix_output: bool = False
+) -> subprocess.Popen[bytes]:
     """Start `spec`'s server as a child in a process group (a new session) of its own.
+
+    With `prefix_output`, every line the service writes (stdout and stderr) is printed with its
+    name in front, so that four services in one terminal can be told apart.
 
     A terminal's Ctrl-C reaches every process of its foreground group at once. In a group of
     their own, granian's main process and workers hear only what their supervisor sends them
@@ -113,9 +122,40 @@ def start(spec: ServiceSpec, *, host: str, port: int, workers: int) -> subproces
     meant for `atriz dev`, and the whole group can be stopped, or killed, with one call.
     """
     command = server_command(spec, host=host, port=port, workers=workers)
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-        command, env=server_environment(workers), start_new_session=True
+    output = subprocess.PIPE if prefix_output else None
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        command,
+        env=server_environment(workers),
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if prefix_output else None,
     )
+    if child.stdout is not None:
+        prefix = f"{spec.name:<8} | ".encode()
+        threading.Thread(target=_copy_prefixed, args=(child.stdout, prefix), daemon=True).start()
+    return child
+
+
+def _copy_prefixed(source: IO[bytes], prefix: bytes) -> None:
+    """Copy `source` to this process's stdout line by line, each line after `prefix`; ends when
+    every process holding the pipe (the service's workers too) has exited."""
+    out = sys.stdout.buffer
+    for line in source:
+        out.write(prefix + line)
+        out.flush()
+    source.close()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on `host:port` (or the port cannot be bound there)."""
+    with socket.socket() as probe:
+        # Without SO_REUSEADDR a port in TIME_WAIT after a quick restart would look taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def stop(

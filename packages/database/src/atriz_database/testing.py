@@ -8,6 +8,7 @@ with `pytest_plugins = ["atriz_database.testing"]` in a `conftest.py`.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -18,6 +19,7 @@ import pytest
 
 from atriz_database.connections import create_database, drop_database
 from atriz_database.embedded import embedded_is_running, embedded_url, stop_embedded
+from atriz_database.services import load_services
 from atriz_database.settings import env_str
 from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
 from atriz_database.urls import libpq_env_url, server_is_configured, with_database
@@ -27,6 +29,7 @@ __all__ = [
     "clean_environment",
     "cli_env",
     "empty_database_url",
+    "free_port",
     "make_database",
     "postgres_server_url",
     "run_script",
@@ -94,14 +97,25 @@ def sample(tmp_path: Path) -> DatabaseTarget:
 @pytest.fixture
 def cli_env(tmp_path: Path, make_database: MakeDatabase) -> dict[str, str]:
     """An environment for the console scripts where every registered target has a fresh,
-    not yet created database of its own, and `.env` is looked for in an empty folder."""
+    not yet created database of its own, every registered service a free port of its own (so
+    that `atriz dev` in a test never meets another's server), and `.env` is looked for in an
+    empty folder."""
     home = tmp_path / "home"
     home.mkdir()
     urls = {
         target.url_env: make_database(target.name, create=False)
         for target in TargetRegistry.from_entry_points().select(ALL)
     }
-    return clean_environment(home, **urls)
+    ports = {spec.port_env: str(free_port()) for spec in load_services().values()}
+    return clean_environment(home, **urls, **ports)
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the system's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 BIN = Path(sys.executable).parent

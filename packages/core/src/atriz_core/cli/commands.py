@@ -18,7 +18,7 @@ from atriz_database import Environment, RefusedError
 from atriz_database.pool import connect
 from atriz_database.settings import env_str
 
-__all__ = ["ensure_dev_admin", "register_commands"]
+__all__ = ["ensure_dev_admin", "print_seeded_logins", "register_commands"]
 
 DEV_ADMIN_EMAIL = "admin@atriz.localhost"
 
@@ -97,6 +97,36 @@ def ensure_dev_admin() -> None:
         print("  (the password is shown once; set ATRIZ_ADMIN_PASSWORD to choose it)")
     else:
         print(f"admin login: {email} (password as first printed, or ATRIZ_ADMIN_PASSWORD)")
+
+
+SEEDED_PASSWORD = "atriz-dev-password"  # noqa: S105 - documented in seeds/20_users.sql
+_SEEDED_USERS = """
+SELECT u.email, coalesce(string_agg(r.name, ', ' ORDER BY r.name), 'no role') AS roles
+FROM users u
+LEFT JOIN user_roles ur ON ur.user_id = u.id
+LEFT JOIN roles r ON r.id = ur.role_id
+WHERE u.id::text LIKE '5eed0000-%' AND u.deleted_at IS NULL
+GROUP BY u.email
+ORDER BY u.email
+"""
+
+
+async def _seeded_users(settings: CoreSettings) -> list[tuple[str, str]]:
+    connection = await connect(settings.database_url)
+    try:
+        return [(row["email"], row["roles"]) for row in await connection.fetch(_SEEDED_USERS)]
+    finally:
+        await connection.close()
+
+
+def print_seeded_logins() -> None:
+    """`atriz dev`: the seeded users (core's `seeds/20_users.sql`), each with its roles."""
+    settings = CoreSettings.from_env()
+    seeded = asyncio.run(_seeded_users(settings))
+    if seeded:
+        print(f"seeded logins (password {SEEDED_PASSWORD}):")
+    for email, roles in seeded:
+        print(f"  {email}  ({roles})")
 
 
 def register_commands(commands: Any) -> None:

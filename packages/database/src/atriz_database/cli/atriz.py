@@ -15,6 +15,7 @@ from atriz_database.cli.common import run_command
 from atriz_database.cli.db import requirement_checker
 from atriz_database.connections import create_database
 from atriz_database.embedded import embedded_is_running, pgdata_path, stop_embedded
+from atriz_database.errors import RefusedError
 from atriz_database.migrations import migrate
 from atriz_database.seeds import refuse_in_production, seed
 from atriz_database.services import (
@@ -22,6 +23,7 @@ from atriz_database.services import (
     default_workers,
     get_service,
     load_services,
+    port_in_use,
     server_command,
     server_environment,
     start,
@@ -45,15 +47,27 @@ def _prepare_databases() -> None:
         hook.load()()
 
 
+def _taken_ports(host: str) -> list[str]:
+    return [
+        f"port {spec.port} ({spec.name}, {spec.port_env})"
+        for spec in load_services().values()
+        if port_in_use(host, spec.port)
+    ]
+
+
 def _dev(serve: bool) -> int:
     refuse_in_production("atriz dev")
+    host = default_host()
+    # Before anything starts, so that a taken port leaves nothing running and nothing half-done.
+    if serve and (taken := _taken_ports(host)):
+        raise RefusedError(f"{', '.join(taken)} on {host} already in use; set another port")
     # Ctrl-C interrupts the preparation even when SIGINT was inherited ignored (see below).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _prepare_databases()
     print("Databases are created, migrated and seeded.")
     if not serve:
         return 0
-    return _serve_all(default_host())
+    return _serve_all(host)
 
 
 # SIGHUP too: a closed terminal must not leave the services running, holding their ports.
@@ -86,7 +100,9 @@ def _serve_all(host: str) -> int:
         for spec in load_services().values():
             if requested:
                 break
-            children[spec.name] = start(spec, host=host, port=spec.port, workers=1)
+            children[spec.name] = start(
+                spec, host=host, port=spec.port, workers=1, prefix_output=True
+            )
             print(
                 f"{spec.name}: http://{host}:{spec.port}  (docs: http://{host}:{spec.port}/schema)"
             )
