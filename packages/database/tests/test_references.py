@@ -1,4 +1,4 @@
-"""db-check-refs: ids in one database that point at rows missing from another."""
+"""db-check-refs: ids in one database that point at rows missing from another, or gone there."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from atriz_database.cli.db import check_refs_main
 from atriz_database.references import check_references
 from atriz_database.testing import MakeDatabase, sample_target
 
-AUTHOR = Reference("notes.author_id", "people", "people.id")
-# KNOWN has a row in `people`; GONE and NEVER (deleted, or never there) have none.
-KNOWN, GONE, NEVER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+AUTHOR = Reference("notes.author_id", "people", "people.id", live_when="deleted_at IS NULL")
+# KNOWN has a row in `people`; GONE and NEVER (deleted, or never there) have none; LEFT has a
+# row marked deleted.
+KNOWN, GONE, NEVER, LEFT = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
 
 def fill(url: str, schema: str, insert: str, rows: list[tuple[uuid.UUID | None]]) -> None:
@@ -42,15 +43,15 @@ def databases(
         monkeypatch.setenv(target.url_env, make_database(target.name))
     fill(
         url_of(people),
-        "CREATE TABLE people (id uuid PRIMARY KEY)",
-        "INSERT INTO people (id) VALUES (%s)",
-        [(KNOWN,)],
+        "CREATE TABLE people (id uuid PRIMARY KEY, deleted_at timestamptz)",
+        "INSERT INTO people (id, deleted_at) VALUES (%s, CASE WHEN %s THEN now() END)",
+        [(KNOWN, False), (LEFT, True)],
     )
     fill(
         url_of(notes),
         "CREATE TABLE notes (id serial, author_id uuid)",
         "INSERT INTO notes (author_id) VALUES (%s)",
-        [(KNOWN,), (KNOWN,), (GONE,), (NEVER,), (None,)],
+        [(KNOWN,), (KNOWN,), (GONE,), (NEVER,), (LEFT,), (None,)],
     )
     return people, notes
 
@@ -70,8 +71,9 @@ def test_missing_ids_are_found_whatever_the_batch(
     )
 
     assert check.reference == AUTHOR
-    assert check.checked == 3  # distinct, NULL left out
+    assert check.checked == 4  # distinct, NULL left out
     assert sorted(check.missing) == sorted([GONE, NEVER])
+    assert check.gone == [LEFT]
 
 
 def test_db_check_refs_lists_the_dangling_ids_and_fails(
@@ -86,10 +88,11 @@ def test_db_check_refs_lists_the_dangling_ids_and_fails(
     assert exit_code.value.code == 1
     assert "people (" in out
     assert "no references declared" in out
-    assert "notes.author_id -> people people.id: 3 ids, 2 missing" in out
+    assert "notes.author_id -> people people.id: 4 ids, 2 missing, 1 gone" in out
     assert f"missing  {GONE}" in out
     assert f"missing  {NEVER}" in out
-    assert f"missing  {KNOWN}" not in out
+    assert f"gone     {LEFT}" in out
+    assert str(KNOWN) not in out
 
 
 def test_db_check_refs_passes_once_every_id_has_its_row(
@@ -98,12 +101,56 @@ def test_db_check_refs_passes_once_every_id_has_its_row(
     people, notes = databases
     with psycopg.connect(url_of(people), autocommit=True) as connection:
         connection.execute("INSERT INTO people (id) VALUES (%s), (%s)", (GONE, NEVER))
+        connection.execute("UPDATE people SET deleted_at = NULL WHERE id = %s", (LEFT,))
 
     with pytest.raises(SystemExit) as exit_code:
         check_refs_main(["notes"], registry=TargetRegistry([people, notes]))
 
     assert exit_code.value.code == 0
-    assert "3 ids, 0 missing" in capsys.readouterr().out
+    assert "4 ids, 0 missing, 0 gone" in capsys.readouterr().out
+
+
+REPAIR_MODULE = """
+import psycopg
+
+def forget_authors(url, ids):
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("UPDATE notes SET author_id = NULL WHERE author_id = ANY(%s)", (ids,))
+    print(f"forgot {len(ids)} authors")
+"""
+
+
+def test_db_check_refs_fix_applies_the_targets_policy_then_checks_again(
+    databases: tuple[DatabaseTarget, DatabaseTarget],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    people, notes = databases
+    (tmp_path / "notes_policy.py").write_text(REPAIR_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    notes = replace(notes, repair="notes_policy:forget_authors")
+
+    with pytest.raises(SystemExit) as exit_code:
+        check_refs_main(["notes", "--fix"], registry=TargetRegistry([people, notes]))
+
+    out = capsys.readouterr().out
+    assert exit_code.value.code == 0, out
+    assert "forgot 3 authors" in out
+    assert "applied notes_policy:forget_authors to 3 ids; checking again" in out
+    assert out.rstrip().endswith("1 ids, 0 missing, 0 gone")  # KNOWN's notes are untouched
+
+
+def test_db_check_refs_fix_without_a_declared_repair_says_so(
+    databases: tuple[DatabaseTarget, DatabaseTarget], capsys: pytest.CaptureFixture[str]
+) -> None:
+    people, notes = databases
+
+    with pytest.raises(SystemExit) as exit_code:
+        check_refs_main(["notes", "--fix"], registry=TargetRegistry([people, notes]))
+
+    assert exit_code.value.code == 1
+    assert "declares no repair for its references" in capsys.readouterr().err
 
 
 def test_a_malformed_reference_is_a_configuration_error(

@@ -33,6 +33,10 @@ class Reference:
     """The target whose database holds the referenced rows: `core`."""
     referenced: str
     """`table.column` there: `users.id`."""
+    live_when: str | None = None
+    """A fixed SQL condition on the referenced row without which it counts as gone although it
+    is still there (`deleted_at IS NULL`: a soft-deleted user). Written by the package, never
+    taken from input."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class DatabaseTarget:
     """Targets whose migrations must run first (apps depend on `core`)."""
     references: tuple[Reference, ...] = field(default=())
     """Columns that point into other targets' databases (an app's `user_id` columns)."""
+    repair: str | None = None
+    """`module:function` that `db-check-refs --fix` calls as `function(url, ids)` with this
+    target's database URL and the ids its references hold that point to no live row: the app's
+    own policy for a vanished user, the one its event consumer applies (see
+    `atriz_core.kit.references`). Imported only when a repair runs."""
 
 
 class TargetRegistry:

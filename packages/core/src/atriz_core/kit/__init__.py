@@ -4,7 +4,8 @@ Building the service (`app_service`, `create_service`: auth, problem details, he
 readiness, OpenAPI, pools), typed settings (`AppSettings`, `Env`), a connection per request and
 a transaction per write (`DbConnection`, `SharedDb`), database errors mapped to HTTP once,
 pagination (`Page`, `Keyset`, `PageLimit`, `PageCursor`, `cursors_of`), the user-event consumer
-(`UserEvent` handlers, `CURSOR_TABLE_SQL`), revocation, metrics, request ids and logs.
+(`UserEvent` handlers, `CURSOR_TABLE_SQL`), user references (`user_reference`, `repair_with`),
+revocation, metrics, request ids and logs.
 
 The names below load their module on first use, so that a business service importing one
 plain module of the kit (pagination's cursors, say) does not load Litestar with it.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         page_limit,
         schema_name,
     )
+    from atriz_core.kit.references import repair_with, user_reference
     from atriz_core.kit.service import app_service, create_service
     from atriz_core.kit.settings import AppSettings, Env, app_fields
 
@@ -52,7 +54,9 @@ __all__ = [
     "cursors_of",
     "page_limit",
     "problem_responses",
+    "repair_with",
     "schema_name",
+    "user_reference",
 ]
 
 _HOMES = {
@@ -71,6 +75,8 @@ _HOMES = {
     "cursors_of": "pagination_params",
     "page_limit": "pagination_params",
     "schema_name": "pagination_params",
+    "repair_with": "references",
+    "user_reference": "references",
     "app_service": "service",
     "create_service": "service",
     "AppSettings": "settings",

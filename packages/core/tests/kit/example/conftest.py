@@ -233,6 +233,7 @@ class NotesExample:
     moderator: str = MODERATOR
     controller: type[Controller] = NoteController
     apply_user_event: Any = apply_user_event
+    target: DatabaseTarget = target
 
 
 @pytest.fixture

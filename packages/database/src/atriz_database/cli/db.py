@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from atriz_database.clean import truncate_all
 from atriz_database.cli.common import confirm, run_command, selected_targets, target_argument
@@ -17,9 +18,9 @@ from atriz_database.migrations import (
     rollback,
     status,
 )
-from atriz_database.references import check_references
+from atriz_database.references import check_references, repair_references
 from atriz_database.seeds import refuse_in_production, seed
-from atriz_database.targets import TargetRegistry
+from atriz_database.targets import DatabaseTarget, TargetRegistry
 from atriz_database.urls import database_url, describe_url
 
 __all__ = [
@@ -135,10 +136,18 @@ SHOWN_MISSING = 20
 
 
 def check_refs_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
-    """db-check-refs: ids in columns that point into another database with no row there."""
-    args = _parser(
-        "db-check-refs", "Find ids that point into another target's database and have no row."
-    ).parse_args(argv)
+    """db-check-refs: ids in columns that point into another database with no live row there."""
+    parser = _parser(
+        "db-check-refs",
+        "Find ids that point into another target's database and have no row there, or a row"
+        " that is gone (a deleted user).",
+    )
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="apply each app's own policy for a vanished user to the ids found, then check again",
+    )
+    args = parser.parse_args(argv)
 
     def body() -> int:
         known = registry or TargetRegistry.from_entry_points()
@@ -149,20 +158,36 @@ def check_refs_main(argv: list[str] | None = None, registry: TargetRegistry | No
             if not target.references:
                 print(f"{where}: no references declared")
                 continue
-            for check in check_references(target, url, lambda name: database_url(known.get(name))):
-                ref = check.reference
-                print(
-                    f"{where}: {ref.column} -> {ref.target} {ref.referenced}:"
-                    f" {check.checked} ids, {len(check.missing)} missing"
-                )
-                for value in check.missing[:SHOWN_MISSING]:
-                    print(f"  missing  {value}")
-                if len(check.missing) > SHOWN_MISSING:
-                    print(f"  ... and {len(check.missing) - SHOWN_MISSING} more")
-                dangling += len(check.missing)
+            found = _report_references(target, url, known, where)
+            if found and args.fix:
+                repair_references(target, url, found)
+                print(f"{where}: applied {target.repair} to {len(found)} ids; checking again")
+                found = _report_references(target, url, known, where)
+            dangling += len(found)
         return 1 if dangling else 0
 
     run_command("db-check-refs", body)
+
+
+def _report_references(
+    target: DatabaseTarget, url: str, known: TargetRegistry, where: str
+) -> list[Any]:
+    """Print each reference's counts and dangling ids; return the distinct dangling ids."""
+    found: dict[Any, None] = {}
+    for check in check_references(target, url, lambda name: database_url(known.get(name))):
+        ref = check.reference
+        print(
+            f"{where}: {ref.column} -> {ref.target} {ref.referenced}:"
+            f" {check.checked} ids, {len(check.missing)} missing, {len(check.gone)} gone"
+        )
+        listed = [("missing", value) for value in check.missing]
+        listed += [("gone", value) for value in check.gone]
+        for kind, value in listed[:SHOWN_MISSING]:
+            print(f"  {kind:<8} {value}")
+        if len(listed) > SHOWN_MISSING:
+            print(f"  ... and {len(listed) - SHOWN_MISSING} more")
+        found.update(dict.fromkeys(check.dangling))
+    return list(found)
 
 
 def new_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
