@@ -67,6 +67,13 @@ def _dev(serve: bool) -> int:
     print("Databases are created, migrated and seeded.")
     if not serve:
         return 0
+    services = load_services()
+    if "core" in services:
+        # The apps fetch core's signing keys from it: wherever CORE_PORT put it, unless told.
+        reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        if ":" in reachable:
+            reachable = f"[{reachable}]"  # an IPv6 address in a URL
+        os.environ.setdefault("ATRIZ_CORE_URL", f"http://{reachable}:{services['core'].port}")
     return _serve_all(host)
 
 
