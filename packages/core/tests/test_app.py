@@ -33,6 +33,7 @@ async def test_ready_is_unhealthy_when_the_database_is_gone(core_harness: CoreHa
     ready = await core_harness.client.get("/ready")
 
     assert ready.status_code == 503
+    assert ready.headers["retry-after"] == "2"
     assert ready.json()["status"] == "unhealthy"
 
 

@@ -61,10 +61,9 @@ def test_atriz_dev_refuses_a_taken_port_before_starting_anything(
         env = {**cli_env, "CORE_PORT": str(port)}
         process = start_atriz_dev(env)
         try:
-            output, _ = process.communicate(timeout=60)
+            process.wait(timeout=60)
         finally:
-            if process.poll() is None:
-                stop(process)
+            output = stop(process)  # and fails if it had started anything
 
     assert process.returncode == 1
     assert f"port {port} (core, CORE_PORT) on 127.0.0.1 already in use" in output

@@ -9,7 +9,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
+import weakref
 from pathlib import Path
 
 import httpx
@@ -27,10 +29,71 @@ __all__ = [
 ]
 
 
+class _OutputPump:
+    """Reads a child's output as it comes, from its start: a pipe nobody reads fills up (64 KiB)
+    and then blocks every process writing to it, the services' log lines included."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None, "started with stdout=PIPE"
+        self._source = process.stdout
+        self._lines: list[str] = []
+        self._taken = 0
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        for line in self._source:
+            with self._changed:
+                self._lines.append(line)
+                self._changed.notify_all()
+        self._source.close()
+        with self._changed:
+            self._changed.notify_all()
+
+    def take_until(self, text: str, timeout: float) -> str | None:
+        """Output not yet taken, up to the line holding `text`; None if it ended, or `timeout`
+        passed, without one."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for index in range(self._taken, len(self._lines)):
+                    if text in self._lines[index]:
+                        taken, self._taken = self._lines[self._taken : index + 1], index + 1
+                        return "".join(taken)
+                remaining = deadline - time.monotonic()
+                if not self._thread.is_alive() or remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+
+    def take_rest(self, timeout: float) -> str | None:
+        """All output not yet taken, once the output has ended (every holder of the pipe has
+        exited); None if it has not ended within `timeout`."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        with self._changed:
+            rest, self._taken = self._lines[self._taken :], len(self._lines)
+        return "".join(rest)
+
+    def seen(self) -> str:
+        with self._changed:
+            return "".join(self._lines)
+
+
+_pumps: weakref.WeakKeyDictionary[subprocess.Popen[str], _OutputPump] = weakref.WeakKeyDictionary()
+
+
+def _pump(process: subprocess.Popen[str]) -> _OutputPump:
+    if process not in _pumps:
+        _pumps[process] = _OutputPump(process)
+    return _pumps[process]
+
+
 def wait_until_healthy(port: int, process: subprocess.Popen[str]) -> None:
     for _ in range(150):
         if process.poll() is not None:
-            raise AssertionError(f"exited early: {process.communicate()}")
+            raise AssertionError(f"exited early: {_pump(process).seen()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return
@@ -39,15 +102,13 @@ def wait_until_healthy(port: int, process: subprocess.Popen[str]) -> None:
     raise AssertionError("the service never answered /health")
 
 
-def read_until(process: subprocess.Popen[str], text: str) -> str:
-    """Output up to the line containing `text` (the process must print it, or exit)."""
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"never printed {text!r}: {''.join(seen)}")
+def read_until(process: subprocess.Popen[str], text: str, timeout: float = 120.0) -> str:
+    """Output not yet read, up to the line containing `text` (printed within `timeout`)."""
+    pump = _pump(process)
+    found = pump.take_until(text, timeout)
+    if found is None:
+        raise AssertionError(f"never printed {text!r}: {pump.seen()}")
+    return found
 
 
 def processes() -> dict[int, tuple[str, int, int]]:
@@ -87,7 +148,7 @@ def live_members(groups: set[int]) -> list[int]:
 def start_atriz_dev(env: dict[str, str]) -> subprocess.Popen[str]:
     # A session of its own, as a terminal gives a command, so that the test can find, and if
     # need be kill, everything `atriz dev` started through the process groups.
-    return subprocess.Popen(  # noqa: S603 - the project's own script
+    process = subprocess.Popen(  # noqa: S603 - the project's own script
         [str(BIN / "atriz"), "dev"],
         env=env,
         stdout=subprocess.PIPE,
@@ -96,6 +157,8 @@ def start_atriz_dev(env: dict[str, str]) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+    _pump(process)
+    return process
 
 
 STOP_LIMIT = 10.0
@@ -106,7 +169,8 @@ def stop(
     process: subprocess.Popen[str], signum: int = signal.SIGINT, *, group: bool = False
 ) -> str:
     """Send `signum` (to the process, or to its whole group as a terminal's Ctrl-C does) and
-    return its output; fail unless it and every process it started are gone within 10 s.
+    return its output not yet read; fail unless it and every process it started are gone within
+    10 s.
 
     Whatever happens, nothing is left running: a leftover would hold the port and fail a later
     test with a ResourceWarning. The process must lead a session of its own (`start_new_session`),
@@ -118,11 +182,11 @@ def stop(
         os.killpg(process.pid, signum)
     else:
         process.send_signal(signum)
-    try:
-        # The pipe ends only when every process that inherited it, granian's too, has exited.
-        out, _ = process.communicate(timeout=STOP_LIMIT)
-    except subprocess.TimeoutExpired:
-        out = None
+    pump = _pump(process)
+    # The pipe ends only when every process that inherited it, granian's too, has exited.
+    out = pump.take_rest(STOP_LIMIT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=max(0.0, STOP_LIMIT - (time.monotonic() - started)))
     while live_members(groups) and time.monotonic() - started < STOP_LIMIT:
         time.sleep(0.05)
     left = live_members(groups)
@@ -131,7 +195,6 @@ def stop(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(leftover, signal.SIGKILL)
     if out is None:
-        out, _ = process.communicate(timeout=STOP_LIMIT)
-        raise AssertionError(f"still running {STOP_LIMIT:g} s after {name}: {left}\n{out}")
+        raise AssertionError(f"still running {STOP_LIMIT:g} s after {name}: {left}\n{pump.seen()}")
     assert not left, f"left running after {name}: {left}\n{out}"
     return out

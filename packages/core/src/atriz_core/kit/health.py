@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 
 from atriz_core.client.litestar import PUBLIC
+from atriz_core.kit.problems import RETRY_AFTER_SECONDS
 
 __all__ = ["Check", "Health", "Readiness", "health_handlers"]
 
@@ -73,11 +74,14 @@ def health_handlers(
         results = await asyncio.gather(*(_check(state.get(key)) for key in keys.values()))
         checks = dict(zip(keys, results, strict=True))
         if checks["database"].status != "up":
-            status, code = "unhealthy", 503
-        elif any(check.status != "up" for check in checks.values()):
-            status, code = "degraded", 200
-        else:
-            status, code = "healthy", 200
-        return Response(Readiness(status=status, checks=checks), status_code=code)
+            # Like every 503 of the kit: when to ask again (a balancer or a client may honour it).
+            return Response(
+                Readiness(status="unhealthy", checks=checks),
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        degraded = any(check.status != "up" for check in checks.values())
+        status = "degraded" if degraded else "healthy"
+        return Response(Readiness(status=status, checks=checks), status_code=200)
 
     return [health, ready]

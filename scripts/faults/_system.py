@@ -1,0 +1,189 @@
+"""What the fault scripts share: the whole system (`atriz dev`) on a PostgreSQL of its own, and a
+steady loop of requests across the services whose every answer is recorded.
+
+Loopback only, and bounded in time: each script stops everything it started, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from atriz_database.scratch_cluster import ScratchCluster
+from atriz_database.services import load_services
+from atriz_database.testing import clean_environment, free_port
+from atriz_database.testing_processes import read_until, start_atriz_dev, stop, wait_until_healthy
+
+SEEDED_USER = ("dispatcher@atriz.localhost", "atriz-dev-password")
+
+# One read per service that needs its own database (and, for apps, a token): what a restart of
+# PostgreSQL interrupts. `/ready` checks the shared database too.
+PROBES: dict[str, tuple[str, ...]] = {
+    "core": ("/auth/me", "/ready"),
+    "website": ("/articles", "/profiles/me", "/ready"),
+    "mextrack": ("/vehicles", "/positions/latest", "/ready"),
+    "pshop": ("/products", "/ready"),
+}
+
+
+@dataclass
+class RunningSystem:
+    cluster: ScratchCluster
+    process: subprocess.Popen[str]
+    urls: dict[str, str]
+    env: dict[str, str]
+
+
+@contextmanager
+def running_system(**settings: str) -> Iterator[RunningSystem]:
+    """A scratch PostgreSQL, and `atriz dev` on it (every database created, migrated, seeded)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="atriz-fault-") as scratch,
+        ScratchCluster.running(Path(scratch) / "pgdata") as cluster,
+    ):
+        home = Path(scratch) / "home"
+        home.mkdir()
+        services = load_services()
+        env = clean_environment(
+            home,
+            PGHOST="127.0.0.1",
+            PGPORT=str(cluster.port),
+            PGUSER="postgres",
+            **{spec.port_env: str(free_port()) for spec in services.values()},
+            **settings,
+        )
+        process = start_atriz_dev(env)
+        try:
+            read_until(process, "Press Ctrl-C to stop.")
+            urls = {}
+            for spec in services.values():
+                port = int(env[spec.port_env])
+                wait_until_healthy(port, process)
+                urls[spec.name] = f"http://127.0.0.1:{port}"
+            yield RunningSystem(cluster, process, urls, env)
+        finally:
+            stop(process)
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float
+    service: str
+    path: str
+    status: int  # 0: no HTTP answer at all
+    retry_after: bool
+    seconds: float
+
+
+@dataclass
+class Recorder:
+    """Every answer of the loop, by time since the loop started."""
+
+    started: float = field(default_factory=time.monotonic)
+    answers: list[Answer] = field(default_factory=list)
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+
+async def sign_in(core_url: str) -> str:
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.post(
+            f"{core_url}/auth/login",
+            json={"email": SEEDED_USER[0], "password": SEEDED_USER[1]},
+        )
+        answer.raise_for_status()
+        token: str = answer.json()["access_token"]
+        return token
+
+
+async def request_loop(
+    urls: dict[str, str], token: str, recorder: Recorder, until: float, clients: int
+) -> None:
+    """`clients` concurrent loops, each going round every probe of every service until `until`
+    (seconds on the recorder's clock)."""
+    targets = [
+        (service, path) for service, paths in PROBES.items() if service in urls for path in paths
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def one_client(offset: int) -> None:
+        async with httpx.AsyncClient(timeout=15, headers=headers) as client:
+            index = offset
+            while recorder.now() < until:
+                service, path = targets[index % len(targets)]
+                index += 1
+                sent = time.monotonic()
+                try:
+                    answer = await client.get(urls[service] + path)
+                    status, retry = answer.status_code, "retry-after" in answer.headers
+                except httpx.TransportError:
+                    status, retry = 0, False
+                recorder.answers.append(
+                    Answer(recorder.now(), service, path, status, retry, time.monotonic() - sent)
+                )
+                await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(one_client(offset) for offset in range(clients)))
+
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    service: str
+    statuses: Counter[int]
+    unannounced_503: Counter[str]
+    """503 answers without `Retry-After`, by path."""
+    recovered_after: float | None
+    """Seconds from the fault's end to the last failed answer (None: no failure at all)."""
+    p99_ms: float
+
+
+def outcomes(recorder: Recorder, fault_ended: float) -> list[ServiceOutcome]:
+    results = []
+    for service in sorted({answer.service for answer in recorder.answers}):
+        mine = [answer for answer in recorder.answers if answer.service == service]
+        failed = [answer.at for answer in mine if answer.status >= 500 or answer.status == 0]
+        seconds = sorted(answer.seconds for answer in mine)
+        results.append(
+            ServiceOutcome(
+                service=service,
+                statuses=Counter(answer.status for answer in mine),
+                unannounced_503=Counter(
+                    answer.path
+                    for answer in mine
+                    if answer.status == 503 and not answer.retry_after
+                ),
+                recovered_after=max(0.0, max(failed) - fault_ended) if failed else None,
+                p99_ms=1000 * statistics.quantiles(seconds, n=100)[98] if len(seconds) > 1 else 0.0,
+            )
+        )
+    return results
+
+
+def print_outcomes(results: list[ServiceOutcome]) -> None:
+    print(
+        f"{'service':<10} {'answers':>8} {'2xx':>6} {'4xx':>5} {'503':>5} {'other 5xx':>9}"
+        f" {'no answer':>9} {'503 no Retry-After':>18} {'recovered':>10} {'p99 ms':>8}"
+    )
+    for result in results:
+        statuses = result.statuses
+        ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
+        client_errors = sum(count for status, count in statuses.items() if 400 <= status < 500)
+        other = sum(count for status, count in statuses.items() if status >= 500 and status != 503)
+        recovered = "-" if result.recovered_after is None else f"{result.recovered_after:.1f} s"
+        print(
+            f"{result.service:<10} {statuses.total():>8} {ok:>6} {client_errors:>5}"
+            f" {statuses[503]:>5} {other:>9}"
+            f" {statuses[0]:>9} {result.unannounced_503.total():>18} {recovered:>10}"
+            f" {result.p99_ms:>8.0f}"
+        )

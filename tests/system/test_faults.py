@@ -1,0 +1,30 @@
+"""The fault scripts (`scripts/faults/`), run as an operator runs them: each must pass."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+FAULTS = Path(__file__).parents[2] / "scripts" / "faults"
+
+
+def run_fault(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(FAULTS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_postgres_restart_under_load_gives_no_500_and_recovers() -> None:
+    result = run_fault("postgres_restart.py", "--seconds", "10")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PostgreSQL restarted at" in result.stdout
+    assert "PASS no 500s" in result.stdout
