@@ -148,6 +148,21 @@ async def test_pooled_sessions_may_not_idle_in_a_transaction(empty_database_url:
         await close_pool(pool)
 
 
+async def test_pooled_statements_and_lock_waits_are_bounded(empty_database_url: str) -> None:
+    settings = DatabaseSettings(statement_timeout=0.3, lock_timeout=0.2)
+    pool = await create_pool(empty_database_url, settings)
+    try:
+        await pool.execute("CREATE TABLE t (n int)")
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await pool.execute("SELECT pg_sleep(2)")
+        async with pool.acquire() as holder, holder.transaction():
+            await holder.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await pool.fetchval("SELECT count(*) FROM t")
+    finally:
+        await close_pool(pool)
+
+
 async def test_a_transaction_left_open_is_rolled_back_when_the_connection_returns(
     empty_database_url: str,
 ) -> None:

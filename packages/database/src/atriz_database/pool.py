@@ -105,10 +105,13 @@ async def create_pool(url: str, settings: DatabaseSettings | None = None) -> Bou
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
         timeout=settings.connect_timeout,
+        # Milliseconds, PostgreSQL's unit for all three; set at connect, no session `SET` later.
         server_settings={
             "idle_in_transaction_session_timeout": str(
                 int(settings.idle_transaction_timeout * 1000)
-            )
+            ),
+            "statement_timeout": str(int(settings.statement_timeout * 1000)),
+            "lock_timeout": str(int(settings.lock_timeout * 1000)),
         },
     )
     try:

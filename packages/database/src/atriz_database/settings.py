@@ -101,6 +101,14 @@ class DatabaseSettings:
     transaction before the server ends it. Apps read `user_events` only from transactions older
     than the oldest one running on the whole server, so one forgotten transaction anywhere
     would stall every app's event reader."""
+    statement_timeout: float = 30.0
+    """`ATRIZ_DB_STATEMENT_TIMEOUT`: seconds one statement of a pooled session may run before
+    the server cancels it (503 with `Retry-After`): a runaway query must not hold a pooled
+    connection, and the request behind it, without end. 0 switches it off."""
+    lock_timeout: float = 5.0
+    """`ATRIZ_DB_LOCK_TIMEOUT`: seconds a pooled session's statement may wait for a lock (a row
+    another request holds, a table a migration alters) before it fails with 503; requests then
+    never queue up behind one lock holder until the pool runs dry. 0 switches it off."""
     migration_lock_timeout: str = "5s"
     """`ATRIZ_MIGRATION_LOCK_TIMEOUT`: how long a migration statement may wait for a table lock
     before failing, so that it never queues live queries behind it for longer."""
@@ -117,6 +125,8 @@ class DatabaseSettings:
             idle_transaction_timeout=env.number(
                 "ATRIZ_DB_IDLE_TRANSACTION_TIMEOUT", cls.idle_transaction_timeout
             ),
+            statement_timeout=env.number("ATRIZ_DB_STATEMENT_TIMEOUT", cls.statement_timeout),
+            lock_timeout=env.number("ATRIZ_DB_LOCK_TIMEOUT", cls.lock_timeout),
             migration_lock_timeout=env.string(
                 "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
             ),
