@@ -42,6 +42,8 @@ class RunningSystem:
     process: subprocess.Popen[str]
     urls: dict[str, str]
     env: dict[str, str]
+    log: str = ""
+    """Everything the services printed, once they have stopped."""
 
 
 @contextmanager
@@ -70,9 +72,11 @@ def running_system(**settings: str) -> Iterator[RunningSystem]:
                 port = int(env[spec.port_env])
                 wait_until_healthy(port, process)
                 urls[spec.name] = f"http://127.0.0.1:{port}"
-            yield RunningSystem(cluster, process, urls, env)
+            system = RunningSystem(cluster, process, urls, env)
+            yield system
         finally:
-            stop(process)
+            log = stop(process)
+        system.log = log
 
 
 @dataclass(frozen=True)
@@ -187,3 +191,39 @@ def print_outcomes(results: list[ServiceOutcome]) -> None:
             f" {statuses[0]:>9} {result.unannounced_503.total():>18} {recovered:>10}"
             f" {result.p99_ms:>8.0f}"
         )
+
+
+def failures_of(results: list[ServiceOutcome], *, recovery_limit: float) -> list[str]:
+    """What every fault must leave true: no 5xx but 503, each 503 with `Retry-After`, every
+    request answered, and normal answers again within `recovery_limit` of the fault's end."""
+    failures = []
+    for result in results:
+        statuses = result.statuses
+        other_5xx = sum(n for status, n in statuses.items() if status >= 500 and status != 503)
+        if other_5xx:
+            failures.append(f"{result.service}: {other_5xx} answers 5xx other than 503")
+        for path, count in result.unannounced_503.items():
+            failures.append(f"{result.service}: {count} 503s without Retry-After on {path}")
+        if statuses[0]:
+            failures.append(f"{result.service}: {statuses[0]} requests got no answer")
+        if result.recovered_after is not None and result.recovered_after > recovery_limit:
+            failures.append(
+                f"{result.service}: still failing {result.recovered_after:.1f} s after the fault"
+            )
+    return failures
+
+
+def report(failures: list[str], passed: str, log: str = "") -> int:
+    """Print the verdict (and, on a failure, the services' log lines about errors); the exit
+    status."""
+    for failure in failures:
+        print(f"FAIL {failure}")
+    if failures and log:
+        saved = Path(tempfile.mkdtemp(prefix="atriz-fault-")) / "services.log"
+        saved.write_text(log, encoding="utf-8")
+        errors = [line for line in log.splitlines() if "[error" in line]
+        print("\n".join(errors[-20:]))
+        print(f"the services' whole log: {saved}")
+    if not failures:
+        print(f"PASS {passed}")
+    return 1 if failures else 0

@@ -17,7 +17,16 @@ import asyncio
 import sys
 import time
 
-from _system import Recorder, outcomes, print_outcomes, request_loop, running_system, sign_in
+from _system import (
+    Recorder,
+    failures_of,
+    outcomes,
+    print_outcomes,
+    report,
+    request_loop,
+    running_system,
+    sign_in,
+)
 
 RECOVERY_LIMIT = 10.0
 
@@ -41,27 +50,14 @@ async def exercise(seconds: float, clients: int) -> int:
         alive = [name for name in system.urls if system.process.poll() is None]
     results = outcomes(recorder, fault_ended=up)
     print_outcomes(results)
-    failures = []
-    for result in results:
-        other_5xx = sum(n for status, n in result.statuses.items() if status > 503 or status == 500)
-        other_5xx += sum(n for status, n in result.statuses.items() if 500 < status < 503)
-        if other_5xx:
-            failures.append(f"{result.service}: {other_5xx} answers 5xx other than 503")
-        for path, count in result.unannounced_503.items():
-            failures.append(f"{result.service}: {count} 503s without Retry-After on {path}")
-        if result.statuses[0]:
-            failures.append(f"{result.service}: {result.statuses[0]} requests got no answer")
-        if result.recovered_after is not None and result.recovered_after > RECOVERY_LIMIT:
-            failures.append(
-                f"{result.service}: failing {result.recovered_after:.1f} s after the restart"
-            )
+    failures = failures_of(results, recovery_limit=RECOVERY_LIMIT)
     if len(alive) != len(system.urls):
         failures.append("a service process exited")
-    for failure in failures:
-        print(f"FAIL {failure}")
-    if not failures:
-        print(f"PASS no 500s; every 503 had Retry-After; all recovered within {RECOVERY_LIMIT:g} s")
-    return 1 if failures else 0
+    return report(
+        failures,
+        f"no 500s; every 503 had Retry-After; all recovered within {RECOVERY_LIMIT:g} s",
+        system.log,
+    )
 
 
 def main() -> None:

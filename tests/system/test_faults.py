@@ -28,3 +28,11 @@ def test_postgres_restart_under_load_gives_no_500_and_recovers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PostgreSQL restarted at" in result.stdout
     assert "PASS no 500s" in result.stdout
+
+
+def test_an_exhausted_pool_refuses_quickly_with_retry_after() -> None:
+    result = run_fault("pool_exhausted.py", "--seconds", "10")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tables locked from" in result.stdout
+    assert "PASS every refusal a 503 with Retry-After" in result.stdout

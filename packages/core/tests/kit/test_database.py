@@ -390,3 +390,20 @@ async def test_a_body_over_the_limit_is_still_refused(conflict_url: str) -> None
 
     assert (declared.status_code, streamed.status_code) == (413, 413)
     assert runs.bodies == []
+
+
+async def test_a_connection_left_mid_operation_by_a_restart_is_a_503(conflict_url: str) -> None:
+    """What asyncpg raised in the PostgreSQL-restart fault script, once in a few runs: an
+    outage, not a 500."""
+
+    @get("/cut-off")
+    async def cut_off(conn: Db) -> None:
+        raise asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        )
+
+    async with client_of(kit_app(conflict_url, [cut_off])) as client:
+        response = await client.get("/cut-off")
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"

@@ -195,6 +195,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         return _handle_grouped(request, exc)
     if _is_unavailable(exc):
         return handle_database_unavailable(request, exc)
+    if isinstance(exc, asyncpg.InternalClientError):
+        # Seen when PostgreSQL restarts: a pooled connection cut in the middle of an operation
+        # leaves asyncpg's protocol in that operation, and the next query on it fails so. An
+        # outage, answered as one; logged as an error too, since a connection shared by two
+        # tasks at once (a bug) fails the same way.
+        logger.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return handle_database_unavailable(request, exc)
     # asyncpg raises the bare DataError itself for an argument of the wrong type (the code's
     # bug: a 500); PostgreSQL's own class 22 errors come as its subclasses.
     if isinstance(exc, asyncpg.DataError) and type(exc) is not asyncpg.DataError:
