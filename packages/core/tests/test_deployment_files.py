@@ -1,0 +1,769 @@
+"""docker-compose.yml and the Dockerfile, checked against the code's own entry points and settings.
+
+No Docker engine runs on the build machines, so nothing here builds an image or starts a
+container. Instead each service is started the way its container starts it, minus Docker: the
+`atriz` command of the image's ENTRYPOINT runs with the compose file's `command`, in the
+environment the container would have (the Dockerfile's ENV, then the service's `environment`
+with the compose variables given test values), up to the moment it would exec granian; then the
+app is built from the factory granian would call, in the environment granian would get. The
+process environment is replaced by one that records every name the code looks up, so that:
+
+- every registered service (`atriz.services`) has a compose service that serves it, on the port
+  it listens on, with a health check on that port's `/health`, after the migrate job;
+- every variable the compose file sets is one that the code reads (no misspelt or stale name);
+- the environment is complete enough for each service to start in production (the settings
+  check every value there), and the documented bootstrap, `keys rotate`, works in it too;
+- the migrate job covers every registered database target, on the compose PostgreSQL.
+
+Building an app opens no database connection (the pools open in the lifespan), so none is
+needed here. Services are taken from what is registered: an app is covered once its entry
+point lands, and an app registered without a compose service fails
+`test_every_registered_service_is_served_by_compose`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import pytest
+import yaml  # type: ignore[import-untyped]
+from litestar import Litestar
+
+from atriz_core.kit.service import app_service
+from atriz_core.kit.settings import AppSettings, Env, app_fields
+from atriz_database.cli.atriz import main as atriz_main
+from atriz_database.cli.common import run_command, selected_targets
+from atriz_database.services import ServiceSpec, default_host, default_workers, load_services
+from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
+from atriz_database.urls import database_url
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+MIGRATE = "migrate"
+READER_LOGINS = "reader-logins"
+ATRIZ_IMAGE_BUILD = "."
+
+# What an operator puts in the env file: every variable the compose file marks `:?` (required)
+# gets a value here, in the form production accepts. Fixed values, generated once, so that a
+# failure is reproducible (a fresh random one could read as a placeholder by chance).
+REQUIRED_VALUES = {
+    "PGPASSWORD": "V44OeL47semvf6AtDvIKUDwbpvvH_sX3v1HeniS_WUc",
+    "CORE_PUBLIC_URL": "https://auth.atriz.test",
+    "CORE_SMTP_HOST": "smtp.atriz.test",
+    "CORE_MAIL_FROM": "Atriz <no-reply@atriz.test>",
+    "ATRIZ_CURSOR_SECRET": "A34-cC0hxkdNvyY1iUdHVL_X-HruSkapGbir4ZbuBRU",
+    "WEBSITE_READER_PASSWORD": "dLv_9UYJ9aTL2A2Wb7bh0Az8Nn1v9vJ_C_lcwwcnIZk",
+    "MEXTRACK_READER_PASSWORD": "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
+    "PSHOP_READER_PASSWORD": "16TOWrq9pq4DiftNogdLgnSoG_VA6chZmLxnCC8qh_Y",
+}
+# Every variable the compose file takes from outside with a default (`:-`), set as well.
+OPTIONAL_VALUES = {
+    "PGPORT": "55432",
+    "ATRIZ_WORKERS": "2",
+    "ATRIZ_METRICS_TOKEN": "s8X1TjxkQ4r9kFQE7JU4wTG6TMogl2yDnkRYupz8tas",
+    "CORE_SMTP_PORT": "587",
+    "CORE_SMTP_USERNAME": "atriz",
+    "CORE_SMTP_PASSWORD": "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
+    "CORE_SMTP_STARTTLS": "true",
+    "CORE_SMTP_TLS": "false",
+    "CORE_TRUSTED_PROXIES": "172.16.0.0/12",
+}
+# The operator's env file with the required variables only, and with every one set.
+OUTER_ENVIRONMENTS = {
+    "required-only": REQUIRED_VALUES,
+    "all-set": {**REQUIRED_VALUES, **OPTIONAL_VALUES},
+}
+# Variables of the image that the interpreter reads, not our code.
+INTERPRETER_VARIABLES = {"PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
+
+
+# --- docker-compose.yml ---------------------------------------------------------------------
+
+_REFERENCE = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_]\w*))")
+_BRACED = re.compile(r"(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.DOTALL)
+
+
+class MissingVariableError(Exception):
+    """What `docker compose` refuses to start with: a required variable without a value."""
+
+
+@dataclass
+class Interpolation:
+    """Compose's variable substitution over the parsed file, recording what it met."""
+
+    outer: Mapping[str, str]
+    required: set[str] = field(default_factory=set)
+    optional: set[str] = field(default_factory=set)
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: self.value(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [self.value(item) for item in node]
+        if isinstance(node, str):
+            return _REFERENCE.sub(self._substitute, node)
+        return node
+
+    def _substitute(self, match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        if match["bare"]:
+            self.optional.add(match["bare"])
+            return self.outer.get(match["bare"], "")
+        braced = _BRACED.fullmatch(match["braced"])
+        assert braced is not None, f"compose cannot read ${{{match['braced']}}}"
+        name, op, arg = braced["name"], braced["op"], braced["arg"]
+        value = self.outer.get(name)
+        empty = value is None or (op is not None and op.startswith(":") and value == "")
+        if op in {":?", "?"}:
+            self.required.add(name)
+            if empty:
+                raise MissingVariableError(f"required variable {name} is missing a value: {arg}")
+            return str(value)
+        self.optional.add(name)
+        if op in {":-", "-"} and empty:
+            return str(arg)
+        return value or ""
+
+
+def load_compose(outer: Mapping[str, str]) -> tuple[dict[str, Any], Interpolation]:
+    """docker-compose.yml as compose sees it with `outer` as the operator's environment:
+    anchors and merge keys resolved, then every value interpolated."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    interpolation = Interpolation(outer)
+    return interpolation.value(raw), interpolation
+
+
+def environment_of(service: Mapping[str, Any]) -> dict[str, str]:
+    """A compose service's `environment`, as a mapping (it may be written as a list)."""
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    assert all(value is not None for value in environment.values()), (
+        "a variable without a value is passed from the compose host's environment: give it"
+        " one in the file, ${VAR:?...} if it is required"
+    )
+    return {name: str(value) for name, value in environment.items()}
+
+
+def is_atriz_image(service: Mapping[str, Any]) -> bool:
+    """Whether a compose service runs the image built from this repository's Dockerfile."""
+    build = service.get("build")
+    if isinstance(build, dict):
+        return build.get("context") == ATRIZ_IMAGE_BUILD and build.get("dockerfile") in {
+            None,
+            "Dockerfile",
+        }
+    return build == ATRIZ_IMAGE_BUILD
+
+
+def depends_on(service: Mapping[str, Any], other: str) -> str | None:
+    """The condition `service` waits for on `other`, or None if it does not wait for it."""
+    dependencies = service.get("depends_on") or {}
+    if isinstance(dependencies, list):
+        return "service_started" if other in dependencies else None
+    if other not in dependencies:
+        return None
+    return str((dependencies[other] or {}).get("condition", "service_started"))
+
+
+def published_ports(service: Mapping[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, host port, container port) of each of `service`'s short-syntax ports."""
+    published = []
+    for entry in service.get("ports") or []:
+        assert isinstance(entry, str), f"ports entry {entry!r}: use the short syntax"
+        parts = entry.split("/")[0].rsplit(":", 2)
+        assert len(parts) == 3, f"ports entry {entry!r}: publish on an address, HOST:PORT:PORT"
+        published.append((parts[0], int(parts[1]), int(parts[2])))
+    return published
+
+
+def health_check_url(service: Mapping[str, Any]) -> str | None:
+    test = (service.get("healthcheck") or {}).get("test") or []
+    text = " ".join(test) if isinstance(test, list) else str(test)
+    found = re.search(r"https?://[^\s'\"]+", text)
+    return found[0] if found else None
+
+
+# --- Dockerfile -----------------------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    image: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [rest for instruction, rest in self.instructions if instruction == keyword]
+
+    def environment(self) -> dict[str, str]:
+        values = {}
+        for rest in self.all("ENV"):
+            for word in shlex.split(rest):
+                name, equals, value = word.partition("=")
+                assert equals, f"ENV {rest!r}: write NAME=value"
+                values[name] = value
+        return values
+
+
+def dockerfile_stages() -> list[Stage]:
+    """The Dockerfile's stages, each with its instructions (continuations joined, comments
+    dropped, global ARG defaults substituted into FROM)."""
+    text = DOCKERFILE.read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    logical = re.sub(r"\\\n", " ", "\n".join(lines))
+    arguments: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical.splitlines():
+        if not line.strip():
+            continue
+        instruction, _, rest = line.strip().partition(" ")
+        instruction, rest = instruction.upper(), " ".join(rest.split())
+        if instruction == "ARG" and not stages:
+            argument, _, default = rest.partition("=")
+            arguments[argument] = default
+        elif instruction == "FROM":
+            words = [word for word in rest.split() if not word.startswith("--")]
+            image = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: arguments[m[1] or m[2]], words[0])
+            stages.append(Stage(image, words[2] if len(words) == 3 else None))
+        else:
+            assert stages, f"{instruction} before the first FROM"
+            stages[-1].instructions.append((instruction, rest))
+    return stages
+
+
+def exec_form(rest: str) -> list[str]:
+    value = yaml.safe_load(rest)  # a JSON array is YAML
+    assert isinstance(value, list), f"{rest!r}: use the exec form, a JSON array"
+    return [str(item) for item in value]
+
+
+# --- the workspace --------------------------------------------------------------------------
+
+
+def workspace_members() -> list[Path]:
+    """The folder of every workspace member, from the root pyproject.toml's globs."""
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members = []
+    for pattern in root["tool"]["uv"]["workspace"]["members"]:
+        members += [path.parent for path in sorted(ROOT.glob(f"{pattern}/pyproject.toml"))]
+    return members
+
+
+def member_project(member: Path) -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((member / "pyproject.toml").read_text())["project"]
+    return project
+
+
+def console_scripts() -> set[str]:
+    """The commands that installing the workspace puts on PATH."""
+    return {
+        name for member in workspace_members() for name in member_project(member).get("scripts", {})
+    }
+
+
+# --- starting a service without Docker ------------------------------------------------------
+
+
+class RecordingEnviron(dict[str, str]):
+    """A process environment that remembers every name the code looks up in it."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+
+class Exec(BaseException):
+    """`os.execve` reached: the process would now become the server."""
+
+    def __init__(self, path: str, argv: list[str], environ: Mapping[str, str]) -> None:
+        super().__init__(path)
+        self.argv = argv
+        self.environ = dict(environ)
+
+
+@dataclass
+class Container:
+    """A compose service as it would run: where its volumes are, and its environment."""
+
+    name: str
+    service: dict[str, Any]
+    compose_environment: dict[str, str]
+    environment: dict[str, str]
+    volumes: dict[str, Path]
+    """Each volume's path inside the container, and the folder standing in for it here."""
+
+
+@dataclass
+class Started:
+    command: list[str]
+    app: Litestar
+    read: set[str]
+
+
+def runtime_stage() -> Stage:
+    return dockerfile_stages()[-1]
+
+
+def container(
+    compose: Mapping[str, Any], name: str, tmp_path: Path, *, image_environment: bool = True
+) -> Container:
+    """The environment of `name`'s container: the image's ENV, then the service's own, with
+    each volume's path inside the container replaced by a fresh folder under `tmp_path`."""
+    service = compose["services"][name]
+    own = environment_of(service)
+    environment = {**(runtime_stage().environment() if image_environment else {}), **own}
+    environment.pop("PATH", None)
+    volumes = {}
+    for entry in service.get("volumes") or []:
+        source, target = entry.split(":")[:2]
+        assert not source.startswith((".", "/")), f"{name}: {entry}: use a named volume"
+        volumes[target] = tmp_path / name / source
+        volumes[target].mkdir(parents=True)
+    for variable, value in environment.items():
+        for target, folder in volumes.items():
+            if value == target or value.startswith(f"{target}/"):
+                environment[variable] = str(folder) + value[len(target) :]
+    return Container(name, service, own, environment, volumes)
+
+
+@pytest.fixture
+def run_as(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Run code in a given process environment, from a working directory that, like the
+    image's, has no `.env` or `uv.lock` above it; returns the names it read."""
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+
+    def run(environment: Mapping[str, str], body: Any) -> tuple[Any, set[str]]:
+        recording = RecordingEnviron(environment)
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "environ", recording)
+            result = body()
+        return result, recording.read
+
+    return run
+
+
+def atriz(argv: list[str]) -> int:
+    """The image's ENTRYPOINT with `argv`; its exit status."""
+    with pytest.raises(SystemExit) as exited:
+        atriz_main(argv)
+    return int(exited.value.code or 0)
+
+
+def start_service(
+    spec: ServiceSpec, running: Container, run_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> Started:
+    """Run the container's command up to the exec of granian, then build the app as a granian
+    worker would, from `spec.app_factory`, in the environment granian was given."""
+    command = running.service.get("command")
+    assert isinstance(command, list), f"{running.name}: write command as a list"
+
+    def serve() -> Exec:
+        def execve(path: str, argv: list[str], environ: Mapping[str, str]) -> None:
+            raise Exec(path, argv, environ)
+
+        monkeypatch.setattr(os, "execve", execve)
+        with pytest.raises(Exec) as exec_:
+            atriz_main(command)
+        return exec_.value
+
+    server, read_by_serve = run_as(running.environment, serve)
+    module, _, function = spec.app_factory.partition(":")
+    factory = getattr(importlib.import_module(module), function)
+    app, read_by_app = run_as(server.environ, factory)
+    assert isinstance(app, Litestar)
+    return Started(server.argv, app, read_by_serve | read_by_app)
+
+
+def option(argv: list[str], name: str) -> str:
+    assert name in argv, f"{name} missing from {argv}"
+    return argv[argv.index(name) + 1]
+
+
+def problems_serving(spec: ServiceSpec, compose: Mapping[str, Any]) -> list[str]:
+    """What is wrong with how docker-compose.yml serves `spec`, judged from the file alone."""
+    service = compose["services"].get(spec.name)
+    if service is None:
+        return [f"no compose service named {spec.name!r} serves it"]
+    problems = []
+    if not is_atriz_image(service):
+        problems.append(f"{spec.name}: not built from the Dockerfile (build: .)")
+    if "entrypoint" in service:
+        problems.append(f"{spec.name}: overrides the image's entrypoint, `atriz`")
+    if service.get("command") != ["serve", spec.name]:
+        problems.append(f"{spec.name}: command is not ['serve', {spec.name!r}]")
+    if depends_on(service, MIGRATE) != "service_completed_successfully":
+        problems.append(f"{spec.name}: does not wait for the migrate job to succeed")
+    if environment_of(service).get("ATRIZ_ENV") != "production":
+        problems.append(f"{spec.name}: ATRIZ_ENV is not production")
+    return problems
+
+
+def pending_apps(compose: Mapping[str, Any]) -> set[str]:
+    """Compose services of workspace members that register no service yet (an app being
+    written): those are checked against the kit until their entry point lands."""
+    unregistered = {
+        member.name
+        for member in workspace_members()
+        if "atriz.services" not in member_project(member).get("entry-points", {})
+    }
+    return {name for name in compose["services"] if name in unregistered}
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+REGISTERED = load_services()
+
+
+def test_the_operator_variables_are_the_ones_given_test_values() -> None:
+    _, interpolation = load_compose(OUTER_ENVIRONMENTS["all-set"])
+
+    assert interpolation.required == set(REQUIRED_VALUES), "a `:?` variable needs a test value"
+    assert interpolation.optional == set(OPTIONAL_VALUES), "a `:-` variable needs a test value"
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_VALUES))
+def test_compose_refuses_to_start_without_a_required_variable(missing: str) -> None:
+    outer = {name: value for name, value in REQUIRED_VALUES.items() if name != missing}
+
+    with pytest.raises(MissingVariableError, match=missing):
+        load_compose(outer)
+
+
+def test_every_compose_variable_is_documented_in_env_example() -> None:
+    _, interpolation = load_compose(OUTER_ENVIRONMENTS["all-set"])
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
+
+    assert (interpolation.required | interpolation.optional) - documented == set()
+
+
+def test_every_registered_service_is_served_by_compose() -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+
+    assert REGISTERED, "no service is registered: is the workspace installed?"
+    assert [
+        problem for spec in REGISTERED.values() for problem in problems_serving(spec, compose)
+    ] == []
+
+
+def test_a_service_missing_from_compose_is_caught() -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+    inventory = ServiceSpec("inventory", "atriz_inventory.app:create_app_from_env", "X_PORT", 8009)
+
+    assert problems_serving(inventory, compose) == [
+        "no compose service named 'inventory' serves it"
+    ]
+
+
+def test_every_compose_service_of_the_image_is_registered_or_an_app_still_to_land() -> None:
+    """A compose service of a workspace app whose entry point has not landed yet is allowed (it
+    is checked in full once it has); any other unregistered one is a stale or misspelt name."""
+    compose, _ = load_compose(REQUIRED_VALUES)
+    served = {
+        name
+        for name, service in compose["services"].items()
+        if is_atriz_image(service) and name != MIGRATE
+    }
+
+    assert served - set(REGISTERED) - pending_apps(compose) == set()
+
+
+@pytest.mark.parametrize("outer", sorted(OUTER_ENVIRONMENTS))
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+def test_service_starts_in_production_from_the_compose_environment(
+    name: str,
+    outer: str,
+    tmp_path: Path,
+    run_as: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = REGISTERED[name]
+    compose, _ = load_compose(OUTER_ENVIRONMENTS[outer])
+    running = container(compose, name, tmp_path)
+    read: set[str] = set()
+    if name == "core":
+        # The documented bootstrap: `docker compose run --rm --no-deps core keys rotate`.
+        status, read = run_as(running.environment, lambda: atriz(["keys", "rotate"]))
+        assert status == 0
+
+    started = start_service(spec, running, run_as, monkeypatch)
+    read |= started.read
+
+    port = int(option(started.command, "--port"))
+    assert option(started.command, "--factory") == spec.app_factory
+    assert option(started.command, "--host") == "0.0.0.0"  # noqa: S104 - inside the container
+    assert port == spec.default_port
+    assert [
+        (host, published)
+        for host, published, inner in published_ports(running.service)
+        if inner == port
+    ] == [("127.0.0.1", port)]
+    assert health_check_url(running.service) == f"http://127.0.0.1:{port}/health"
+    assert set(running.compose_environment) - read == set(), "set, but never read"
+
+
+def test_apps_still_to_land_get_what_the_kit_requires_in_production(
+    tmp_path: Path, run_as: Any
+) -> None:
+    """Until an app registers its service, its compose environment is checked against the
+    kit's part of every app's settings (`app_fields`, production's requirements included) and
+    an app built by `app_service`; once it has, the test above checks it whole."""
+    compose, _ = load_compose(REQUIRED_VALUES)
+    for name in sorted(pending_apps(compose)):
+        running = container(compose, name, tmp_path)
+        prefixes = [
+            variable.removesuffix("_SHARED_DATABASE_URL")
+            for variable in running.compose_environment
+            if variable.endswith("_SHARED_DATABASE_URL")
+        ]
+        assert len(prefixes) == 1, f"{name}: no <PREFIX>_SHARED_DATABASE_URL (its reader login)"
+        ports = {inner for _, _, inner in published_ports(running.service)}
+        assert len(ports) == 1, f"{name}: publish its one port"
+        prefix, port = prefixes[0], ports.pop()
+        stand_in = DatabaseTarget(
+            name=name,
+            database=f"{name}_db",
+            url_env=f"{prefix}_DATABASE_URL",
+            migrations=tmp_path,
+            seeds=tmp_path,
+        )
+
+        def build(
+            name: str = name,
+            prefix: str = prefix,
+            port: int = port,
+            target: DatabaseTarget = stand_in,
+        ) -> Litestar:
+            # What `atriz serve NAME` reads before it execs granian, then the kit's settings.
+            default_host(), default_workers()
+            fields = app_fields(
+                Env(), prefix=prefix, service=name, target=target, default_port=port
+            )
+            return app_service(AppSettings(**fields), route_handlers=[])
+
+        app, read = run_as(running.environment, build)
+
+        assert isinstance(app, Litestar)
+        assert health_check_url(running.service) == f"http://127.0.0.1:{port}/health"
+        assert set(running.compose_environment) - read == set(), f"{name}: set, never read"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+async def test_the_health_check_path_answers_on_the_app_as_built(
+    name: str, tmp_path: Path, run_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+    running = container(compose, name, tmp_path)
+    if name == "core":
+        run_as(running.environment, lambda: atriz(["keys", "rotate"]))
+    started = start_service(REGISTERED[name], running, run_as, monkeypatch)
+    path = urlsplit(health_check_url(running.service) or "").path
+
+    # No lifespan: /health needs no database, which is what makes it a liveness check.
+    transport = httpx.ASGITransport(app=started.app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        response = await client.get(path)
+
+    assert response.status_code == 200, response.text
+
+
+def test_core_keeps_its_signing_keys_in_a_volume(tmp_path: Path) -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+    running = container(compose, "core", tmp_path)
+    key_folder = Path(running.environment["CORE_SIGNING_KEY_DIR"])
+
+    assert any(key_folder.is_relative_to(folder) for folder in running.volumes.values())
+
+
+def test_the_image_environment_is_read_by_the_services(
+    tmp_path: Path, run_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+    read: set[str] = set()
+    for name, spec in REGISTERED.items():
+        running = container(compose, name, tmp_path)
+        if name == "core":
+            read |= run_as(running.environment, lambda: atriz(["keys", "rotate"]))[1]
+        read |= start_service(spec, running, run_as, monkeypatch).read
+
+    assert set(runtime_stage().environment()) - INTERPRETER_VARIABLES - read == set()
+
+
+def test_the_migrate_job_creates_and_migrates_every_target_on_the_compose_postgres(
+    tmp_path: Path, run_as: Any
+) -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+    job = compose["services"][MIGRATE]
+    running = container(compose, MIGRATE, tmp_path)
+    registry = TargetRegistry.from_entry_points()
+
+    assert is_atriz_image(job)
+    assert job.get("restart") == "no"
+    assert depends_on(job, "postgres") == "service_healthy"
+    assert job["entrypoint"][:2] == ["sh", "-c"]
+    assert "command" not in job
+    steps = [shlex.split(step) for step in job["entrypoint"][2].split("&&")]
+    assert steps == [["db-create", ALL], ["db-migrate", ALL]]
+    assert {program for program, _ in steps} <= console_scripts()
+    assert {target.name for target in registry.select(ALL)} == set(registry.names)
+
+    found: dict[str, str] = {}
+
+    def resolve_urls() -> int:
+        """What `db-create all` and `db-migrate all` do before they connect: the commands'
+        wrapper (`.env`, ATRIZ_ENV), then the URL of every selected target."""
+
+        def body() -> int:
+            found.update({target.name: database_url(target) for target in selected_targets(ALL)})
+            return 0
+
+        with pytest.raises(SystemExit) as exited:
+            run_command("db-migrate", body)
+        return int(exited.value.code or 0)
+
+    status, read = run_as(running.environment, resolve_urls)
+    assert status == 0
+    for target in registry.select(ALL):
+        url = urlsplit(found[target.name])
+        assert (url.hostname, url.port, unquote(url.path)) == (
+            "postgres",
+            5432,
+            f"/{target.database}",
+        )
+        assert unquote(url.password or "") == REQUIRED_VALUES["PGPASSWORD"]
+    assert set(running.compose_environment) - read == set(), "set, but never read"
+    assert "postgres" in compose["services"]
+    assert running.compose_environment["PGHOST"] == "postgres"
+
+
+def test_postgres_keeps_its_data_in_a_volume_and_reports_health() -> None:
+    compose, _ = load_compose(REQUIRED_VALUES)
+    postgres = compose["services"]["postgres"]
+
+    assert postgres["healthcheck"]["test"]
+    assert any(entry.split(":")[0] in compose["volumes"] for entry in postgres.get("volumes", []))
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == REQUIRED_VALUES["PGPASSWORD"]
+
+
+def test_every_app_login_on_atriz_shared_is_made_by_the_reader_logins_job() -> None:
+    """Each `<PREFIX>_SHARED_DATABASE_URL` names a login that the reader-logins job creates in
+    atriz_app_reader, with the password in that URL and the idle-in-transaction limit."""
+    compose, _ = load_compose(REQUIRED_VALUES)
+    job = compose["services"][READER_LOGINS]
+    script = job["command"][0]
+    job_environment = environment_of(job)
+    psql_variables = dict(re.findall(r"^\\getenv (\w+) (\w+)$", script, re.M))
+    created = re.search(r"ARRAY\[([^\]]*)\]", script)
+    assert created is not None
+    created_logins = set(re.findall(r"'(\w+)'", created[1]))
+    shared_database = TargetRegistry.from_entry_points().get("core").database
+
+    assert depends_on(job, MIGRATE) == "service_completed_successfully"
+    logins = {}
+    for service in compose["services"].values():
+        for variable, value in environment_of(service).items():
+            if not variable.endswith("_SHARED_DATABASE_URL"):
+                continue
+            url = urlsplit(value)
+            assert (url.hostname, url.path) == ("postgres", f"/{shared_database}")
+            assert depends_on(service, READER_LOGINS) == "service_completed_successfully"
+            logins[url.username] = unquote(url.password or "")
+    assert logins, "no app reads atriz_shared through a reader login"
+    assert set(logins) == created_logins
+    for login, password in logins.items():
+        assert re.search(rf"GRANT atriz_app_reader TO [^;]*\b{login}\b", script)
+        set_password = re.search(rf"ALTER ROLE {login} LOGIN PASSWORD :'(\w+)';", script)
+        assert set_password is not None, f"{login}: no password set"
+        assert job_environment[psql_variables[set_password[1]]] == password
+        assert f"ALTER ROLE {login} SET idle_in_transaction_session_timeout" in script
+
+
+def test_the_dockerfile_builds_from_the_lock_in_stages() -> None:
+    stages = dockerfile_stages()
+    runtime = stages[-1]
+    syncing = [stage for stage in stages if any("uv sync" in r for r in stage.all("RUN"))]
+
+    assert len(syncing) == 1, "one stage installs"
+    assert syncing[0] is not runtime, "the runtime stage has no uv, and installs nothing"
+    build = syncing[0]
+    assert build.image == runtime.image, "the virtualenv needs the same Python path at run time"
+    version = re.fullmatch(r"python:3\.(\d+)-slim(-\w+)?", runtime.image)
+    assert version is not None
+    assert int(version[1]) >= 11
+    uv_images = [stage.image for stage in stages if stage.image.startswith("ghcr.io/astral-sh/uv")]
+    assert all(re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+", image) for image in uv_images)
+
+    syncs = [
+        shlex.split(r[r.index("uv sync") :].split("&&")[0])
+        for r in build.all("RUN")
+        if "uv sync" in r
+    ]
+    for sync in syncs:
+        assert {"--locked", "--no-dev", "--all-packages"} <= set(sync), sync
+        assert not {"--dev", "--all-groups", "--group", "--only-dev", "--frozen"} & set(sync)
+    assert "--no-editable" in syncs[-1]
+
+    # The lock and every member's pyproject.toml are in place before the first sync.
+    copied_before_sync = []
+    for instruction, rest in build.instructions:
+        if instruction == "RUN" and "uv sync" in rest:
+            break
+        if instruction == "COPY":
+            copied_before_sync += rest.split()[:-1]
+    members = {str(member.relative_to(ROOT) / "pyproject.toml") for member in workspace_members()}
+    assert {"uv.lock", "pyproject.toml"} | members <= set(copied_before_sync)
+
+
+def test_the_runtime_stage_holds_only_the_virtualenv_and_runs_atriz_as_a_user() -> None:
+    runtime = runtime_stage()
+    users = runtime.all("USER")
+
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert all(rest.startswith("--from=") for rest in runtime.all("COPY")), "sources copied"
+    assert not runtime.all("ADD")
+    assert runtime.environment()["ATRIZ_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+    assert runtime.environment()["ATRIZ_ENV"] == "production"
+    entrypoint = exec_form(runtime.all("ENTRYPOINT")[-1])
+    assert entrypoint == ["atriz"]
+    assert "atriz" in console_scripts()
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build() -> None:
+    patterns = {
+        line.strip().removeprefix("**/").rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+    assert {".env", ".atriz", ".venv", ".git", "*.pem"} <= patterns
