@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 import psycopg
 
-from atriz_core.testing import CoreHarness
+from atriz_core.settings import CoreSettings
+from atriz_core.testing import CoreHarness, running_core
 from atriz_database.urls import maintenance_url
 
 
@@ -107,3 +110,16 @@ async def test_a_value_the_database_cannot_store_is_a_400_not_a_500(
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["errors"][0]["reason"]
+
+
+async def test_metrics_ask_for_the_token_when_one_is_set(core_settings: CoreSettings) -> None:
+    token = "core metrics token, long enough"
+    async with running_core(replace(core_settings, metrics_token=token)) as harness:
+        anonymous = await harness.client.get("/metrics")
+        wrong = await harness.client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        right = await harness.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+
+    assert anonymous.status_code == 401
+    assert wrong.status_code == 401
+    assert right.status_code == 200
+    assert "atriz_db_pool_size" in right.text

@@ -82,6 +82,7 @@ def create_app(
         verifier=verifier,
         environment=settings.environment,
         collectors=[CORE_METRICS],
+        metrics_token=settings.metrics_token,
         database_url=settings.database_url,
         database=database,
         require_sign_in=False,

@@ -153,6 +153,9 @@ class CoreSettings:
     """SMTP settings; required in production."""
     port: int = 8000
     """`CORE_PORT`."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """`ATRIZ_METRICS_TOKEN`: the bearer token `/metrics` asks for, as the apps' do; unset,
+    `/metrics` is for an internal network only."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CoreSettings:
@@ -207,6 +210,7 @@ class CoreSettings:
             ),
             smtp=SmtpSettings.from_env(env),
             port=integer("CORE_PORT", cls.port, low=1, high=65535),
+            metrics_token=env.secret("ATRIZ_METRICS_TOKEN", production=False, min_length=16),
         )
         settings.check()
         return settings
