@@ -110,6 +110,23 @@ def test_db_check_refs_passes_once_every_id_has_its_row(
     assert "4 ids, 0 missing, 0 gone" in capsys.readouterr().out
 
 
+def test_ids_the_app_keeps_as_history_are_not_reported(
+    databases: tuple[DatabaseTarget, DatabaseTarget],
+) -> None:
+    people, notes = databases
+    with psycopg.connect(url_of(notes), autocommit=True) as connection:
+        connection.execute("CREATE TABLE removed (person_id uuid PRIMARY KEY)")
+        connection.execute("INSERT INTO removed VALUES (%s)", (LEFT,))
+    kept = replace(AUTHOR, kept_in="removed.person_id")
+
+    [check] = check_references(
+        replace(notes, references=(kept,)), url_of(notes), lambda _: url_of(people)
+    )
+
+    assert check.checked == 3
+    assert (sorted(check.missing), check.gone) == (sorted([GONE, NEVER]), [])
+
+
 REPAIR_MODULE = """
 import psycopg
 

@@ -63,7 +63,15 @@ def check_references(
 def _check(reference: Reference, url: str, referenced_url: str, batch_size: int) -> ReferenceCheck:
     table, column = _column(reference.column, "reference")
     other_table, other_column = _column(reference.referenced, "referenced column")
-    values = sql.SQL("SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL").format(c=column, t=table)
+    kept: sql.Composable = sql.SQL("")
+    if reference.kept_in is not None:
+        kept_table, kept_column = _column(reference.kept_in, "kept_in")
+        kept = sql.SQL(" AND NOT EXISTS (SELECT 1 FROM {kt} AS k WHERE k.{kc} = {t}.{c})").format(
+            kt=kept_table, kc=kept_column, t=table, c=column
+        )
+    values = sql.SQL("SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL{kept}").format(
+        c=column, t=table, kept=kept
+    )
     # Each value without a live row, and whether it has a row at all.
     live = sql.SQL(reference.live_when or "true")  # fixed text from the package, see Reference
     lookup = sql.SQL(

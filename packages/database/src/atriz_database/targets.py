@@ -37,6 +37,9 @@ class Reference:
     """A fixed SQL condition on the referenced row without which it counts as gone although it
     is still there (`deleted_at IS NULL`: a soft-deleted user). Written by the package, never
     taken from input."""
+    kept_in: str | None = None
+    """`table.column` in this target's database listing ids known to be gone whose rows the app
+    keeps on purpose (a removed cashier's sales, kept as history): not reported."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from atriz_database.testing import BIN
 
 __all__ = [
     "STOP_LIMIT",
+    "follow_output",
     "live_members",
     "process_groups",
     "read_until",
@@ -82,6 +83,12 @@ class _OutputPump:
 
 
 _pumps: weakref.WeakKeyDictionary[subprocess.Popen[str], _OutputPump] = weakref.WeakKeyDictionary()
+
+
+def follow_output(process: subprocess.Popen[str]) -> None:
+    """Start reading `process`'s output (stdout=PIPE) now, so that it never blocks on a full
+    pipe; `read_until` and `stop` read what was collected."""
+    _pump(process)
 
 
 def _pump(process: subprocess.Popen[str]) -> _OutputPump:
@@ -157,7 +164,7 @@ def start_atriz_dev(env: dict[str, str]) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
-    _pump(process)
+    follow_output(process)
     return process
 
 

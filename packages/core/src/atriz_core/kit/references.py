@@ -18,8 +18,9 @@ consumer runs:
 `uv run db-check-refs all` then lists, per column, the ids of users that are not in
 `atriz_shared` or are deleted there; `--fix` applies the app's deletion policy to each of them
 (an event the app missed, say because its database was restored from an older backup), and
-checks again. A policy that keeps a deleted user's id in a declared column would be reported
-for ever: keep the history, clear the reference.
+checks again. A policy must clear a deleted user's id from each declared column, or, where the
+app keeps it as history (a removed cashier's sales), record the id in a table of its own named
+by `kept_in`; otherwise the check reports it for ever.
 """
 
 from __future__ import annotations
@@ -40,10 +41,18 @@ if TYPE_CHECKING:  # not at run time: an app's db.py imports this, and the db-* 
 __all__ = ["repair_with", "user_reference"]
 
 
-def user_reference(column: str) -> Reference:
+def user_reference(column: str, *, kept_in: str | None = None) -> Reference:
     """`table.column` of the app's database holding ids of users in `atriz_shared`; a user
-    deleted there (`deleted_at` set) counts as gone, as one never there does."""
-    return Reference(column, target="core", referenced="users.id", live_when="deleted_at IS NULL")
+    deleted there (`deleted_at` set) counts as gone, as one never there does. `kept_in`: the
+    app's own `table.column` of removed users whose ids its policy keeps in `column` as history
+    (not reported)."""
+    return Reference(
+        column,
+        target="core",
+        referenced="users.id",
+        live_when="deleted_at IS NULL",
+        kept_in=kept_in,
+    )
 
 
 def repair_with(policy: UserEventHandler) -> Callable[[str, Sequence[Any]], None]:
