@@ -7,6 +7,7 @@ Loopback only, and bounded in time: each script stops everything it started, wha
 from __future__ import annotations
 
 import asyncio
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -21,8 +22,14 @@ import httpx
 
 from atriz_database.scratch_cluster import ScratchCluster
 from atriz_database.services import load_services
-from atriz_database.testing import clean_environment, free_port
-from atriz_database.testing_processes import read_until, start_atriz_dev, stop, wait_until_healthy
+from atriz_database.testing import BIN, clean_environment, free_port
+from atriz_database.testing_processes import (
+    follow_output,
+    read_until,
+    start_atriz_dev,
+    stop,
+    wait_until_healthy,
+)
 
 SEEDED_USER = ("dispatcher@atriz.localhost", "atriz-dev-password")
 
@@ -47,23 +54,35 @@ class RunningSystem:
 
 
 @contextmanager
-def running_system(**settings: str) -> Iterator[RunningSystem]:
-    """A scratch PostgreSQL, and `atriz dev` on it (every database created, migrated, seeded)."""
+def _scratch_environment(
+    settings: dict[str, str],
+) -> Iterator[tuple[ScratchCluster, dict[str, str]]]:
+    """A scratch PostgreSQL, and an environment that points every command at it, with a free
+    port for every service and an empty `ATRIZ_HOME`."""
     with (
         tempfile.TemporaryDirectory(prefix="atriz-fault-") as scratch,
         ScratchCluster.running(Path(scratch) / "pgdata") as cluster,
     ):
         home = Path(scratch) / "home"
         home.mkdir()
-        services = load_services()
+        ports = {spec.port_env: str(free_port()) for spec in load_services().values()}
         env = clean_environment(
             home,
             PGHOST="127.0.0.1",
             PGPORT=str(cluster.port),
             PGUSER="postgres",
-            **{spec.port_env: str(free_port()) for spec in services.values()},
+            ATRIZ_CORE_URL=f"http://127.0.0.1:{ports['CORE_PORT']}",
+            **ports,
             **settings,
         )
+        yield cluster, env
+
+
+@contextmanager
+def running_system(**settings: str) -> Iterator[RunningSystem]:
+    """A scratch PostgreSQL, and `atriz dev` on it (every database created, migrated, seeded)."""
+    with _scratch_environment(settings) as (cluster, env):
+        services = load_services()
         process = start_atriz_dev(env)
         try:
             read_until(process, "Press Ctrl-C to stop.")
@@ -77,6 +96,61 @@ def running_system(**settings: str) -> Iterator[RunningSystem]:
         finally:
             log = stop(process)
         system.log = log
+
+
+@dataclass
+class SeparateServices:
+    """Each service served by `atriz serve NAME` in a process of its own, as in production, so
+    that one can be stopped while the others serve."""
+
+    cluster: ScratchCluster
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[str]]
+    urls: dict[str, str]
+
+    def stop(self, name: str) -> str:
+        """Stop one service (SIGTERM to its process group); its output."""
+        return stop(self.processes[name], signal.SIGTERM, group=True)
+
+
+@contextmanager
+def running_services(**settings: str) -> Iterator[SeparateServices]:
+    """A scratch PostgreSQL, its databases prepared by `atriz dev --no-serve`, and every
+    service started on its own with `atriz serve NAME --workers 1`."""
+    with _scratch_environment(settings) as (cluster, env):
+        prepared = subprocess.run(  # noqa: S603 - the project's own command
+            [str(BIN / "atriz"), "dev", "--no-serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if prepared.returncode != 0:
+            raise RuntimeError(f"atriz dev --no-serve failed: {prepared.stdout}{prepared.stderr}")
+        processes: dict[str, subprocess.Popen[str]] = {}
+        try:
+            for spec in load_services().values():
+                processes[spec.name] = subprocess.Popen(  # noqa: S603 - the project's own command
+                    [str(BIN / "atriz"), "serve", spec.name, "--workers", "1"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    start_new_session=True,
+                )
+                follow_output(processes[spec.name])
+            urls = {}
+            for name, process in processes.items():
+                port = int(env[load_services()[name].port_env])
+                wait_until_healthy(port, process)
+                urls[name] = f"http://127.0.0.1:{port}"
+            yield SeparateServices(cluster, env, processes, urls)
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    stop(process, signal.SIGTERM, group=True)
 
 
 @dataclass(frozen=True)
