@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict
+
 from atriz_database.errors import BackupError
 from atriz_database.pgtools import find_program, last_error_line, program_env, server_version
 from atriz_database.settings import project_root
@@ -116,7 +118,8 @@ def dump_database(
     server = server_version(url)  # also a clear one-line error when the database is unreachable
     pg_dump = find_program("pg_dump", server)
     folder.mkdir(parents=True, exist_ok=True)
-    path = _free_name(folder, f"{target.database}-{_stamp()}")
+    database = conninfo_to_dict(url).get("dbname") or target.database
+    path = _free_name(folder, f"{database}-{_stamp()}")
     partial = path.with_name(path.name + ".partial")
     dbname, env = program_env(url)
     started = time.monotonic()

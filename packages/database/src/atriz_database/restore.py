@@ -130,6 +130,22 @@ def _name_with_suffix(database: str, suffix: str) -> str:
     return trimmed + suffix
 
 
+def _free_names(url: str, database: str) -> tuple[str, str]:
+    """`<db>_restore_<stamp>` and `<db>_replaced_<stamp>`, neither in use on the server."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    with connect(maintenance_url(url), on_behalf_of=url) as connection:
+        taken = {str(r[0]) for r in connection.execute("SELECT datname FROM pg_database")}
+    for number in range(1, 1000):
+        tail = stamp if number == 1 else f"{stamp}_{number}"
+        names = (
+            _name_with_suffix(database, f"_restore_{tail}"),
+            _name_with_suffix(database, f"_replaced_{tail}"),
+        )
+        if not taken.intersection(names):
+            return names
+    raise BackupError(f"no free name for the restore of {database}: drop old *_replaced_* ones")
+
+
 def _run(program: ClientProgram, args: list[str], env: dict[str, str] | None = None) -> str:
     result = subprocess.run(  # noqa: S603 - a PostgreSQL program, arguments built here
         [str(program.path), *args],
@@ -288,9 +304,7 @@ def restore_database(
     if not force and database_holds_data(url):
         raise RefusedError(f"{where}: the database holds data; pass --force to replace it")
 
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    new = _name_with_suffix(database, f"_restore_{stamp}")
-    replaced = _name_with_suffix(database, f"_replaced_{stamp}")
+    new, replaced = _free_names(url, database)
     options = [*(["--no-owner"] if no_owner else []), *(["--no-acl"] if no_acl else [])]
     create, statements = _database_statements(pg_restore, dump, listing, new, options)
     new_url = with_database(url, new)
