@@ -16,7 +16,7 @@ from atriz_database.cli.db import migrate_main, status_main
 from atriz_database.cli.ops import backup_main, restore_main
 from atriz_database.connections import drop_database
 from atriz_database.targets import DatabaseTarget, TargetRegistry
-from atriz_database.testing import MakeDatabase, sample_target, write_migration
+from atriz_database.testing import MakeDatabase, run_script, sample_target, write_migration
 from atriz_database.urls import maintenance_url
 
 CORE = TargetRegistry.from_entry_points().get("core")
@@ -368,3 +368,32 @@ def test_a_pg_dump_older_than_the_server_is_refused(
     assert len(err.strip().splitlines()) == 1
     assert f"pg_dump 9.6 ({program}) is older than the server (PostgreSQL " in err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_every_registered_target_round_trips_through_the_commands(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The installed targets (core, and each app once it registers), seeded, as a user runs it."""
+    targets = TargetRegistry.from_entry_points().select("all")
+    for command in ("db-create", "db-migrate", "db-seed"):
+        result = run_script(command, "all", env=cli_env)
+        assert result.returncode == 0, result.stderr
+    urls = {target.name: cli_env[target.url_env] for target in targets}
+    before = {name: snapshot(url) for name, url in urls.items()}
+    assert before["core"]["users"][0] > 0
+
+    backup = run_script("db-backup", "all", "--out", str(tmp_path), env=cli_env)
+    assert backup.returncode == 0, backup.stderr
+    dumps = dumps_in(backup.stdout)
+    assert list(dumps) == [target.name for target in targets]
+
+    for target in reversed(targets):
+        drop_database(urls[target.name])
+    for target in targets:
+        restored = run_script("db-restore", target.name, str(dumps[target.name]), env=cli_env)
+        assert restored.returncode == 0, restored.stderr
+
+    assert {name: snapshot(url) for name, url in urls.items()} == before
+    for command in ("db-status", "db-check-refs"):
+        result = run_script(command, "all", env=cli_env)
+        assert result.returncode == 0, result.stdout + result.stderr
