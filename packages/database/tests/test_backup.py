@@ -218,8 +218,12 @@ def test_restore_replaces_data_only_with_force_and_keeps_the_previous_database(
     assert "the database holds data; pass --force to replace it" in err
     assert snapshot(filled["sample"])["thing_notes"][0] == 100
 
-    code, out, err = cli(restore_main, "sample", dump, "--force")
-    assert code == 0, err
+    with psycopg.connect(filled["sample"], autocommit=True) as client:
+        # A client of the old database does not stop the swap: its session is ended.
+        code, out, err = cli(restore_main, "sample", dump, "--force")
+        assert code == 0, err
+        with pytest.raises(psycopg.OperationalError):
+            client.execute("SELECT 1")
     assert snapshot(filled["sample"]) == before
     kept = re.search(r"the previous database is kept as (\S+) ", out)
     assert kept is not None, out

@@ -40,7 +40,7 @@ from psycopg import sql
 
 from atriz_database.backup import file_sha256, read_checksum
 from atriz_database.connections import connect, database_exists, drop_database
-from atriz_database.errors import BackupError, RefusedError
+from atriz_database.errors import BackupError, DatabaseToolError, RefusedError
 from atriz_database.migrations import BOOKKEEPING_TABLES, status
 from atriz_database.pgtools import (
     ClientProgram,
@@ -236,7 +236,7 @@ def _ended_sessions(connection: psycopg.Connection[Any], names: list[str]) -> No
         time.sleep(0.1)
 
 
-def _swap(url: str, database: str, new: str, replaced: str, *, drop_previous: bool) -> bool:
+def _swap(url: str, database: str, new: str, replaced: str) -> bool:
     """Give `new` the name `database`; the old one becomes `replaced`. True if there was one."""
     ident = sql.Identifier
     with connect(maintenance_url(url), on_behalf_of=url) as connection:
@@ -273,11 +273,13 @@ def _swap(url: str, database: str, new: str, replaced: str, *, drop_previous: bo
         except BaseException:
             connection.execute(block.format(ident(database), sql.Literal(True)))
             raise
-        if drop_previous:
-            connection.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident(replaced)))
-        else:
-            connection.execute(block.format(ident(replaced), sql.Literal(True)))
+        connection.execute(block.format(ident(replaced), sql.Literal(True)))
     return True
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def restore_database(
@@ -308,32 +310,53 @@ def restore_database(
     options = [*(["--no-owner"] if no_owner else []), *(["--no-acl"] if no_acl else [])]
     create, statements = _database_statements(pg_restore, dump, listing, new, options)
     new_url = with_database(url, new)
-    with connect(maintenance_url(url), on_behalf_of=url) as connection:
-        connection.execute(create)
+    untouched = f"{database} is as it was"
+    try:
+        with connect(maintenance_url(url), on_behalf_of=url) as connection:
+            connection.execute(create)
+    except psycopg.Error as exc:
+        raise BackupError(f"{where}: could not create {new}: {_reason(exc)}; {untouched}") from None
     try:
         out(f"{where}: restoring {dump.name} into {new}")
         dbname, env = program_env(new_url)
         try:
             _run(pg_restore, ["--exit-on-error", *options, f"--dbname={dbname}", str(dump)], env)
         except BackupError as exc:
+            raise BackupError(f"{where}: pg_restore failed: {exc}; {untouched}") from None
+        try:
+            with connect(maintenance_url(url), on_behalf_of=url) as connection:
+                for statement in statements:
+                    connection.execute(statement.encode())
+        except psycopg.Error as exc:
             raise BackupError(
-                f"{where}: pg_restore failed: {exc}; {database} is as it was"
+                f"{where}: the dump's database settings and grants failed: {_reason(exc)};"
+                f" {untouched}"
             ) from None
-        with connect(maintenance_url(url), on_behalf_of=url) as connection:
-            for statement in statements:
-                connection.execute(statement.encode())
         recorded = status(target, new_url)
         if recorded.missing:
             raise BackupError(
                 f"{where}: dump is from a newer migration set: it records"
                 f" {len(recorded.missing)} migration(s) this code does not have"
                 f" ({', '.join(recorded.missing[:3])}); restore it with the code that made it."
-                f" {database} is as it was"
+                f" {untouched}"
             )
-        had_previous = _swap(url, database, new, replaced, drop_previous=drop_previous)
+        try:
+            had_previous = _swap(url, database, new, replaced)
+        except psycopg.Error as exc:
+            raise BackupError(
+                f"{where}: could not swap {new} in: {_reason(exc)}; {untouched}"
+            ) from None
     except BaseException:
         drop_database(new_url)
         raise
+    if had_previous and drop_previous:
+        try:
+            drop_database(with_database(url, replaced))
+        except (psycopg.Error, DatabaseToolError) as exc:
+            raise BackupError(
+                f"{where}: restored, but the previous database {replaced} could not be"
+                f" dropped: {_reason(exc)}"
+            ) from None
     return Restored(
         target=target.name,
         database=database,
