@@ -357,6 +357,14 @@ def test_backup_of_an_unreachable_database_is_one_line(
     )
     assert not (tmp_path / "out").exists()
 
+    # With all, the other databases are still dumped; the exit code says one failed.
+    code, out, err = cli(backup_main, "all", "--out", tmp_path / "out")
+    assert code == 1
+    assert list(dumps_in(out)) == ["core"]
+    assert err.strip().splitlines() == [
+        "db-backup: error: cannot connect to PostgreSQL at 127.0.0.1:1/nowhere: Connection refused"
+    ]
+
 
 def test_a_pg_dump_older_than_the_server_is_refused(
     cli: Cli, urls: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch

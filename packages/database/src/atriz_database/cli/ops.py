@@ -13,7 +13,7 @@ from atriz_database.backup import (
     terminal_progress,
 )
 from atriz_database.cli.common import run_command, selected_targets, target_argument
-from atriz_database.errors import BackupError
+from atriz_database.errors import BackupError, DatabaseToolError
 from atriz_database.restore import restore_database
 from atriz_database.targets import TargetRegistry
 from atriz_database.urls import database_url, describe_url
@@ -38,11 +38,20 @@ def backup_main(argv: list[str] | None = None, registry: TargetRegistry | None =
 
     def body() -> int:
         folder = args.out or default_backup_folder()
-        for target in selected_targets(args.target, registry):
+        targets = selected_targets(args.target, registry)
+        failed = 0
+        for target in targets:
             url = database_url(target)
             progress = terminal_progress(target.name)
             try:
                 backup = dump_database(target, url, folder, progress=progress)
+            except DatabaseToolError as exc:
+                if len(targets) == 1:
+                    raise
+                # One database out of reach must not cost the others their backup.
+                print(f"db-backup: error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
             finally:
                 if progress is not None:
                     print("\r\033[K", end="", file=sys.stderr)
@@ -51,7 +60,7 @@ def backup_main(argv: list[str] | None = None, registry: TargetRegistry | None =
                 f" ({human_size(backup.size)}, {backup.seconds:.1f} s; pg_dump {backup.pg_dump})"
             )
             print(f"{target.name}: checksum in {backup.checksum_file}")
-        return 0
+        return 1 if failed else 0
 
     run_command("db-backup", body)
 
