@@ -190,13 +190,16 @@ def test_backup_drop_restore_round_trip_keeps_every_row(
         assert row == (601,)
     core_database = psycopg.conninfo.conninfo_to_dict(filled["core"])["dbname"]
     with psycopg.connect(filled["core"]) as connection:
-        # Database-level grants of core's migrations are in the dump and come back with it.
+        # Core's grants come back: the database-level ones (applied from the dump's records)
+        # and the reader's column grants.
         row = connection.execute(
             "SELECT has_database_privilege('public', %s, 'CONNECT'),"
-            " has_database_privilege('atriz_app_reader', %s, 'CONNECT')",
+            " has_database_privilege('atriz_app_reader', %s, 'CONNECT'),"
+            " has_column_privilege('atriz_app_reader', 'users', 'email', 'SELECT'),"
+            " has_column_privilege('atriz_app_reader', 'users', 'password_hash', 'SELECT')",
             (core_database, core_database),
         ).fetchone()
-        assert row == (False, True)
+        assert row == (False, True, True, False)
     code, out, _ = cli(status_main, "all")
     assert code == 0
     assert "0 pending" in out
@@ -409,3 +412,22 @@ def test_every_registered_target_round_trips_through_the_commands(
     for command in ("db-status", "db-check-refs"):
         result = run_script(command, "all", env=cli_env)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_owner_and_no_acl_leave_the_dumps_roles_out(
+    cli: Cli, filled: dict[str, str], tmp_path: Path
+) -> None:
+    _, out, _ = cli(backup_main, "core", "--out", tmp_path)
+    drop_database(filled["core"])
+    code, _, err = cli(restore_main, "core", dumps_in(out)["core"], "--no-owner", "--no-acl")
+    assert code == 0, err
+    core_database = psycopg.conninfo.conninfo_to_dict(filled["core"])["dbname"]
+    with psycopg.connect(filled["core"]) as connection:
+        row = connection.execute(
+            "SELECT has_database_privilege('public', %s, 'CONNECT'),"
+            " has_column_privilege('atriz_app_reader', 'users', 'email', 'SELECT'),"
+            " (SELECT count(*) FROM users)",
+            (core_database,),
+        ).fetchone()
+    # The database keeps PostgreSQL's default grants and the reader none: grant them again.
+    assert row == (True, False, 40)
