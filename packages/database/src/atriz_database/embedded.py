@@ -7,10 +7,13 @@ run reuses it. `atriz postgres stop` stops it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import quote
@@ -125,40 +128,58 @@ def _preload_statement_statistics(pgdata: Path, socket_dir: Path) -> None:
     The wheel starts the server with fixed options, so the library is added with `ALTER SYSTEM`
     (kept in the cluster's `postgresql.auto.conf`, so it also reaches a cluster made before this
     setting existed) followed by one restart, the first time only: no other process is using a
-    server that has just started. `CREATE EXTENSION` in the `postgres` database makes the view
+    server that has just started (another one that found it starting waits on a file lock, then
+    finds the library loaded). `CREATE EXTENSION` in the `postgres` database makes the view
     readable there for every database. A failure here costs only the statistics, never the start.
     """
     url = f"postgresql://{SUPERUSER}@/postgres?host={quote(str(socket_dir))}"
     try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
-            row = connection.execute("SHOW shared_preload_libraries").fetchone()
-            loaded = [n.strip() for n in str(row[0] if row else "").split(",") if n.strip()]
-            if PRELOADED not in loaded:
-                value = ",".join([*loaded, PRELOADED])
-                connection.execute(f"ALTER SYSTEM SET shared_preload_libraries = '{value}'")
-        if PRELOADED not in loaded:
-            pg_ctl = bin_path() / "pg_ctl"
-            subprocess.run(  # noqa: S603 - the wheel's own pg_ctl, fixed arguments
-                [
-                    str(pg_ctl),
-                    "-D",
-                    str(pgdata),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "-l",
-                    str(pgdata / "log"),
-                    "restart",
-                ],
-                # Not pipes: the restarted server would inherit them and pg_ctl never return.
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                user=_system_user(),
-                timeout=60,
-                check=True,
-            )
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(f"CREATE EXTENSION IF NOT EXISTS {PRELOADED}")
+        with _exclusive(pgdata.parent / "preload.lock"):
+            _preload_locked(pgdata, url)
     except (psycopg.Error, subprocess.SubprocessError, OSError) as exc:
         print(f"atriz: warning: pg_stat_statements not enabled: {exc}", file=sys.stderr)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Held by one process at a time: two processes that both started the server (one found it
+    starting) must not both restart it."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _preload_locked(pgdata: Path, url: str) -> None:
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+        row = connection.execute("SHOW shared_preload_libraries").fetchone()
+        loaded = [n.strip() for n in str(row[0] if row else "").split(",") if n.strip()]
+        if PRELOADED not in loaded:
+            value = ",".join([*loaded, PRELOADED])
+            connection.execute(f"ALTER SYSTEM SET shared_preload_libraries = '{value}'")
+    if PRELOADED not in loaded:
+        pg_ctl = bin_path() / "pg_ctl"
+        subprocess.run(  # noqa: S603 - the wheel's own pg_ctl, fixed arguments
+            [
+                str(pg_ctl),
+                "-D",
+                str(pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-l",
+                str(pgdata / "log"),
+                "restart",
+            ],
+            # Not pipes: the restarted server would inherit them and pg_ctl never return.
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=_system_user(),
+            timeout=60,
+            check=True,
+        )
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+        connection.execute(f"CREATE EXTENSION IF NOT EXISTS {PRELOADED}")
