@@ -330,6 +330,19 @@ def test_a_dump_from_a_newer_migration_set_is_refused(
     assert database_names(filled["sample"]) == names_before
 
 
+def test_a_dump_of_another_target_is_refused(
+    cli: Cli, filled: dict[str, str], tmp_path: Path
+) -> None:
+    _, out, _ = cli(backup_main, "core", "--out", tmp_path)
+    before = snapshot(filled["sample"])
+    code, _, err = cli(restore_main, "sample", dumps_in(out)["core"], "--force")
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1, err
+    assert "the dump records none of sample's migrations" in err
+    assert snapshot(filled["sample"]) == before
+    assert database_names(filled["sample"]) == {filled["sample"].rsplit("/", 1)[1]}
+
+
 def test_after_a_restore_status_shows_the_dumps_migrations_and_migrate_brings_it_forward(
     cli: Cli, app: DatabaseTarget, filled: dict[str, str], tmp_path: Path
 ) -> None:

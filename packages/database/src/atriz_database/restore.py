@@ -333,6 +333,11 @@ def restore_database(
                 f" {untouched}"
             ) from None
         recorded = status(target, new_url)
+        if recorded.applied and len(recorded.missing) == len(recorded.applied):
+            raise BackupError(
+                f"{where}: the dump records none of {target.name}'s migrations"
+                f" ({recorded.applied[0]}, ...): it is a dump of another database. {untouched}"
+            )
         if recorded.missing:
             raise BackupError(
                 f"{where}: dump is from a newer migration set: it records"
