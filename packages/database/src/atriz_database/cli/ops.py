@@ -12,7 +12,7 @@ from atriz_database.backup import (
     human_size,
     terminal_progress,
 )
-from atriz_database.cli.common import run_command, selected_targets, target_argument
+from atriz_database.cli.common import run_command, selected_targets
 from atriz_database.errors import BackupError, DatabaseToolError
 from atriz_database.restore import restore_database
 from atriz_database.targets import TargetRegistry
@@ -73,7 +73,7 @@ def restore_main(argv: list[str] | None = None, registry: TargetRegistry | None 
         " first; the dump goes into a new database that takes the target's name only when"
         " complete; the previous database is kept as <db>_replaced_<stamp>.",
     )
-    target_argument(parser)
+    parser.add_argument("target", help="the registered target whose database it replaces (core)")
     parser.add_argument("file", type=Path, help="the .dump file (its .sha256 must be beside it)")
     parser.add_argument(
         "--force",
