@@ -28,6 +28,8 @@ COMMANDS = [
     "db-clean",
     "db-reset",
     "db-check-refs",
+    "db-backup",
+    "db-restore",
     "atriz",
 ]
 

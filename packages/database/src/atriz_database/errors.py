@@ -1,6 +1,7 @@
 """Errors of the database toolkit. Each message is one line meant for the person at the terminal."""
 
 __all__ = [
+    "BackupError",
     "ConfigurationError",
     "DatabaseToolError",
     "DatabaseUnavailableError",
@@ -29,6 +30,10 @@ class MigrationError(DatabaseToolError):
 
 class RefusedError(DatabaseToolError):
     """The command will not run in this environment (for example, seeding production)."""
+
+
+class BackupError(DatabaseToolError):
+    """A backup or restore could not be made; the database it worked on is as it was."""
 
 
 class ConfigurationError(DatabaseToolError):

@@ -6,10 +6,13 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from atriz_database.clean import truncate_all
 from atriz_database.cli.common import confirm, run_command, selected_targets, target_argument
 from atriz_database.connections import create_database, database_exists, drop_database
 from atriz_database.errors import MigrationError
+from atriz_database.health import check_health, format_health
 from atriz_database.migrations import (
     Requirement,
     applied_migration_ids,
@@ -20,7 +23,7 @@ from atriz_database.migrations import (
 )
 from atriz_database.references import check_references, repair_references
 from atriz_database.seeds import refuse_in_production, seed
-from atriz_database.targets import DatabaseTarget, TargetRegistry
+from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
 from atriz_database.urls import database_url, describe_url
 
 __all__ = [
@@ -106,8 +109,36 @@ def rollback_main(argv: list[str] | None = None, registry: TargetRegistry | None
 
 
 def status_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
-    """db-status: applied, pending and drifted migrations; exit 1 on drift or a missing database."""
-    args = _parser("db-status", "Show applied, pending and drifted migrations.").parse_args(argv)
+    """db-status: applied, pending and drifted migrations; exit 1 on drift or a missing database.
+
+    `--health`: reachability, size, connections, the longest transaction, cache hits, dead rows
+    and the slowest statements of each database instead; exit 1 if one is unreachable.
+    """
+    parser = argparse.ArgumentParser(
+        prog="db-status",
+        description="Show applied, pending and drifted migrations; or, with --health, how each"
+        " database is doing.",
+    )
+    parser.add_argument(
+        "target", nargs="?", default=ALL, help=f"a registered target, or {ALL!r} (default)"
+    )
+    parser.add_argument("--health", action="store_true", help="report database health instead")
+    parser.add_argument("--json", action="store_true", help="with --health: one JSON document")
+    args = parser.parse_args(argv)
+    if args.json and not args.health:
+        parser.error("--json goes with --health")
+
+    def health_body() -> int:
+        reports = [
+            check_health(target, database_url(target))
+            for target in selected_targets(args.target, registry)
+        ]
+        if args.json:
+            print(msgspec.json.encode({"databases": reports}).decode())
+        else:
+            for report in reports:
+                print("\n".join(format_health(report)))
+        return 0 if all(r.reachable and r.error is None for r in reports) else 1
 
     def body() -> int:
         problems = 0
@@ -129,7 +160,7 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
             problems += len(report.drifted) + len(report.missing)
         return 1 if problems else 0
 
-    run_command("db-status", body)
+    run_command("db-status", health_body if args.health else body)
 
 
 SHOWN_MISSING = 20
