@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -153,10 +154,4 @@ async def mextrack(
 def helpers() -> Any:
     """The module-level helpers (test modules cannot import a conftest)."""
 
-    @dataclass(frozen=True)
-    class Helpers:
-        point: Any = staticmethod(point)
-        drive: Any = staticmethod(drive)
-        haversine_m: Any = staticmethod(haversine_m)
-
-    return Helpers()
+    return SimpleNamespace(point=point, drive=drive, haversine_m=haversine_m)

@@ -41,8 +41,10 @@ async def test_a_resent_batch_stores_nothing_new(
     repeated_inside = await mextrack.store(vehicle["id"], [points[0], points[0]], owner.headers)
 
     assert again == {"received": 50, "new": 0, "duplicate": 50, "jump": 0, "latest_moved": False}
-    assert overlapping["new"] == 10 and overlapping["duplicate"] == 25
-    assert repeated_inside["new"] == 0 and repeated_inside["duplicate"] == 2
+    assert overlapping["new"] == 10
+    assert overlapping["duplicate"] == 25
+    assert repeated_inside["new"] == 0
+    assert repeated_inside["duplicate"] == 2
     assert await mextrack.sql("SELECT count(*) FROM positions") == 60
 
 
@@ -102,7 +104,8 @@ async def test_ten_thousand_points_pass_and_one_more_is_refused(
 
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "body"
-    assert counts["new"] == 10_000 and counts["jump"] == 0
+    assert counts["new"] == 10_000
+    assert counts["jump"] == 0
 
 
 async def test_a_late_batch_does_not_move_the_latest_position_back(
@@ -116,7 +119,8 @@ async def test_a_late_batch_does_not_move_the_latest_position_back(
     await mextrack.store(vehicle["id"], recent, owner.headers)
     counts = await mextrack.store(vehicle["id"], late, owner.headers)
 
-    assert counts["new"] == 10 and counts["latest_moved"] is False
+    assert counts["new"] == 10
+    assert counts["latest_moved"] is False
     latest = await mextrack.client.get("/positions/latest", headers=owner.headers)
     assert latest.json()["items"][0]["recorded_at"] == datetime.fromisoformat(
         recent[-1]["recorded_at"]
@@ -140,7 +144,8 @@ async def test_a_jump_is_flagged_kept_and_judged_against_stored_neighbours(
     end = await mextrack.store(vehicle["id"], [last], owner.headers)
 
     assert counts == {"received": 11, "new": 11, "duplicate": 0, "jump": 1, "latest_moved": True}
-    assert end["jump"] == 1 and end["latest_moved"] is False
+    assert end["jump"] == 1
+    assert end["latest_moved"] is False
     jumps = await mextrack.rows(
         "SELECT recorded_at FROM positions WHERE quality = 'jump' ORDER BY 1"
     )
