@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,7 +142,7 @@ async def test_stats_match_hand_computed_distances_and_leave_jumps_out(
     counts = await mextrack.store(vehicle["id"], points, owner.headers)
     assert counts["jump"] == 1
     good = [(lat, lon) for _, lat, lon, _ in fixes[:3] + fixes[4:]]
-    steps = [helpers.haversine_m(a, b) for a, b in zip(good, good[1:], strict=False)]
+    steps = [helpers.haversine_m(a, b) for a, b in itertools.pairwise(good)]
 
     total = await mextrack.client.get(f"/vehicles/{vehicle['id']}/stats", headers=owner.headers)
     by_day = await mextrack.client.get(
