@@ -44,8 +44,10 @@ STAGING_COLUMNS = (
 )
 
 # A batch goes through a temporary table of the session (emptied at every commit): COPY is the
-# fastest way in, and from there one INSERT can skip duplicates and judge each point against
-# its neighbours, stored ones included, in SQL.
+# fastest way in, and from there one INSERT skips duplicates (those repeated in the batch, and
+# those already stored, read in the same statement: the caller holds the vehicle's row lock, so
+# no other batch of the vehicle commits meanwhile) and judges each point against its
+# neighbours, stored ones included, in SQL.
 _STAGING = """
 CREATE TEMPORARY TABLE IF NOT EXISTS positions_staging (
     ordinal integer NOT NULL,
@@ -96,6 +98,7 @@ track AS (
     FROM batch b
     WHERE NOT EXISTS (SELECT FROM stored s WHERE s.recorded_at = b.recorded_at)
 ),
+-- The implied speed (km/h) from the previous point.
 steps AS (
     SELECT *,
         great_circle_m(lag(latitude) OVER w, lag(longitude) OVER w, latitude, longitude) * 3.6
@@ -127,7 +130,6 @@ inserted AS (
            CASE WHEN is_jump THEN 'jump' ELSE 'ok' END
     FROM judged
     WHERE fresh
-    ON CONFLICT (vehicle_id, recorded_at) DO NOTHING
     RETURNING recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m,
               received_at, quality
 ),

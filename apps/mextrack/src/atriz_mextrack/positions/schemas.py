@@ -26,8 +26,9 @@ MAX_POINTS = 10_000
 Quality = Literal["ok", "jump"]
 
 
-class PointIn(msgspec.Struct, forbid_unknown_fields=True):
-    """One GPS fix as a tracker sends it."""
+class PointIn(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """One GPS fix as a tracker sends it (`gc=False`: scalars only, and 10,000 of them at a
+    time need not wake the garbage collector)."""
 
     recorded_at: Annotated[
         datetime,

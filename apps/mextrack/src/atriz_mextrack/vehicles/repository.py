@@ -47,9 +47,11 @@ _DELETE = """
 WITH gone_positions AS (DELETE FROM positions WHERE vehicle_id = $1)
 DELETE FROM vehicles WHERE id = $1 RETURNING id
 """
-# FOR SHARE: batches of one vehicle go on side by side, while a deletion or a change of its
-# status waits for them (and they for it).
-_LOCK = f"{_GET} FOR SHARE"
+# One batch of a vehicle at a time (a deletion or a change of status waits for it too): the
+# batch's insert skips the points already stored by reading them, which is only sound if no
+# other batch of the vehicle commits meanwhile. ON CONFLICT DO NOTHING would guard it as well,
+# but costs an insert twice as much (speculative insertion); trackers send one batch at a time.
+_LOCK = f"{_GET} FOR NO KEY UPDATE"
 
 
 def _vehicle(row: asyncpg.Record) -> Vehicle:
