@@ -118,7 +118,9 @@ def summary(lines: list[str]) -> str:
         for line in lines
         if "Scan" in line or "Execution Time" in line or "Subplans Removed" in line
     ]
-    return "\n      ".join(keep[:8] + (["..."] if len(keep) > 9 else []) + keep[-1:])
+    if len(keep) > 9:
+        keep = [*keep[:8], "...", keep[-1]]
+    return "\n      ".join(keep)
 
 
 async def run(total: int, requests: int) -> None:
