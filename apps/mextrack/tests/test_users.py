@@ -20,7 +20,9 @@ from atriz_mextrack.settings import MextrackSettings
 Mextrack = Any
 
 
-async def until(condition: Callable[[], Any], seconds: float = 15.0) -> None:
+async def until(condition: Callable[[], Any], seconds: float = 60.0) -> None:
+    # Generous: events are read only once every older transaction on the whole server has
+    # ended, and the test server is shared with other suites.
     for _ in range(int(seconds * 20)):
         outcome = condition()
         if await outcome if inspect.isawaitable(outcome) else outcome:
