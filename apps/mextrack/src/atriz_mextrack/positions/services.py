@@ -31,7 +31,7 @@ from atriz_mextrack.positions.schemas import (
 )
 from atriz_mextrack.vehicles import repository as vehicles
 from atriz_mextrack.vehicles.schemas import Vehicle
-from atriz_mextrack.vehicles.services import visible_vehicle
+from atriz_mextrack.vehicles.services import may_see, visible_vehicle
 
 __all__ = [
     "EARLIEST",
@@ -162,8 +162,8 @@ async def record_positions(
             "body", f"spans more than {MAX_BATCH_DAYS} days; send older history in other batches"
         )
     vehicle = await vehicles.lock_vehicle(conn, vehicle_id)
-    if vehicle is None or (principal is not None and not _may_write(principal, vehicle)):
-        raise visible_vehicle_error(vehicle_id)
+    if vehicle is None or (principal is not None and not may_see(principal, vehicle)):
+        raise NotFoundError(f"no vehicle {vehicle_id}")
     _check_accepts(vehicle)
     missing = await partitions.missing_days(conn, first_day, last_day)
     if missing:
@@ -192,14 +192,6 @@ async def record_positions(
         jump=stored.jump,
         latest_moved=stored.latest_moved,
     )
-
-
-def _may_write(principal: Principal, vehicle: Vehicle) -> bool:
-    return vehicle.owner_id == principal.id or sees_all(principal)
-
-
-def visible_vehicle_error(vehicle_id: uuid.UUID) -> DomainError:
-    return NotFoundError(f"no vehicle {vehicle_id}")
 
 
 class TimeRange(msgspec.Struct, frozen=True):

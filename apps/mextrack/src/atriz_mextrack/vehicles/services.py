@@ -23,6 +23,7 @@ __all__ = [
     "deactivate_vehicle",
     "delete_vehicle",
     "list_vehicles",
+    "may_see",
     "update_vehicle",
     "visible_vehicle",
 ]
@@ -60,6 +61,7 @@ def _not_found(vehicle_id: uuid.UUID) -> NotFoundError:
 
 
 def may_see(principal: Principal, vehicle: Vehicle) -> bool:
+    """The owner, a dispatcher and an admin see (and change) a vehicle; nobody else."""
     return vehicle.owner_id == principal.id or sees_all(principal)
 
 
