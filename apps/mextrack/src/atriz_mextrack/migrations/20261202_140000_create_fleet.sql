@@ -81,17 +81,20 @@ BEGIN
     IF to_regclass(partition) IS NOT NULL THEN
         RETURN NULL;
     END IF;
-    -- Two creators of one day at once: the second waits, then finds it made.
+    -- Two creators of one day at once (two workers starting): the second waits for the first
+    -- to commit, then fails to create it. Its catalog cache may not show the new table yet (an
+    -- advisory lock does not refresh it), so the failure is caught rather than checked for.
     PERFORM pg_advisory_xact_lock(hashtext('mextrack.positions_partitions'));
-    IF to_regclass(partition) IS NOT NULL THEN
+    BEGIN
+        EXECUTE format(
+            'CREATE TABLE %I PARTITION OF positions FOR VALUES FROM (%L) TO (%L)',
+            partition,
+            to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00',
+            to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00'
+        );
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
         RETURN NULL;
-    END IF;
-    EXECUTE format(
-        'CREATE TABLE %I PARTITION OF positions FOR VALUES FROM (%L) TO (%L)',
-        partition,
-        to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00',
-        to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00'
-    );
+    END;
     RETURN partition;
 END;
 $$;
