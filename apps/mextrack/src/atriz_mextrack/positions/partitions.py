@@ -1,0 +1,100 @@
+"""The daily partitions of `positions`: created ahead, listed and dropped by retention.
+
+Creating a partition takes an ACCESS EXCLUSIVE lock on `positions` until its transaction
+ends, so it is done in a short transaction of its own (never inside a batch's transaction,
+which would hold that lock, and so block every reader, until the batch commits), with a lock
+timeout so that a long reader makes it fail (503, retry) rather than queue readers behind it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+__all__ = [
+    "Partition",
+    "drop_partition",
+    "ensure_ahead",
+    "ensure_partitions",
+    "list_partitions",
+    "missing_days",
+]
+
+LOCK_TIMEOUT = "2s"
+_MISSING = """
+SELECT day::date
+FROM generate_series($1::date, $2::date, interval '1 day') AS day
+WHERE to_regclass(format('positions_p%s', to_char(day, 'YYYYMMDD'))) IS NULL
+ORDER BY day
+"""
+_ENSURE = "SELECT ensure_positions_partition($1::date)"
+_LIST = """
+SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+       pg_total_relation_size(c.oid) AS bytes
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'positions'::regclass
+ORDER BY c.relname
+"""
+_TIMESTAMP = "SELECT $1::text::timestamptz"
+_BOUND = re.compile(r"FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)")
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    starts: datetime | None
+    """None for a DEFAULT partition (the service never makes one)."""
+    ends: datetime | None
+    bytes: int
+
+
+async def missing_days(conn: asyncpg.Connection, first: date, last: date) -> list[date]:
+    """The days from `first` to `last` (UTC) that have no partition yet."""
+    return [row[0] for row in await conn.fetch(_MISSING, first, last)]
+
+
+async def ensure_partitions(pool: asyncpg.Pool, days: list[date]) -> list[str]:
+    """Create the partitions of `days` that do not exist, each in a short transaction of its
+    own; the names of those created."""
+    created = []
+    async with pool.acquire() as connection:
+        for day in days:
+            async with connection.transaction():
+                await connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                name = await connection.fetchval(_ENSURE, day)
+            if name is not None:
+                created.append(name)
+    return created
+
+
+async def ensure_ahead(
+    pool: asyncpg.Pool, days_ahead: int, *, today: date | None = None
+) -> list[str]:
+    """Partitions from yesterday to `days_ahead` days from today (UTC)."""
+    start = (today or datetime.now(UTC).date()) - timedelta(days=1)
+    return await ensure_partitions(pool, [start + timedelta(days=n) for n in range(days_ahead + 2)])
+
+
+async def list_partitions(conn: asyncpg.Connection) -> list[Partition]:
+    """Every partition of `positions` with its range and size on disk."""
+    found = []
+    for row in await conn.fetch(_LIST):
+        match = _BOUND.search(row["bound"])
+        starts = ends = None
+        if match is not None:
+            starts = await conn.fetchval(_TIMESTAMP, match[1])
+            ends = await conn.fetchval(_TIMESTAMP, match[2])
+        found.append(Partition(row["name"], starts, ends, row["bytes"]))
+    return found
+
+
+async def drop_partition(conn: asyncpg.Connection, name: str) -> None:
+    """Drop one partition (`name` comes from `list_partitions`, i.e. from the catalog)."""
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        quoted = name.replace('"', '""')
+        await conn.execute(f'DROP TABLE "{quoted}"')

@@ -1,0 +1,296 @@
+"""Position rules: what a batch must be, how it is stored, and what the readers get."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+import msgspec
+
+from atriz_core.client.verifier import Principal
+from atriz_core.errors import (
+    ConflictError,
+    DomainError,
+    FieldProblem,
+    InvalidInputError,
+    NotFoundError,
+)
+from atriz_core.kit.pagination import CursorCodec, Page
+from atriz_mextrack.access import sees_all
+from atriz_mextrack.positions import partitions, repository
+from atriz_mextrack.positions.schemas import (
+    MAX_POINTS,
+    IngestResult,
+    LatestPosition,
+    PointIn,
+    Position,
+    StatsReport,
+)
+from atriz_mextrack.vehicles import repository as vehicles
+from atriz_mextrack.vehicles.schemas import Vehicle
+from atriz_mextrack.vehicles.services import may_see, visible_vehicle
+
+__all__ = [
+    "EARLIEST",
+    "MAX_BATCH_DAYS",
+    "MAX_FUTURE",
+    "MAX_TRACK_POINTS",
+    "TimeRange",
+    "decode_points",
+    "latest_positions",
+    "list_positions",
+    "record_positions",
+    "time_range",
+    "track_points",
+    "vehicle_stats",
+]
+
+MAX_FUTURE = timedelta(minutes=5)
+"""How far ahead of the server's clock a fix may be (trackers' clocks drift a little)."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""Fixes before this are a tracker's clock fault (GPS week rollover), not history."""
+LATEST_BOUND = datetime(9999, 12, 31, tzinfo=UTC)
+MAX_BATCH_DAYS = 31
+"""The most calendar days (UTC) one batch may span: each day is a partition."""
+MAX_TRACK_POINTS = 100_000
+"""The most points a track export holds; a wider range is refused (422), never cut short."""
+
+_decoder = msgspec.json.Decoder(list[PointIn])
+_AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
+_NAMED = re.compile(r"field `(?P<name>[^`]+)`")
+
+
+class MalformedBodyError(DomainError):
+    """A body that is not JSON at all: 400 naming `body`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"body {reason}", [FieldProblem("body", reason)])
+
+
+def _invalid(field: str, reason: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"the batch was refused, nothing was stored: {field} {reason}",
+        [FieldProblem(field, reason)],
+    )
+
+
+def _validation_problem(exc: msgspec.ValidationError) -> InvalidInputError:
+    """msgspec's `Expected ... - at `$[3].latitude`` as the field `[3].latitude`."""
+    message = str(exc)
+    match = _AT.match(message)
+    if match is None:
+        return _invalid("body", message)
+    reason, path = match["reason"], match["path"]
+    named = _NAMED.search(reason)  # a missing or unknown field is named in the reason
+    if named is not None:
+        path = f"{path}.{named['name']}"
+    return _invalid(path or "body", reason)
+
+
+def decode_points(body: bytes, *, now: datetime, oldest: datetime) -> list[PointIn]:
+    """The batch's points, each checked; 422 naming the first bad point's index and field."""
+    try:
+        points = _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _validation_problem(exc) from None
+    except msgspec.DecodeError as exc:
+        raise MalformedBodyError(f"is not valid JSON: {exc}") from None
+    if not points:
+        raise _invalid("body", "holds no points")
+    if len(points) > MAX_POINTS:
+        raise _invalid(
+            "body", f"holds {len(points):,} points; a batch holds at most {MAX_POINTS:,}"
+        )
+    newest = now + MAX_FUTURE
+    for index, point in enumerate(points):
+        if point.recorded_at > newest:
+            raise _invalid(f"[{index}].recorded_at", "is more than 5 minutes in the future")
+        if point.recorded_at < oldest:
+            raise _invalid(
+                f"[{index}].recorded_at",
+                f"is before {oldest:%Y-%m-%d %H:%M} UTC: older than the retention period, or a"
+                " tracker's clock fault",
+            )
+    return points
+
+
+def oldest_accepted(now: datetime, retention_days: int | None) -> datetime:
+    """The oldest fix a batch may carry: the retention cutoff, and never before 2000."""
+    if retention_days is None:
+        return EARLIEST
+    return max(EARLIEST, now - timedelta(days=retention_days))
+
+
+def _days(first: datetime, last: datetime) -> tuple[date, date]:
+    return first.astimezone(UTC).date(), last.astimezone(UTC).date()
+
+
+def _check_accepts(vehicle: Vehicle) -> None:
+    if vehicle.status != "active":
+        raise ConflictError(f"vehicle {vehicle.id} is inactive: it accepts no positions")
+    if vehicle.owner_suspended_at is not None:
+        raise ConflictError(
+            f"the owner of vehicle {vehicle.id} is deactivated: it accepts no positions until"
+            " the owner is reactivated"
+        )
+
+
+async def record_positions(
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    vehicle_id: uuid.UUID,
+    principal: Principal | None,
+    points: list[PointIn],
+    *,
+    max_speed_kmh: float,
+) -> IngestResult:
+    """Store a batch in the request's one transaction: every new point (judged `ok` or
+    `jump`), none twice, and the latest position moved only by a newer fix.
+
+    `principal` is None for a tracker (its device token was checked for this vehicle).
+    Partitions the batch lacks are created first, each in a short transaction of its own
+    (`partitions`), before this transaction touches `positions`.
+    """
+    first = min(point.recorded_at for point in points)
+    last = max(point.recorded_at for point in points)
+    first_day, last_day = _days(first, last)
+    if (last_day - first_day).days >= MAX_BATCH_DAYS:
+        raise _invalid(
+            "body", f"spans more than {MAX_BATCH_DAYS} days; send older history in other batches"
+        )
+    vehicle = await vehicles.lock_vehicle(conn, vehicle_id)
+    if vehicle is None or (principal is not None and not may_see(principal, vehicle)):
+        raise NotFoundError(f"no vehicle {vehicle_id}")
+    _check_accepts(vehicle)
+    missing = await partitions.missing_days(conn, first_day, last_day)
+    if missing:
+        await partitions.ensure_partitions(pool, missing)
+    await repository.stage_points(
+        conn,
+        [
+            (
+                ordinal,
+                p.recorded_at,
+                p.latitude,
+                p.longitude,
+                p.speed_kmh,
+                p.heading,
+                p.altitude_m,
+                p.accuracy_m,
+            )
+            for ordinal, p in enumerate(points)
+        ],
+    )
+    stored = await repository.store_staged(conn, vehicle_id, max_speed_kmh, first, last)
+    return IngestResult(
+        received=len(points),
+        new=stored.new,
+        duplicate=len(points) - stored.new,
+        jump=stored.jump,
+        latest_moved=stored.latest_moved,
+    )
+
+
+class TimeRange(msgspec.Struct, frozen=True):
+    start: datetime
+    end: datetime
+
+
+def time_range(start: datetime | None, end: datetime | None) -> TimeRange:
+    """`[from, to)`; either side open when not given. Times need a UTC offset."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise _range_problem(name, "needs a UTC offset (e.g. 2026-12-02T08:00:00Z)")
+    resolved = TimeRange(start or EARLIEST, end or LATEST_BOUND)
+    if resolved.end <= resolved.start:
+        raise _range_problem("to", "must be after from")
+    return resolved
+
+
+def _range_problem(field: str, reason: str) -> InvalidInputError:
+    return InvalidInputError(f"{field} {reason}", [FieldProblem(field, reason)])
+
+
+async def list_positions(
+    conn: asyncpg.Connection,
+    cursors: CursorCodec,
+    principal: Principal,
+    vehicle_id: uuid.UUID,
+    window: TimeRange,
+    include_jumps: bool,
+    limit: int,
+    cursor: str | None,
+) -> Page[Position]:
+    """A vehicle's points in time order, a page at a time, every point exactly once."""
+    await visible_vehicle(conn, principal, vehicle_id)
+    after = cursors.position(cursor, repository.BY_TIME)
+    rows = await repository.list_positions(
+        conn, vehicle_id, window.start, window.end, include_jumps, after, limit + 1
+    )
+    return cursors.page(rows, limit, repository.BY_TIME, lambda p: (p.recorded_at,))
+
+
+async def track_points(
+    conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID, window: TimeRange
+) -> tuple[Vehicle, list[Position]]:
+    """The vehicle and its `ok` points in the range, all of them (422 past the limit)."""
+    vehicle = await visible_vehicle(conn, principal, vehicle_id)
+    rows = await repository.list_positions(
+        conn, vehicle_id, window.start, window.end, False, None, MAX_TRACK_POINTS + 1
+    )
+    if len(rows) > MAX_TRACK_POINTS:
+        raise _range_problem(
+            "to",
+            f"the range holds more than {MAX_TRACK_POINTS:,} points: narrow from/to, or page"
+            " through /positions",
+        )
+    return vehicle, rows
+
+
+async def latest_positions(
+    conn: asyncpg.Connection,
+    cursors: CursorCodec,
+    principal: Principal,
+    limit: int,
+    cursor: str | None,
+) -> Page[LatestPosition]:
+    """The latest position of every vehicle the caller sees (one row per vehicle)."""
+    after = cursors.position(cursor, repository.BY_VEHICLE)
+    owner = None if sees_all(principal) else principal.id
+    rows = await repository.list_latest(conn, owner, after, limit + 1)
+    return cursors.page(rows, limit, repository.BY_VEHICLE, lambda p: (p.vehicle_id,))
+
+
+def time_zone(name: str) -> str:
+    """An IANA time zone name, checked (422 naming `tz`)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _range_problem("tz", f"is not an IANA time zone name: {name!r}") from None
+    return name
+
+
+async def vehicle_stats(
+    conn: asyncpg.Connection,
+    principal: Principal,
+    vehicle_id: uuid.UUID,
+    window: TimeRange,
+    by_day: bool,
+    tz: str,
+) -> StatsReport:
+    """Distance, speeds, counts and first and last fix over `ok` points; by calendar day in
+    `tz` with `by_day`."""
+    await visible_vehicle(conn, principal, vehicle_id)
+    total = await repository.stats(conn, vehicle_id, window.start, window.end)
+    jumps = await repository.count_jumps(conn, vehicle_id, window.start, window.end)
+    days = (
+        await repository.stats_by_day(conn, vehicle_id, window.start, window.end, tz)
+        if by_day
+        else None
+    )
+    return StatsReport(
+        vehicle_id=vehicle_id, total=total, jump_count=jumps, days=days, tz=tz if by_day else None
+    )

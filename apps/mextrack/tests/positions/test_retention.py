@@ -1,0 +1,101 @@
+"""Retention: whole days older than the period are dropped, nothing else, latest kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from httpx import ASGITransport, AsyncClient
+
+from atriz_core.testing import TokenMinter, UserFactory, serving
+from atriz_mextrack.app import create_app
+from atriz_mextrack.settings import MextrackSettings
+
+Mextrack = Any
+ATRIZ = Path(sys.executable).parent / "atriz"
+
+
+def run_retention(settings: MextrackSettings, *args: str) -> str:
+    environment = {
+        **os.environ,
+        "ATRIZ_ENV": "test",
+        "MEXTRACK_DATABASE_URL": settings.database_url,
+        "SHARED_DATABASE_URL": settings.shared_database_url,
+    }
+    environment.pop("MEXTRACK_RETENTION_DAYS", None)
+    done = subprocess.run(
+        [str(ATRIZ), "mextrack", "retention", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
+    mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
+) -> None:
+    owner = await make_user()
+    parked, driving = await mextrack.vehicle(owner), await mextrack.vehicle(owner)
+    old, older = now - timedelta(days=9), now - timedelta(days=10)
+    await mextrack.store(parked["id"], helpers.drive(older, 5), owner.headers)
+    await mextrack.store(parked["id"], helpers.drive(old, 5), owner.headers)
+    recent = now - timedelta(days=4, hours=12)
+    await mextrack.store(driving["id"], helpers.drive(recent, 5), owner.headers)
+
+    unset = run_retention(mextrack.settings)
+    dry = run_retention(mextrack.settings, "--days", "5", "--dry-run")
+    assert await mextrack.sql("SELECT count(*) FROM positions") == 15
+    applied = run_retention(mextrack.settings, "--days", "5")
+
+    expected = {f"positions_p{day:%Y%m%d}" for day in (older, old)}
+    dropped = {line.split()[1] for line in applied.splitlines() if line.startswith("dropped p")}
+    assert "every position is kept" in unset
+    assert "would drop 2 partition(s)" in dry
+    assert dropped == expected
+    assert await mextrack.sql("SELECT count(*) FROM positions") == 5
+    for name in expected:
+        assert await mextrack.sql("SELECT to_regclass($1)::text", name) is None
+    # The day holding the cutoff stays whole, as does everything after it.
+    cutoff_day = f"positions_p{(now - timedelta(days=5)).astimezone(UTC):%Y%m%d}"
+    assert await mextrack.sql("SELECT to_regclass($1)::text", cutoff_day) == cutoff_day
+    latest = await mextrack.rows("SELECT vehicle_id FROM latest_positions")
+    assert {str(row[0]) for row in latest} == {parked["id"], driving["id"]}
+    assert "dropped 0 partition(s)" in run_retention(mextrack.settings, "--days", "5")
+
+
+async def test_points_older_than_the_retention_period_are_refused(
+    mextrack_settings: MextrackSettings,
+    token_minter: TokenMinter,
+    make_user: UserFactory,
+    helpers: Any,
+    now: datetime,
+) -> None:
+    app = create_app(
+        replace(mextrack_settings, retention_days=5), verifier=token_minter.verifier("mextrack")
+    )
+    owner = await make_user()
+    async with (
+        serving(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://m.test") as client,  # type: ignore[arg-type]
+    ):
+        created = await client.post(
+            "/vehicles", json={"name": "a", "plate": "R-1"}, headers=owner.headers
+        )
+        points = helpers.drive(now - timedelta(days=4), 2) + helpers.drive(
+            now - timedelta(days=6), 1
+        )
+        response = await client.post(
+            f"/vehicles/{created.json()['id']}/positions", json=points, headers=owner.headers
+        )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "[2].recorded_at"
