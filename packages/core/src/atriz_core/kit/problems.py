@@ -37,6 +37,9 @@ __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
 _NAMED_FIELD = re.compile(r"field `([^`]+)`")
+# Litestar's text for a required header, query or cookie parameter that is absent (it carries
+# no `extra`); only the name and kind are kept, not the URL after them.
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def problem_response(
@@ -71,6 +74,9 @@ def _validation_problems(exc: ValidationException) -> list[FieldProblem]:
         # msgspec names a missing or unknown field in the message and reports the key "data".
         named = _NAMED_FIELD.search(reason)
         problems.append(FieldProblem(named[1] if named and key == "data" else key, reason))
+    missing = _MISSING_PARAMETER.match(exc.detail or "")
+    if not problems and missing:
+        problems.append(FieldProblem(missing[2], f"is required (a {missing[1]} parameter)"))
     if not problems:
         problems.append(FieldProblem("body", exc.detail))
     return problems
