@@ -7,6 +7,7 @@ from litestar import Litestar
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.kit.service import app_service
 from atriz_database.settings import load_env_file
+from atriz_pshop.idempotency import expired_key_purger
 from atriz_pshop.products.controllers import ProductController
 from atriz_pshop.sales.controllers import SaleController
 from atriz_pshop.settings import SETTINGS_STATE_KEY, PshopSettings
@@ -24,6 +25,7 @@ def create_app(settings: PshopSettings, *, verifier: TokenVerifier | None = None
         user_events=apply_user_event,
         verifier=verifier,
         description="Point of sale: the catalogue, stock and its ledger, sales and refunds.",
+        lifespan=[expired_key_purger()],
     )
     app.state[SETTINGS_STATE_KEY] = settings
     return app

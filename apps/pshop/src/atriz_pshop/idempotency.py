@@ -18,15 +18,19 @@ transaction (the kit's `provide_db`), before any effect:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import msgspec
-from litestar import Response
+from litestar import Litestar, Response
 from litestar.params import HeaderParameter
 
 from atriz_core.errors import ConflictError, FieldProblem, InvalidInputError
@@ -36,9 +40,13 @@ __all__ = [
     "REPLAYED_HEADER",
     "IdempotencyKey",
     "OptionalIdempotencyKey",
+    "expired_key_purger",
     "fingerprint",
     "idempotent",
+    "purge_expired_keys",
 ]
+
+logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -75,6 +83,12 @@ WHERE user_id = $1 AND route = $2 AND key = $3
 _STORE = """
 UPDATE idempotency_keys SET status_code = $4, response = $5
 WHERE user_id = $1 AND route = $2 AND key = $3
+"""
+
+_PURGE = """
+DELETE FROM idempotency_keys k
+USING (SELECT user_id, route, key FROM idempotency_keys WHERE expires_at <= now() LIMIT $1) e
+WHERE k.user_id = e.user_id AND k.route = e.route AND k.key = e.key
 """
 
 
@@ -121,3 +135,45 @@ async def idempotent(
     result = await effect()
     await conn.execute(_STORE, user_id, route, key, status_code, msgspec.json.encode(result))
     return Response(result, status_code=status_code)
+
+
+async def purge_expired_keys(conn: asyncpg.Connection, *, batch: int = 1000) -> int:
+    """Delete expired keys, `batch` rows per statement (short locks); how many went."""
+    purged = 0
+    while True:
+        status = await conn.execute(_PURGE, batch)
+        count = int(status.split()[-1])
+        purged += count
+        if count < batch:
+            return purged
+
+
+def expired_key_purger(
+    interval_seconds: float = 3600.0,
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan that purges expired keys every `interval_seconds` while the service runs
+    (each worker does; a second purge finds nothing). An expired key is also taken over by
+    the next request that uses it, so the purge only keeps the table small."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async def purge_forever() -> None:
+            while True:
+                await asyncio.sleep(interval_seconds)
+                try:
+                    async with app.state.db_pool.acquire() as conn:
+                        purged = await purge_expired_keys(conn)
+                    if purged:
+                        logger.info("purged %d expired idempotency keys", purged)
+                except Exception as exc:  # logged, and tried again next time
+                    logger.warning("purging expired idempotency keys failed: %r", exc)
+
+        task = asyncio.create_task(purge_forever(), name="pshop-idempotency-purge")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan

@@ -7,6 +7,10 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+
+from atriz_pshop.idempotency import purge_expired_keys
+
 RunningPshop = Any
 
 
@@ -87,7 +91,7 @@ async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
     the second gets 409 at once instead of queueing behind it."""
     product = await pshop.product(stock=5)
     key = str(uuid.uuid4())
-    blocker = await __import__("asyncpg").connect(pshop.settings.database_url)
+    blocker = await asyncpg.connect(pshop.settings.database_url)
     try:
         transaction = blocker.transaction()
         await transaction.start()
@@ -164,3 +168,28 @@ async def test_voids_and_refunds_take_a_key_too(pshop: RunningPshop) -> None:
     assert void_again.headers["idempotent-replayed"] == "true"
     assert await pshop.on_hand(product["id"]) == 3  # 5 - 3 + 1 refunded, -1 + 1 voided
     await pshop.assert_reconciled()
+
+
+async def test_expired_keys_are_purged_and_can_be_used_again(pshop: RunningPshop) -> None:
+
+    product = await pshop.product(stock=5)
+    await pshop.sell([(product["id"], 1)], key="old")
+    await pshop.sell([(product["id"], 1)], key="fresh")
+    await pshop.sql(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 s' WHERE key = 'old'"
+    )
+
+    reused = await pshop.sell([(product["id"], 2)], key="old")
+    await pshop.sql(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 s' WHERE key = 'old'"
+    )
+    connection = await asyncpg.connect(pshop.settings.database_url)
+    try:
+        purged = await purge_expired_keys(connection, batch=1)
+    finally:
+        await connection.close()
+
+    assert reused.status_code == 201, "an expired key is a new key, whatever its old body"
+    assert "idempotent-replayed" not in reused.headers
+    assert purged == 1
+    assert await pshop.sql("SELECT array_agg(key) FROM idempotency_keys") == ["fresh"]
