@@ -196,3 +196,40 @@ async def test_the_daily_summary(pshop: RunningPshop) -> None:
     assert by_cashier.status_code == 403
     assert other_day.json()["sales"] == 0
     assert other_day.json()["top_products"] == []
+
+
+async def test_bad_void_refund_and_summary_input_is_refused_naming_the_field(
+    pshop: RunningPshop,
+) -> None:
+    product = await pshop.product(stock=5)
+    sale = (await pshop.sell([(product["id"], 2)])).json()
+    line = sale["lines"][0]["id"]
+    refunds = f"/sales/{sale['id']}/refunds"
+    cases = [
+        (refunds, {"lines": []}, "lines"),
+        (refunds, {"lines": [{"sale_line_id": line, "quantity": 0}]}, "lines[0].quantity"),
+        (refunds, {"lines": [{"sale_line_id": line, "quantity": -1}]}, "lines[0].quantity"),
+        (refunds, {"lines": [{"sale_line_id": "x", "quantity": 1}]}, "lines[0].sale_line_id"),
+        (
+            refunds,
+            {"lines": [{"sale_line_id": line, "quantity": 1}], "reason": "x" * 501},
+            "reason",
+        ),
+        (f"/sales/{sale['id']}/void", {"reason": "x" * 501}, "reason"),
+    ]
+    for url, body, field in cases:
+        response = await pshop.client.post(url, json=body, headers=pshop.manager.headers)
+        assert response.status_code == 400, (url, body, response.text)
+        assert any(field in e["field"] for e in response.json()["errors"]), response.text
+    for params, field in (({"day": "yesterday"}, "day"), ({"day": "2026-13-01"}, "day")):
+        response = await pshop.client.get(
+            "/sales/summary", params=params, headers=pshop.manager.headers
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == field
+    listed = await pshop.client.get(
+        "/sales", params={"cashier_id": "nobody"}, headers=pshop.manager.headers
+    )
+    assert listed.status_code == 400
+    assert await pshop.sql("SELECT count(*) FROM refunds") == 0
+    assert await pshop.sql("SELECT status FROM sales") == "completed"
