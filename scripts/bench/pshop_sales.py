@@ -204,6 +204,7 @@ def sql_seller(
         async with pool.acquire() as conn, conn.transaction():
 
             async def effect() -> Sale:
+                await services.limit_lock_waits(conn, 5.0)
                 return await services.record_sale(
                     conn, pool, cashier_id=CASHIER, data=data, timezone="UTC"
                 )

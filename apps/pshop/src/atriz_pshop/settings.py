@@ -27,6 +27,9 @@ class PshopSettings(AppSettings):
     summaries, same-day voids)."""
     idempotency_hours: int = 24
     """`PSHOP_IDEMPOTENCY_HOURS`: how long an `Idempotency-Key` and its response are kept."""
+    lock_timeout: float = 5.0
+    """`PSHOP_LOCK_TIMEOUT`: the longest a sale, void or refund waits for a row another one
+    holds (a product's stock, a sale); then 503 with `Retry-After`, never a hang."""
 
     def __post_init__(self) -> None:
         try:
@@ -44,6 +47,7 @@ class PshopSettings(AppSettings):
             **app_fields(env, prefix="PSHOP", service="pshop", target=target, default_port=8003),
             timezone=env.string("PSHOP_TIMEZONE", "UTC"),
             idempotency_hours=env.integer("PSHOP_IDEMPOTENCY_HOURS", 24, low=1, high=168),
+            lock_timeout=env.duration("PSHOP_LOCK_TIMEOUT", 5.0, low=0.1, high=60),
         )
 
 

@@ -9,6 +9,8 @@ import random
 import uuid
 from typing import Any
 
+import asyncpg
+
 RunningPshop = Any
 
 
@@ -105,3 +107,25 @@ async def test_sales_racing_restocks_and_voids_keep_the_ledger_whole(
     assert await pshop.on_hand(product["id"]) >= 0
     assert await pshop.ledger(product["id"]) == await pshop.on_hand(product["id"])
     await pshop.assert_reconciled()
+
+
+async def test_a_sale_waits_for_a_held_product_at_most_the_lock_timeout(
+    pshop: RunningPshop,
+) -> None:
+    product = await pshop.product(stock=5)
+    blocker = await asyncpg.connect(pshop.settings.database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute(
+                "SELECT on_hand FROM inventory WHERE product_id = $1 FOR UPDATE",
+                uuid.UUID(product["id"]),
+            )
+            response = await pshop.sell([(product["id"], 1)])
+    finally:
+        await blocker.close()
+
+    assert response.status_code == 503, response.text
+    assert int(response.headers["retry-after"]) >= 1
+    assert await pshop.on_hand(product["id"]) == 5
+    assert await pshop.sql("SELECT count(*) FROM sales") == 0
+    assert (await pshop.sell([(product["id"], 1)])).status_code == 201

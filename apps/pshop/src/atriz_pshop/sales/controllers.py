@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from atriz_core.client import requires_role
 from atriz_core.client.verifier import Principal
 from atriz_core.kit.database import DbConnection
-from atriz_core.kit.openapi import problem_responses
+from atriz_core.kit.openapi import ProblemDetails, problem_responses
 from atriz_core.kit.pagination import Page
 from atriz_core.kit.pagination_params import (
     DEFAULT_LIMIT,
@@ -23,6 +24,7 @@ from atriz_core.kit.pagination_params import (
     cursors_of,
     schema_name,
 )
+from atriz_core.kit.problems import PROBLEM_JSON
 from atriz_pshop.idempotency import (
     REPLAYED_HEADER,
     IdempotencyKey,
@@ -38,6 +40,7 @@ from atriz_pshop.sales.schemas import (
     Sale,
     SaleCreate,
     SaleHeader,
+    ShortLine,
     VoidRequest,
 )
 from atriz_pshop.settings import settings_of
@@ -63,6 +66,22 @@ _REPLAYED = [
 ]
 
 
+class ShortStockProblem(ProblemDetails):
+    """A 409 of `POST /sales`: `short` lists each product short of stock (absent when the
+    conflict is an Idempotency-Key still in flight)."""
+
+    short: list[ShortLine] | None = None
+
+
+SHORT_STOCK_RESPONSE = ResponseSpec(
+    data_container=ShortStockProblem,
+    media_type=PROBLEM_JSON,
+    description="Products short of stock (`short`: product_id, requested, available; nothing"
+    " was sold), or the Idempotency-Key is in use by a request still in flight.",
+    generate_examples=False,
+)
+
+
 def _sees_every_sale(user: Principal) -> bool:
     return user.has_role(*STAFF)
 
@@ -74,7 +93,7 @@ class SaleController(Controller):
     @post(
         "/",
         guards=[requires_role(*SELLERS)],
-        responses=problem_responses(409, 422),
+        responses={**problem_responses(422), 409: SHORT_STOCK_RESPONSE},
         response_headers=_REPLAYED,
     )
     async def create_sale(
@@ -92,6 +111,7 @@ class SaleController(Controller):
         user = request.user
 
         async def sell() -> Sale:
+            await services.limit_lock_waits(conn, settings.lock_timeout)
             return await services.record_sale(
                 conn,
                 request.app.state.shared_pool,
@@ -171,6 +191,7 @@ class SaleController(Controller):
         user = request.user
 
         async def void() -> Sale:
+            await services.limit_lock_waits(conn, settings.lock_timeout)
             return await services.void_sale(
                 conn, sale_id, user_id=user.id, data=data, timezone=settings.timezone
             )
@@ -207,6 +228,7 @@ class SaleController(Controller):
         user = request.user
 
         async def refund() -> Refund:
+            await services.limit_lock_waits(conn, settings.lock_timeout)
             return await services.refund_sale(
                 conn, sale_id, user_id=user.id, data=data, timezone=settings.timezone
             )

@@ -27,6 +27,7 @@ __all__ = [
     "insert_sale",
     "list_sales",
     "lock_sale",
+    "set_lock_timeout",
     "sold_per_product",
     "today",
     "void_sale",
@@ -61,6 +62,8 @@ SELECT sale.id, sale.business_day, sale.created_at,
 FROM sale
 """
 _TODAY = "SELECT (now() AT TIME ZONE $1)::date"
+# `SET LOCAL lock_timeout`: for this transaction only, so no session state outlives it.
+_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 _HEADER = """
 SELECT s.id, s.cashier_id, (r.user_id IS NOT NULL) AS cashier_removed, s.customer_id, s.status,
        s.currency, s.total_minor,
@@ -169,6 +172,12 @@ async def insert_sale(
         [quantity for _, quantity in movements],
     )
     return row
+
+
+async def set_lock_timeout(conn: asyncpg.Connection, seconds: float) -> None:
+    """Until the transaction ends, a lock wait longer than `seconds` fails (503 with
+    `Retry-After` through the kit)."""
+    await conn.execute(_LOCK_TIMEOUT, f"{max(1, round(seconds * 1000))}ms")
 
 
 async def today(conn: asyncpg.Connection, timezone: str) -> date:

@@ -42,6 +42,7 @@ __all__ = [
     "InsufficientStockError",
     "day_summary",
     "get_sale",
+    "limit_lock_waits",
     "list_sales",
     "record_sale",
     "refund_sale",
@@ -89,6 +90,12 @@ def _with_lines(header: SaleHeader, lines: list[SaleLine]) -> Sale:
         voided_at=header.voided_at,
         lines=lines,
     )
+
+
+async def limit_lock_waits(conn: asyncpg.Connection, seconds: float) -> None:
+    """A write waits at most `seconds` for a row that another holds, then fails with 503
+    (`Retry-After`): a stuck transaction elsewhere never makes the tills hang."""
+    await repository.set_lock_timeout(conn, seconds)
 
 
 async def get_sale(
