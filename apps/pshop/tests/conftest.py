@@ -1,5 +1,6 @@
-"""PShop's tests: the kit's fixtures, the app serving in the test's event loop, and small
-helpers to make products and sales through its own routes."""
+"""PShop's tests: the app serving in the test's event loop, and small helpers to make
+products and sales through its own routes. The kit's fixtures come from the root conftest
+(`pytest_plugins` may only be declared there)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,6 @@ from atriz_core.testing import (
 from atriz_database import DatabaseSettings, Environment
 from atriz_pshop.app import create_app
 from atriz_pshop.settings import PshopSettings
-
-pytest_plugins = ["atriz_database.testing", "atriz_core.testing"]
 
 SERVICE = "pshop"
 MANAGER, CASHIER = "pshop.manager", "pshop.cashier"
