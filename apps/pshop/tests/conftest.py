@@ -43,7 +43,6 @@ def pshop_settings(migrated_database: DatabaseFactory, core_database_url: str) -
         cursor_secret=b"pshop test cursor secret, 32 by.",
         database=DatabaseSettings(pool_min_size=1, pool_max_size=10, acquire_timeout=20),
         timezone="Europe/Madrid",
-        lock_timeout=2.0,
     )
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
+
+from atriz_pshop.settings import SETTINGS_STATE_KEY
 
 RunningPshop = Any
 
@@ -113,6 +116,8 @@ async def test_a_sale_waits_for_a_held_product_at_most_the_lock_timeout(
     pshop: RunningPshop,
 ) -> None:
     product = await pshop.product(stock=5)
+    # The app reads its settings on every request: a short timeout for this test only.
+    pshop.app.state[SETTINGS_STATE_KEY] = replace(pshop.settings, lock_timeout=0.5)
     blocker = await asyncpg.connect(pshop.settings.database_url)
     try:
         async with blocker.transaction():
