@@ -93,7 +93,7 @@ class SaleController(Controller):
     @post(
         "/",
         guards=[requires_role(*SELLERS)],
-        responses={**problem_responses(422), 409: SHORT_STOCK_RESPONSE},
+        responses={**problem_responses(422, 503), 409: SHORT_STOCK_RESPONSE},
         response_headers=_REPLAYED,
     )
     async def create_sale(
@@ -174,7 +174,7 @@ class SaleController(Controller):
         "/{sale_id:uuid}/void",
         guards=[requires_role(*STAFF)],
         status_code=200,
-        responses=problem_responses(409, 422),
+        responses=problem_responses(409, 422, 503),
         response_headers=_REPLAYED,
     )
     async def void_sale(
@@ -211,7 +211,7 @@ class SaleController(Controller):
     @post(
         "/{sale_id:uuid}/refunds",
         guards=[requires_role(*STAFF)],
-        responses=problem_responses(409, 422),
+        responses=problem_responses(409, 422, 503),
         response_headers=_REPLAYED,
     )
     async def refund_sale(
