@@ -1,1 +1,1 @@
-"""Atriz pshop: point of sale, stock ledger and inventory."""
+"""PShop: point of sale and inventory on the Atriz app kit (catalogue, stock, ledger, sales)."""

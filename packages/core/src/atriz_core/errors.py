@@ -5,7 +5,9 @@ Core and every app raise these; `atriz_core.kit.problems` turns them into HTTP r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -29,15 +31,26 @@ class FieldProblem:
 
 
 class DomainError(Exception):
-    """Base class; `status` and `title` say how it reaches the client."""
+    """Base class; `status` and `title` say how it reaches the client.
+
+    `extensions` are RFC 9457 extension members added to the problem's body (e.g. the short
+    lines of a sale: `{"short": [...]}`); they never replace a standard member.
+    """
 
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, problems: list[FieldProblem] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        problems: list[FieldProblem] | None = None,
+        *,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.problems = problems or []
+        self.extensions = dict(extensions or {})
 
 
 class InvalidInputError(DomainError):

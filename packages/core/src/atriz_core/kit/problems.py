@@ -37,6 +37,9 @@ __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
 _NAMED_FIELD = re.compile(r"field `([^`]+)`")
+# Litestar's text for a required header, query or cookie parameter that is absent (it carries
+# no `extra`); only the name and kind are kept, not the URL after them.
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def problem_response(
@@ -46,8 +49,10 @@ def problem_response(
     title: str | None = None,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
@@ -69,6 +74,9 @@ def _validation_problems(exc: ValidationException) -> list[FieldProblem]:
         # msgspec names a missing or unknown field in the message and reports the key "data".
         named = _NAMED_FIELD.search(reason)
         problems.append(FieldProblem(named[1] if named and key == "data" else key, reason))
+    missing = _MISSING_PARAMETER.match(exc.detail or "")
+    if not problems and missing:
+        problems.append(FieldProblem(missing[2], f"is required (a {missing[1]} parameter)"))
     if not problems:
         problems.append(FieldProblem("body", exc.detail))
     return problems
@@ -96,7 +104,12 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
     if isinstance(exc, TooManyRequestsError | ServiceBusyError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     return problem_response(
-        exc.status, exc.detail, title=exc.title, errors=exc.problems, headers=headers
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        errors=exc.problems,
+        headers=headers,
+        extensions=exc.extensions,
     )
 
 

@@ -1,0 +1,1 @@
+"""The catalogue: products, their barcodes and prices."""

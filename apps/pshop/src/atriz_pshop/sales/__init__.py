@@ -1,0 +1,1 @@
+"""Sales: ringing up, voiding and refunding, and the day's summary."""

@@ -1,0 +1,89 @@
+"""The shop's user policy, driven by core's real admin routes: a deleted cashier's sales keep
+their history (the cashier shown as removed), a deleted customer is unlinked, and a
+deactivated cashier is refused within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from atriz_core.kit.events import CONSUMERS_STATE_KEY
+from atriz_core.settings import CoreSettings
+from atriz_core.testing import running_core
+
+RunningPshop = Any
+
+
+async def until(condition: Any, seconds: float = 10.0) -> float:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while loop.time() - started < seconds:
+        if await condition():
+            return loop.time() - started
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+async def test_a_deleted_cashiers_sales_keep_their_history(
+    pshop: RunningPshop, make_user: Any, core_settings: CoreSettings
+) -> None:
+    product = await pshop.product(stock=10)
+    cashier = await make_user(roles=("pshop.cashier",))
+    customer = await make_user()
+    sale = (
+        await pshop.sell([(product["id"], 2)], user=cashier, customer_id=str(customer.id))
+    ).json()
+    kept = (await pshop.sell([(product["id"], 1)])).json()
+
+    async with running_core(core_settings) as core:
+        admin = await core.admin_headers()
+        for user in (cashier, customer):
+            deleted = await core.client.delete(f"/admin/users/{user.id}", headers=admin)
+            assert deleted.status_code == 204
+
+        consumer = pshop.app.state[CONSUMERS_STATE_KEY]["pshop"]
+
+        async def applied() -> bool:
+            return bool(consumer.applied >= 2)
+
+        await until(applied, seconds=15)
+
+    read = await pshop.client.get(f"/sales/{sale['id']}", headers=pshop.manager.headers)
+    other = await pshop.client.get(f"/sales/{kept['id']}", headers=pshop.manager.headers)
+    listed = await pshop.client.get("/sales", headers=pshop.manager.headers)
+
+    body = read.json()
+    assert body["cashier_id"] == str(cashier.id), "the id stays for the till's history"
+    assert body["cashier_removed"] is True
+    assert body["customer_id"] is None, "a deleted customer is unlinked"
+    assert body["total_minor"] == sale["total_minor"]
+    assert other.json()["cashier_removed"] is False
+    assert {s["id"]: s["cashier_removed"] for s in listed.json()["items"]} == {
+        sale["id"]: True,
+        kept["id"]: False,
+    }
+    assert await pshop.ledger(product["id"]) == await pshop.on_hand(product["id"]) == 7
+
+
+async def test_a_deactivated_cashier_is_refused_within_seconds(
+    pshop: RunningPshop, core_settings: CoreSettings
+) -> None:
+    product = await pshop.product(stock=10)
+    assert (await pshop.sell([(product["id"], 1)])).status_code == 201
+
+    async with running_core(core_settings) as core:
+        admin = await core.admin_headers()
+        response = await core.client.post(
+            f"/admin/users/{pshop.cashier.id}/deactivate", headers=admin
+        )
+        assert response.status_code == 204
+
+        async def refused() -> bool:
+            answer = await pshop.sell([(product["id"], 1)])
+            return bool(answer.status_code == 401)
+
+        took = await until(refused, seconds=5)
+
+    assert took < 5
+    assert await pshop.on_hand(product["id"]) <= 9
+    await pshop.assert_reconciled()
