@@ -6,6 +6,7 @@ Core and every app raise these; `atriz_core.kit.problems` turns them into HTTP r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -15,6 +16,8 @@ __all__ = [
     "ForbiddenError",
     "InvalidInputError",
     "NotFoundError",
+    "PreconditionFailedError",
+    "PreconditionRequiredError",
     "ServiceBusyError",
     "TooManyRequestsError",
 ]
@@ -38,6 +41,8 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.problems = problems or []
+        self.extensions: dict[str, Any] = {}
+        """Extra members of the problem details body (RFC 9457 extension members)."""
 
 
 class InvalidInputError(DomainError):
@@ -71,6 +76,25 @@ class NotFoundError(DomainError):
 class ConflictError(DomainError):
     status = 409
     title = "Conflict"
+
+
+class PreconditionFailedError(DomainError):
+    """A conditional write whose precondition (`If-Match`) no longer holds: the resource changed
+    since the client read it. `extensions` tell the client what it is now (`current_version`)."""
+
+    status = 412
+    title = "Precondition failed"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.extensions = dict(extensions)
+
+
+class PreconditionRequiredError(DomainError):
+    """A write that must be conditional (send `If-Match` with the version read) and was not."""
+
+    status = 428
+    title = "Precondition required"
 
 
 class TooManyRequestsError(DomainError):

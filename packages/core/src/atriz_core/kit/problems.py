@@ -46,8 +46,10 @@ def problem_response(
     title: str | None = None,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
@@ -96,7 +98,12 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
     if isinstance(exc, TooManyRequestsError | ServiceBusyError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     return problem_response(
-        exc.status, exc.detail, title=exc.title, errors=exc.problems, headers=headers
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        errors=exc.problems,
+        headers=headers,
+        extensions=exc.extensions,
     )
 
 
