@@ -22,9 +22,13 @@ __all__ = [
 ]
 
 Status = Literal["draft", "published", "archived"]
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Summary = Annotated[str, msgspec.Meta(max_length=500)]
-Body = Annotated[str, msgspec.Meta(max_length=100_000, description="Markdown (CommonMark).")]
+# PostgreSQL text holds no NUL character: refused here, naming the field.
+NO_NUL = r"^[^\x00]*$"
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Summary = Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)]
+Body = Annotated[
+    str, msgspec.Meta(max_length=100_000, pattern=NO_NUL, description="Markdown (CommonMark).")
+]
 Tag = Annotated[
     str,
     msgspec.Meta(

@@ -14,6 +14,20 @@ RESERVED_SLUGS = frozenset({"manage"})
 _BASE_LENGTH = 80  # room for a `-<n>` suffix under MAX_SLUG_LENGTH
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _FALLBACK = "article"
+# Latin letters that Unicode does not decompose into a base letter and an accent.
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "đ": "d",
+        "ł": "l",
+        "þ": "th",
+        "ð": "d",
+        "\u0131": "i",
+    }
+)
 
 
 def slugify(title: str) -> str:
@@ -21,7 +35,8 @@ def slugify(title: str) -> str:
     else than ASCII letters and digits a hyphen, at most 80 characters cut at a word; `article`
     when nothing is left (a title in a script without Latin letters) or the slug is reserved."""
     folded = unicodedata.normalize("NFKD", title)
-    ascii_only = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    letters = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    ascii_only = letters.translate(_LETTERS)
     slug = _NOT_WORD.sub("-", ascii_only).strip("-")
     if len(slug) > _BASE_LENGTH:
         cut = slug[:_BASE_LENGTH]

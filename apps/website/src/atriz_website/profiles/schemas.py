@@ -13,8 +13,10 @@ __all__ = ["MAX_PREFERENCES_BYTES", "Profile", "ProfileUpdate", "PublicProfile"]
 MAX_PREFERENCES_BYTES = 4096
 """The largest `preferences` object, encoded as JSON."""
 
-DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Bio = Annotated[str, msgspec.Meta(max_length=2000)]
+# PostgreSQL text holds no NUL character: refused here, naming the field.
+NO_NUL = r"^[^\x00]*$"
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+Bio = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
 AvatarUrl = Annotated[
     str,
     msgspec.Meta(
@@ -35,7 +37,10 @@ Locale = Annotated[
 TimeZone = Annotated[
     str,
     msgspec.Meta(
-        min_length=1, max_length=64, description="An IANA time zone: `Europe/Madrid`, `UTC`."
+        min_length=1,
+        max_length=64,
+        pattern=NO_NUL,
+        description="An IANA time zone: `Europe/Madrid`, `UTC`.",
     ),
 ]
 

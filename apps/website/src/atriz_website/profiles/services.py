@@ -49,10 +49,13 @@ async def update_own_profile(
         raise InvalidInputError.for_field(
             "time_zone", "is not an IANA time zone (such as Europe/Madrid or UTC)"
         )
-    if len(msgspec.json.encode(data.preferences)) > MAX_PREFERENCES_BYTES:
+    encoded = msgspec.json.encode(data.preferences)
+    if len(encoded) > MAX_PREFERENCES_BYTES:
         raise InvalidInputError.for_field(
             "preferences", f"is larger than {MAX_PREFERENCES_BYTES} bytes as JSON"
         )
+    if b"\\u0000" in encoded:  # jsonb holds no NUL character, in a key or a value
+        raise InvalidInputError.for_field("preferences", "holds a NUL character")
     return await repository.update_profile(conn, user_id, msgspec.structs.asdict(data))
 
 
