@@ -157,3 +157,20 @@ async def test_snippets_are_safe_html(website: Website, make_user: UserFactory) 
     assert "<script" not in snippet
     assert "<img" not in snippet
     assert "onerror" not in snippet
+
+
+async def test_a_hit_deep_in_a_long_body_is_highlighted(
+    website: Website, make_user: UserFactory
+) -> None:
+    author = await make_user()
+    filler = " ".join(f"filler{n % 300}" for n in range(4000))
+    tail = " ".join(f"filler{n % 300}" for n in range(1000))
+    body = f"{filler}. The needle is here. {tail}."
+    await website.published(author, title="Long read", summary="A long one", body=body)
+    await website.published(author, title="Needle in the title", body="nothing else")
+
+    hits = await search(website, "needle")
+
+    assert [hit["title"] for hit in hits] == ["Needle in the title", "Long read"]
+    assert "<mark>needle</mark>" in hits[1]["snippet_html"].lower()
+    assert len(hits[1]["snippet_html"]) < 1000

@@ -34,8 +34,10 @@ from atriz_website.articles.slugs import MAX_SLUG_LENGTH
 __all__ = ["ArticleController"]
 
 ArticlePage = Annotated[Page[ArticleSummary], schema_name("ArticlePage")]
-Limit = Annotated[int, page_limit(100)]
+Limit = Annotated[int | None, page_limit(100)]
 DEFAULT_LIMIT = 20
+DEFAULT_SEARCH_LIMIT = 10
+"""A search page is shorter: each hit's snippet is computed (see `repository`)."""
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
@@ -81,18 +83,20 @@ class ArticleController(Controller):
         q: Query = None,
         author: AuthorFilter = None,
         tag: Tag = None,
-        limit: Limit = DEFAULT_LIMIT,
+        limit: Limit = None,
         cursor: PageCursor = None,
     ) -> ArticlePage:
-        """Published articles (no token needed): newest first, or with `q` the best matches
-        first, each with a highlighted `snippet_html`. Filters: `author`, `tag`."""
+        """Published articles (no token needed): newest first (20 a page unless `limit` says),
+        or with `q` the best matches first (10 a page), each with a highlighted
+        `snippet_html`. Filters: `author`, `tag`."""
+        default = DEFAULT_SEARCH_LIMIT if q and q.strip() else DEFAULT_LIMIT
         return await services.list_live_articles(
             conn,
             cursors_of(request),
             query=q,
             author=author,
             tag=tag,
-            limit=limit,
+            limit=limit or default,
             cursor=cursor,
         )
 
@@ -126,7 +130,7 @@ class ArticleController(Controller):
         request: Request[Principal, Any, Any],
         author: AuthorFilter = None,
         status: StatusFilter = None,
-        limit: Limit = DEFAULT_LIMIT,
+        limit: Limit = None,
         cursor: PageCursor = None,
     ) -> ArticlePage:
         """Articles in every state (drafts, scheduled, archived), newest first: the caller's
@@ -137,7 +141,7 @@ class ArticleController(Controller):
             request.user,
             author=author,
             status=status,
-            limit=limit,
+            limit=limit or DEFAULT_LIMIT,
             cursor=cursor,
         )
 
