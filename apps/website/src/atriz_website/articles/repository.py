@@ -61,12 +61,19 @@ _ARTICLE = (
 _HEADLINE_OPTIONS = "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12, MaxFragments=2"
 # ts_headline parses the whole text it is given (about 1.5 ms per 5,000 characters on a build
 # machine), so it gets the summary and a window of the body around the first hit in the body:
-# the article's tsvector says at which word that hit is (its position, after the title's and
-# the summary's words), and the window is centred on the same fraction of the body's length.
-# A long body costs no more than a short one, and a hit deep in it is still highlighted. (A
-# tsvector keeps 256 positions per lexeme: in a body repeating a word more often than that the
-# estimate drifts towards the end, and the snippet may then miss the highlight.)
+# the article's tsvector says at which word that hit is (its position counts the title's and
+# the summary's words first), and the window is centred on the same fraction of the body, the
+# body's words counted by its spaces. A long body costs no more than a short one, and a hit
+# deep in it is still highlighted. Only the hit lexemes' positions are unnested. (Prose whose
+# word lengths vary much along the body may put the window off the hit: the snippet then shows
+# that window without a highlight.)
 SNIPPET_WINDOW = 3_000
+
+
+def _words(column: str) -> str:
+    return f"(length({column}) - length(replace({column}, ' ', '')) + 1)"
+
+
 _SNIPPET_SOURCE = f"""
     CROSS JOIN LATERAL (
         SELECT tsvector_to_array(to_tsvector(article_search_config(a.language), $1)) AS terms
@@ -74,15 +81,12 @@ _SNIPPET_SOURCE = f"""
     CROSS JOIN LATERAL (
         SELECT greatest(1, (
             length(a.body)::bigint
-            * (min(h.pos) FILTER (WHERE h.hit) - coalesce(max(h.pos) FILTER (WHERE NOT h.body), 0))
-            / greatest(max(h.pos) - coalesce(max(h.pos) FILTER (WHERE NOT h.body), 0), 1)
+            * (min(x.pos) - {_words("a.title")} - {_words("a.summary")})
+            / greatest({_words("a.body")}, 1)
         )::int - {SNIPPET_WINDOW // 2}) AS start
-        FROM (
-            SELECT x.pos, x.weight = 'C' AS body,
-                   x.weight = 'C' AND v.lexeme = ANY (query.terms) AS hit
-            FROM unnest(a.search) AS v(lexeme, positions, weights),
-                 unnest(v.positions, v.weights) AS x(pos, weight)
-        ) AS h
+        FROM unnest(a.search) AS v(lexeme, positions, weights),
+             unnest(v.positions, v.weights) AS x(pos, weight)
+        WHERE v.lexeme = ANY (query.terms) AND x.weight = 'C'
     ) AS snippet"""
 
 
