@@ -84,9 +84,11 @@ _SNIPPET_SOURCE = f"""
             * (min(x.pos) - {_words("a.title")} - {_words("a.summary")})
             / greatest({_words("a.body")}, 1)
         )::int - {SNIPPET_WINDOW // 2}) AS start
-        FROM unnest(a.search) AS v(lexeme, positions, weights),
-             unnest(v.positions, v.weights) AS x(pos, weight)
-        WHERE v.lexeme = ANY (query.terms) AND x.weight = 'C'
+        -- The body's positions (weight C) of the query's lexemes alone: marked D (a weight
+        -- no column has) and filtered in C, rather than unnesting the whole vector.
+        FROM unnest(ts_filter(setweight(ts_filter(a.search, '{{c}}'), 'D', query.terms), '{{d}}'))
+             AS v(lexeme, positions, weights),
+             unnest(v.positions) AS x(pos)
     ) AS snippet"""
 
 
