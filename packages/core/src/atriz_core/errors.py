@@ -17,6 +17,8 @@ __all__ = [
     "ForbiddenError",
     "InvalidInputError",
     "NotFoundError",
+    "PreconditionFailedError",
+    "PreconditionRequiredError",
     "ServiceBusyError",
     "TooManyRequestsError",
 ]
@@ -50,7 +52,7 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.problems = problems or []
-        self.extensions = dict(extensions or {})
+        self.extensions: dict[str, Any] = dict(extensions or {})
 
 
 class InvalidInputError(DomainError):
@@ -84,6 +86,24 @@ class NotFoundError(DomainError):
 class ConflictError(DomainError):
     status = 409
     title = "Conflict"
+
+
+class PreconditionFailedError(DomainError):
+    """A conditional write whose precondition (`If-Match`) no longer holds: the resource changed
+    since the client read it. `extensions` tell the client what it is now (`current_version`)."""
+
+    status = 412
+    title = "Precondition failed"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail, extensions=extensions)
+
+
+class PreconditionRequiredError(DomainError):
+    """A write that must be conditional (send `If-Match` with the version read) and was not."""
+
+    status = 428
+    title = "Precondition required"
 
 
 class TooManyRequestsError(DomainError):

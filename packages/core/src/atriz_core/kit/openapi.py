@@ -54,8 +54,10 @@ _MEANINGS = {
     403: "The access token is valid but does not allow this (role or ownership).",
     404: "No such resource.",
     409: "The request conflicts with the current state (a duplicate, a forbidden self-action).",
+    412: "The resource changed since it was read (`If-Match`); the body says its current version.",
     413: "The request body is too large.",
     422: "The request is well-formed but breaks a rule; `errors` names the field.",
+    428: "The request must be conditional: send `If-Match` with the version read.",
     429: "Too many requests; try again after `Retry-After` seconds.",
     503: "Busy or a dependency is out of reach; try again after `Retry-After` seconds.",
 }
