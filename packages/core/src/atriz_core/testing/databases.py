@@ -98,8 +98,9 @@ class DatabaseFactory:
         )
 
     def shared(self, target: str) -> MigratedDatabase:
-        """The test's one database of a registered target, made (migrated and seeded) on first
-        use; dependents are migrated against it."""
+        """The test's one database of a registered target, made (migrated, not seeded: tests
+        start from what the migrations make, without development users) on first use;
+        dependents are migrated against it."""
         if target not in self._shared:
-            self._shared[target] = self(target, seeded=True)
+            self._shared[target] = self(target)
         return self._shared[target]

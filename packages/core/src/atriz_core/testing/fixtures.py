@@ -5,7 +5,7 @@
 |---|---|
 | `token_minter` | a `TokenMinter`: the key core signs with in this test, and apps trust |
 | `migrated_database` | a `DatabaseFactory`: `migrated_database("pshop")` -> `MigratedDatabase` |
-| `core_database_url` | the test's `atriz_shared`, migrated and seeded |
+| `core_database_url` | the test's `atriz_shared`, migrated (no development seeds) |
 | `make_user` | a `UserFactory`: `await make_user(roles=(...))` -> `TestUser` with a token |
 | `core_settings`, `core_overrides`, `core_harness` | core itself, running in the test's loop |
 | `app_reader` | a connection to `atriz_shared` with only the apps' reader privileges |
