@@ -188,18 +188,17 @@ async def sign_in(core_url: str) -> str:
 async def request_loop(
     urls: dict[str, str], token: str, recorder: Recorder, until: float, clients: int
 ) -> None:
-    """`clients` concurrent loops, each going round every probe of every service until `until`
-    (seconds on the recorder's clock)."""
-    targets = [
-        (service, path) for service, paths in PROBES.items() if service in urls for path in paths
-    ]
+    """`clients` concurrent loops per service, each going round that service's probes until
+    `until` (seconds on the recorder's clock): a request stuck at one service never holds back
+    the requests to the others."""
     headers = {"Authorization": f"Bearer {token}"}
 
-    async def one_client(offset: int) -> None:
+    async def one_client(service: str, offset: int) -> None:
+        paths = PROBES[service]
         async with httpx.AsyncClient(timeout=15, headers=headers) as client:
             index = offset
             while recorder.now() < until:
-                service, path = targets[index % len(targets)]
+                path = paths[index % len(paths)]
                 index += 1
                 sent = time.monotonic()
                 try:
@@ -212,7 +211,14 @@ async def request_loop(
                 )
                 await asyncio.sleep(0.01)
 
-    await asyncio.gather(*(one_client(offset) for offset in range(clients)))
+    await asyncio.gather(
+        *(
+            one_client(service, offset)
+            for service in PROBES
+            if service in urls
+            for offset in range(clients)
+        )
+    )
 
 
 @dataclass(frozen=True)

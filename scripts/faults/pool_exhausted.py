@@ -1,6 +1,6 @@
 """Every service's connection pool exhausted: refusals come fast, with `Retry-After`; no hang.
 
-    uv run python scripts/faults/pool_exhausted.py [--seconds 12] [--clients 8]
+    uv run python scripts/faults/pool_exhausted.py [--seconds 12] [--clients 6]
 
 Starts a PostgreSQL of its own and `atriz dev` on it with tiny pools (2 connections, a 1 s
 acquire timeout, a 3 s lock timeout), then, while clients send reads to every service, takes an
@@ -100,7 +100,7 @@ async def exercise(seconds: float, clients: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0, help="length of the request loop")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--clients", type=int, default=6, help="concurrent clients per service")
     args = parser.parse_args()
     sys.exit(asyncio.run(exercise(args.seconds, args.clients)))
 

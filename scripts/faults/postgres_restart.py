@@ -1,6 +1,6 @@
 """PostgreSQL restarted under a steady request loop across every service.
 
-    uv run python scripts/faults/postgres_restart.py [--seconds 12] [--clients 4]
+    uv run python scripts/faults/postgres_restart.py [--seconds 12] [--clients 2]
 
 Starts a PostgreSQL of its own and `atriz dev` on it, signs a seeded user in, and sends reads
 that need each service's databases (`_system.PROBES`) from several clients; a few seconds in,
@@ -63,7 +63,7 @@ async def exercise(seconds: float, clients: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0, help="length of the request loop")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    parser.add_argument("--clients", type=int, default=2, help="concurrent clients per service")
     args = parser.parse_args()
     sys.exit(asyncio.run(exercise(args.seconds, args.clients)))
 

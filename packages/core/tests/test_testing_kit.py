@@ -181,7 +181,9 @@ def test_migrated_database_builds_core_by_its_migrations(
     assert {"users", "roles", "user_roles", "auth_tokens", "user_events"} <= tables
     assert "moderator" not in roles  # a fresh database is not seeded unless asked
     with psycopg.connect(core_database_url) as connection:
-        assert connection.execute("SELECT 1 FROM roles WHERE name = 'moderator'").fetchone()
+        # The test's shared atriz_shared is not seeded either: no development users in tests.
+        assert not connection.execute("SELECT 1 FROM roles WHERE name = 'moderator'").fetchone()
+        assert not connection.execute("SELECT 1 FROM users").fetchone()
 
 
 def test_migrated_database_checks_an_app_against_the_tests_core(

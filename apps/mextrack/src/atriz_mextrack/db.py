@@ -3,7 +3,8 @@ points."""
 
 from pathlib import Path
 
-from atriz_database import DatabaseTarget, Reference
+from atriz_core.kit.references import user_reference
+from atriz_database import DatabaseTarget
 
 __all__ = ["target"]
 
@@ -16,5 +17,6 @@ target = DatabaseTarget(
     migrations=_HERE / "migrations",
     seeds=_HERE / "seeds",
     depends_on=("core",),
-    references=(Reference("vehicles.owner_id", "core", "users.id"),),
+    references=(user_reference("vehicles.owner_id"),),
+    repair="atriz_mextrack.users:repair_references",
 )

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncpg
 
 from atriz_core.client.user_events import DEACTIVATED, DELETED, REACTIVATED, UserEvent
+from atriz_core.kit.references import repair_with
 from atriz_mextrack.devices import repository as devices
 
-__all__ = ["apply_user_event"]
+__all__ = ["apply_user_event", "repair_references"]
 
 _ORPHAN = """
 UPDATE vehicles SET status = 'inactive', owner_id = NULL, owner_suspended_at = NULL,
@@ -45,3 +46,7 @@ async def apply_user_event(conn: asyncpg.Connection, event: UserEvent) -> None:
         await conn.execute(_SUSPEND, event.user_id, event.created_at)
     elif event.event_type == REACTIVATED:
         await conn.execute(_RESUME, event.user_id)
+
+
+repair_references = repair_with(apply_user_event)
+"""For `db-check-refs --fix`: the same policy, for users whose event this app missed."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncpg
 
 from atriz_core.client.user_events import DELETED, UserEvent
+from atriz_core.kit.references import repair_with
 
-__all__ = ["apply_user_event"]
+__all__ = ["apply_user_event", "repair_references"]
 
 _REMEMBER_REMOVED = (
     "INSERT INTO removed_users (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING"
@@ -30,3 +31,7 @@ async def apply_user_event(conn: asyncpg.Connection, event: UserEvent) -> None:
         await conn.execute(_REMEMBER_REMOVED, event.user_id)
         await conn.execute(_UNLINK_CUSTOMER, event.user_id)
         await conn.execute(_FORGET_KEYS, event.user_id)
+
+
+repair_references = repair_with(apply_user_event)
+"""For `db-check-refs --fix`: the same policy, for users whose event this app missed."""

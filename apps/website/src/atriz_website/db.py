@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from atriz_database import DatabaseTarget, Reference
+from atriz_core.kit.references import user_reference
+from atriz_database import DatabaseTarget
 
 __all__ = ["target"]
 
@@ -16,7 +17,8 @@ target = DatabaseTarget(
     seeds=_HERE / "seeds",
     depends_on=("core",),
     references=(
-        Reference("user_profiles.user_id", "core", "users.id"),
-        Reference("articles.author_id", "core", "users.id"),
+        user_reference("user_profiles.user_id"),
+        user_reference("articles.author_id"),
     ),
+    repair="atriz_website.users:repair_references",
 )

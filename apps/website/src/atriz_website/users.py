@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncpg
 
 from atriz_core.client.user_events import DELETED, UserEvent
+from atriz_core.kit.references import repair_with
 from atriz_website.articles import repository as articles
 from atriz_website.profiles import repository as profiles
 
-__all__ = ["apply_user_event"]
+__all__ = ["apply_user_event", "repair_references"]
 
 
 async def apply_user_event(conn: asyncpg.Connection, event: UserEvent) -> None:
@@ -23,3 +24,7 @@ async def apply_user_event(conn: asyncpg.Connection, event: UserEvent) -> None:
         await profiles.delete_profile(conn, event.user_id)
         await articles.delete_drafts_of(conn, event.user_id)
         await articles.detach_author(conn, event.user_id)
+
+
+repair_references = repair_with(apply_user_event)
+"""For `db-check-refs --fix`: the same policy, for users whose event this app missed."""
