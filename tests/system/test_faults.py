@@ -36,3 +36,10 @@ def test_an_exhausted_pool_refuses_quickly_with_retry_after() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tables locked from" in result.stdout
     assert "PASS every refusal a 503 with Retry-After" in result.stdout
+
+
+def test_apps_serve_on_while_core_and_its_database_are_down() -> None:
+    result = run_fault("core_down.py")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS with core down" in result.stdout

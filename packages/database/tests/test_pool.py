@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import asyncpg
+import psycopg
 import pytest
 
 from atriz_database import (
@@ -16,6 +17,8 @@ from atriz_database import (
     create_pool,
     transaction,
 )
+from atriz_database.testing import MakeDatabase
+from atriz_database.urls import maintenance_url
 
 
 async def test_pool_is_sized_from_settings(empty_database_url: str) -> None:
@@ -177,4 +180,21 @@ async def test_a_transaction_left_open_is_rolled_back_when_the_connection_return
             assert not again.is_in_transaction()
             assert await again.fetchval("SELECT count(*) FROM t") == 0
     finally:
+        await close_pool(pool)
+
+
+async def test_a_database_that_refuses_connections_is_unavailable_not_an_error(
+    make_database: MakeDatabase,
+) -> None:
+    url = make_database("closed")
+    pool = await create_pool(url, DatabaseSettings(pool_min_size=0, pool_max_size=2))
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    try:
+        with psycopg.connect(maintenance_url(url), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        with pytest.raises(DatabaseUnavailableError, match="could not open a pooled connection"):
+            await pool.fetchval("SELECT 1")
+    finally:
+        with psycopg.connect(maintenance_url(url), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
         await close_pool(pool)

@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 
 from atriz_database.connections import connection_failure
-from atriz_database.errors import PoolTimeoutError
+from atriz_database.errors import DatabaseUnavailableError, PoolTimeoutError
 from atriz_database.settings import DatabaseSettings
 
 __all__ = ["BoundedPool", "close_pool", "connect", "create_pool", "transaction"]
@@ -80,6 +80,12 @@ class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
             return await super()._acquire(limit)
         except TimeoutError as exc:
             raise PoolTimeoutError(limit) from exc
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Only opening a new connection can fail here: the server is down, full, or the
+            # database refuses connections for now (being restored, `ALLOW_CONNECTIONS false`).
+            raise DatabaseUnavailableError(
+                f"could not open a pooled connection ({type(exc).__name__})"
+            ) from exc
 
 
 async def create_pool(url: str, settings: DatabaseSettings | None = None) -> BoundedPool:

@@ -24,6 +24,7 @@ __all__ = [
     "live_members",
     "process_groups",
     "read_until",
+    "seen_output",
     "start_atriz_dev",
     "stop",
     "wait_until_healthy",
@@ -89,6 +90,11 @@ def follow_output(process: subprocess.Popen[str]) -> None:
     """Start reading `process`'s output (stdout=PIPE) now, so that it never blocks on a full
     pipe; `read_until` and `stop` read what was collected."""
     _pump(process)
+
+
+def seen_output(process: subprocess.Popen[str]) -> str:
+    """Everything `process` has printed so far (read or not)."""
+    return _pump(process).seen()
 
 
 def _pump(process: subprocess.Popen[str]) -> _OutputPump:
