@@ -34,7 +34,7 @@ from atriz_database.targets import TargetRegistry
 
 ACQUIRE_TIMEOUT, LOCK_TIMEOUT = 1.0, 3.0
 LONGEST_WAIT = ACQUIRE_TIMEOUT + LOCK_TIMEOUT + 1.5  # a queue of waits, plus a busy machine
-RECOVERY_LIMIT = 5.0
+RECOVERY_LIMIT = 10.0  # as for a restart of PostgreSQL
 # The table each service's probes (`_system.PROBES`) read, in its own database.
 LOCKED_TABLES = {
     "core": "users",
