@@ -17,7 +17,7 @@ from atriz_database.cli.ops import backup_main, restore_main
 from atriz_database.connections import drop_database
 from atriz_database.targets import DatabaseTarget, TargetRegistry
 from atriz_database.testing import MakeDatabase, run_script, sample_target, write_migration
-from atriz_database.urls import maintenance_url
+from atriz_database.urls import maintenance_url, with_database
 
 CORE = TargetRegistry.from_entry_points().get("core")
 THINGS = """
@@ -230,7 +230,7 @@ def test_restore_replaces_data_only_with_force_and_keeps_the_previous_database(
     assert snapshot(filled["sample"]) == before
     kept = re.search(r"the previous database is kept as (\S+) ", out)
     assert kept is not None, out
-    replaced_url = filled["sample"].rsplit("/", 1)[0] + "/" + kept[1]
+    replaced_url = with_database(filled["sample"], kept[1])
     assert snapshot(replaced_url)["thing_notes"][0] == 100  # the previous data, kept
 
     code, out, err = cli(restore_main, "sample", dump, "--force", "--drop-replaced")
@@ -340,7 +340,9 @@ def test_a_dump_of_another_target_is_refused(
     assert len(err.strip().splitlines()) == 1, err
     assert "the dump records none of sample's migrations" in err
     assert snapshot(filled["sample"]) == before
-    assert database_names(filled["sample"]) == {filled["sample"].rsplit("/", 1)[1]}
+    assert database_names(filled["sample"]) == {
+        psycopg.conninfo.conninfo_to_dict(filled["sample"])["dbname"]
+    }
 
 
 def test_after_a_restore_status_shows_the_dumps_migrations_and_migrate_brings_it_forward(
