@@ -66,7 +66,8 @@ _HEADLINE_OPTIONS = "StartSel=<mark>, StopSel=</mark>, MaxWords=30, MinWords=12,
 # body's words counted by its spaces. A long body costs no more than a short one, and a hit
 # deep in it is still highlighted. Only the hit lexemes' positions are unnested. (Prose whose
 # word lengths vary much along the body may put the window off the hit: the snippet then shows
-# that window without a highlight.)
+# that window without a highlight.) In the search's statement: $1 the query, $3 how many of
+# the page's rows get a snippet.
 SNIPPET_WINDOW = 3_000
 
 
@@ -89,6 +90,7 @@ _SNIPPET_SOURCE = f"""
         FROM unnest(ts_filter(setweight(ts_filter(a.search, '{{c}}'), 'D', query.terms), '{{d}}'))
              AS v(lexeme, positions, weights),
              unnest(v.positions) AS x(pos)
+        WHERE page.n <= $3  -- no snippet, so no window, for the extra row
     ) AS snippet"""
 
 
@@ -188,10 +190,12 @@ async def search_live_articles(
     tag: str | None,
     after: Sequence[Any] | None,
     fetch: int,
+    snippets: int,
 ) -> list[tuple[ArticleSummary, float]]:
-    """Live articles matching the web-search query `query`, best first, each with its
-    highlighted snippet and its score (the page's position)."""
-    where = _filters(3, author, tag)
+    """Live articles matching the web-search query `query`, best first, each with its score
+    (the page's position); the first `snippets` of them (the page shown, not the extra row
+    that only tells another page follows) with their highlighted snippet."""
+    where = _filters(4, author, tag)
     page = _Where(where.next)
     page.after(BY_RELEVANCE, after)
     rows = await conn.fetch(
@@ -200,18 +204,21 @@ async def search_live_articles(
             SELECT a.id, {_SCORE} AS score
             FROM articles a
             WHERE {_LIVE} AND ({_MATCH}){where.sql()}
-        ), page AS (
+        ), best AS (
             SELECT id, score FROM hits WHERE true{page.sql()}
             ORDER BY {BY_RELEVANCE.order_by()} LIMIT $2
+        ), page AS (
+            SELECT id, score, row_number() OVER (ORDER BY {BY_RELEVANCE.order_by()}) AS n
+            FROM best
         )
         SELECT {_SUMMARY}, page.score,
-            ts_headline(
+            CASE WHEN page.n <= $3 THEN ts_headline(
                 article_search_config(a.language),
                 a.summary || E'\\n'
                     || substr(a.body, coalesce(snippet.start, 1), {SNIPPET_WINDOW}),
                 {_QUERY},
                 '{_HEADLINE_OPTIONS}'
-            ) AS snippet_html
+            ) END AS snippet_html
         FROM page JOIN articles a ON a.id = page.id
         LEFT JOIN user_profiles p ON p.user_id = a.author_id
         {_SNIPPET_SOURCE}
@@ -219,6 +226,7 @@ async def search_live_articles(
         """,
         query,
         fetch,
+        snippets,
         *where.args,
         *page.args,
     )
