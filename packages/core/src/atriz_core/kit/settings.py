@@ -88,6 +88,15 @@ class AppSettings:
     """`<PREFIX>_SHARED_DATABASE_URL`: the app's reader login on `atriz_shared` (a role in
     `atriz_app_reader`, which sees the user columns apps need and nothing else). Unset outside
     production: core's own database URL. Required in production."""
+    shared_direct_url: str | None = field(default=None, repr=False)
+    """`<PREFIX>_SHARED_DIRECT_URL`: the same reader login on `atriz_shared`, straight to
+    PostgreSQL, for the worker's `LISTEN` on user events when the shared URL leads to PgBouncer
+    (`ATRIZ_DB_POOLER=transaction`); unset then, the app polls for them (every 2 s). Outside
+    production, unset: core's own `SHARED_DIRECT_URL`, if set."""
+    replica_url: str | None = field(default=None, repr=False)
+    """`<PREFIX>_REPLICA_URL`: a streaming replica of the app's database, for the reads that
+    tolerate slightly stale data (`atriz_core.kit.replica`); unset, every read is the
+    primary's."""
     core_url: str = DEFAULT_CORE_URL
     """`ATRIZ_CORE_URL`: where the app reaches core (its JWKS), without a trailing slash."""
     issuer: str = DEFAULT_ISSUER
@@ -120,6 +129,8 @@ class AppFields(TypedDict):
     port: int
     database_url: str
     shared_database_url: str
+    shared_direct_url: str | None
+    replica_url: str | None
     core_url: str
     issuer: str
     database: DatabaseSettings
@@ -142,6 +153,9 @@ def app_fields(
         port=env.integer(f"{prefix}_PORT", default_port, low=1, high=65535),
         database_url=database_url(target),
         shared_database_url=_shared_database_url(env, prefix, production=production),
+        shared_direct_url=_postgres_url(env, f"{prefix}_SHARED_DIRECT_URL")
+        or (None if production else _postgres_url(env, core_target.direct_url_env)),
+        replica_url=_postgres_url(env, f"{prefix}_REPLICA_URL"),
         core_url=env.url("ATRIZ_CORE_URL", DEFAULT_CORE_URL).rstrip("/"),
         issuer=core_issuer(env),
         database=DatabaseSettings.from_env(env),
@@ -154,10 +168,14 @@ def app_fields(
     )
 
 
+def _postgres_url(env: Env, name: str) -> str | None:
+    # No host required: a PostgreSQL URL may name a socket folder in its query instead.
+    return env.url(name, schemes=_POSTGRES_SCHEMES, require_host=False)
+
+
 def _shared_database_url(env: Env, prefix: str, *, production: bool) -> str:
     name = f"{prefix}_SHARED_DATABASE_URL"
-    # No host required: a PostgreSQL URL may name a socket folder in its query instead.
-    url = env.url(name, schemes=_POSTGRES_SCHEMES, require_host=False)
+    url = _postgres_url(env, name)
     if url is not None:
         return url
     if production:

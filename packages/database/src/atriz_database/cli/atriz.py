@@ -30,7 +30,7 @@ from atriz_database.services import (
     stop,
 )
 from atriz_database.targets import ALL, TargetRegistry
-from atriz_database.urls import database_url, describe_url, server_is_configured
+from atriz_database.urls import describe_url, direct_url, server_is_configured
 
 __all__ = ["main"]
 
@@ -38,7 +38,7 @@ __all__ = ["main"]
 def _prepare_databases() -> None:
     registry = TargetRegistry.from_entry_points()
     for target in registry.select(ALL):
-        url = database_url(target)
+        url = direct_url(target)
         created = create_database(url)
         print(f"{target.name}: {'created' if created else 'using'} {describe_url(url)}")
         migrate(target, url, requirement_met=requirement_checker(registry))
