@@ -20,9 +20,12 @@ from atriz_core.testing import (
     TestUser,
     TokenMinter,
     UserFactory,
+    app_databases,
+    beside,
     serving,
 )
 from atriz_database import DatabaseSettings, Environment
+from atriz_database.testing import DatabaseRoute
 from atriz_pshop.app import create_app
 from atriz_pshop.settings import PshopSettings
 
@@ -31,18 +34,22 @@ MANAGER, CASHIER = "pshop.manager", "pshop.cashier"
 
 
 @pytest.fixture
-def pshop_settings(migrated_database: DatabaseFactory, core_database_url: str) -> PshopSettings:
+def pshop_settings(
+    migrated_database: DatabaseFactory, core_database_url: str, database_route: DatabaseRoute
+) -> PshopSettings:
     own = migrated_database(SERVICE)
     assert own.core_url == core_database_url
     return PshopSettings(
         service=SERVICE,
         environment=Environment.TEST,
         port=8003,
-        database_url=own.url,
-        shared_database_url=core_database_url,
         cursor_secret=b"pshop test cursor secret, 32 by.",
-        database=DatabaseSettings(pool_min_size=1, pool_max_size=10, acquire_timeout=20),
         timezone="Europe/Madrid",
+        **app_databases(
+            database_route,
+            own,
+            DatabaseSettings(pool_min_size=1, pool_max_size=10, acquire_timeout=20),
+        ),
     )
 
 
@@ -60,14 +67,14 @@ class RunningPshop:
 
     async def sql(self, sql: str, *args: Any) -> Any:
         """One value read (or written) straight in the app's database."""
-        connection = await asyncpg.connect(self.settings.database_url)
+        connection = await beside(self.settings.database_url)
         try:
             return await connection.fetchval(sql, *args)
         finally:
             await connection.close()
 
     async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(self.settings.database_url)
+        connection = await beside(self.settings.database_url)
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
             return rows

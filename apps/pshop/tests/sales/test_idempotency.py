@@ -7,11 +7,14 @@ import asyncio
 import uuid
 from typing import Any
 
-import asyncpg
+import pytest
 
+from atriz_core.testing import beside
 from atriz_pshop.idempotency import purge_expired_keys
 
 RunningPshop = Any
+# Straight and through PgBouncer in transaction mode: the sale's locks and its key hold there too.
+pytestmark = pytest.mark.pgbouncer
 
 
 async def test_a_sale_without_a_key_is_refused(pshop: RunningPshop) -> None:
@@ -91,7 +94,7 @@ async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
     the second gets 409 at once instead of queueing behind it."""
     product = await pshop.product(stock=5)
     key = str(uuid.uuid4())
-    blocker = await asyncpg.connect(pshop.settings.database_url)
+    blocker = await beside(pshop.settings.database_url)
     try:
         transaction = blocker.transaction()
         await transaction.start()
@@ -183,7 +186,7 @@ async def test_expired_keys_are_purged_and_can_be_used_again(pshop: RunningPshop
     await pshop.sql(
         "UPDATE idempotency_keys SET expires_at = now() - interval '1 s' WHERE key = 'old'"
     )
-    connection = await asyncpg.connect(pshop.settings.database_url)
+    connection = await beside(pshop.settings.database_url)
     try:
         purged = await purge_expired_keys(connection, batch=1)
     finally:

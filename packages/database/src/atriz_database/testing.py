@@ -8,8 +8,8 @@ Services under test reach it as `database_route` says: straight (`direct`, the d
 through PgBouncer in transaction mode (`pgbouncer`, started once per session in front of the
 test server; skipped with a one-line reason where it is not installed). A test marked
 `@pytest.mark.pgbouncer` runs both ways; `pytest --db-route=pgbouncer` runs every other test
-that uses the fixture through PgBouncer only. Migrations and the tests' own reads beside the
-service stay direct, as the migrator does in production.
+that uses the fixture through PgBouncer only. Migrations stay direct, as the migrator does in
+production.
 """
 
 from __future__ import annotations
@@ -141,11 +141,16 @@ class DatabaseRoute:
 
 @pytest.fixture
 def database_route(request: pytest.FixtureRequest) -> DatabaseRoute:
-    """The route of this test: its parameter (`@pytest.mark.pgbouncer`), else `--db-route`."""
+    """The route of this test: its parameter (`@pytest.mark.pgbouncer`), else `--db-route`.
+
+    Through PgBouncer, `ATRIZ_DB_POOLER=transaction` is set for the test, as in a pooled
+    deployment, so that settings read from the environment say so too."""
     name = getattr(request, "param", None) or request.config.getoption("--db-route")
-    if name == PGBOUNCER:
-        return DatabaseRoute(name, request.getfixturevalue("pgbouncer"))
-    return DatabaseRoute(DIRECT)
+    if name != PGBOUNCER:
+        return DatabaseRoute(DIRECT)
+    bouncer = request.getfixturevalue("pgbouncer")
+    request.getfixturevalue("monkeypatch").setenv("ATRIZ_DB_POOLER", POOLER_TRANSACTION)
+    return DatabaseRoute(name, bouncer)
 
 
 @pytest.fixture

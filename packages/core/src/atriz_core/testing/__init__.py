@@ -12,11 +12,11 @@ core's service:
 |---|---|
 | `tokens` | `TokenMinter`, `bad_tokens`, `assert_rejects_bad_tokens` |
 | `users` | `TestUser`, `UserFactory` (the `make_user` fixture), `TEST_PASSWORD` |
-| `databases` | `DatabaseFactory` (the `migrated_database` fixture), `MigratedDatabase` |
+| `databases` | `DatabaseFactory` (`migrated_database`), `MigratedDatabase`, `app_databases` |
 | `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens` |
 | `matrix` | `make_actors`, `assert_authorization_matrix` |
 | `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
-| `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
+| `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight`, `beside` |
 | `doubles` | `FrozenClock`, `MemoryMailer` |
 | `fixtures` | the pytest fixtures |
 """
@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING
 from atriz_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from atriz_core.testing.databases import DatabaseFactory, MigratedDatabase
+    from atriz_core.testing.databases import (
+        AppDatabases,
+        DatabaseFactory,
+        MigratedDatabase,
+        app_databases,
+    )
     from atriz_core.testing.doubles import FrozenClock, MemoryMailer
     from atriz_core.testing.fuzzing import (
         FuzzFailure,
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
     from atriz_core.testing.harness import (
         CoreHarness,
         InFlight,
+        beside,
         running_app,
         running_core,
         serving,
@@ -73,6 +79,7 @@ __all__ = [
     "TEST_AUDIENCES",
     "TEST_ISSUER",
     "TEST_PASSWORD",
+    "AppDatabases",
     "CoreHarness",
     "DatabaseFactory",
     "FrozenClock",
@@ -85,11 +92,13 @@ __all__ = [
     "TestUser",
     "TokenMinter",
     "UserFactory",
+    "app_databases",
     "assert_authorization_matrix",
     "assert_every_route_rejects_bad_tokens",
     "assert_openapi_fuzzing_passes",
     "assert_rejects_bad_tokens",
     "bad_tokens",
+    "beside",
     "fuzz_openapi",
     "make_actors",
     "protected_routes",
@@ -102,7 +111,9 @@ __all__ = [
 pytest_plugins = ["atriz_core.testing.fixtures"]
 
 _HOMES = {
+    "AppDatabases": "databases",
     "DatabaseFactory": "databases",
+    "app_databases": "databases",
     "MigratedDatabase": "databases",
     "FrozenClock": "doubles",
     "MemoryMailer": "doubles",
@@ -112,6 +123,7 @@ _HOMES = {
     "fuzz_openapi": "fuzzing",
     "CoreHarness": "harness",
     "InFlight": "harness",
+    "beside": "harness",
     "running_app": "harness",
     "running_core": "harness",
     "serving": "harness",

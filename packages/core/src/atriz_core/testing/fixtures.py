@@ -31,7 +31,7 @@ from atriz_core.testing.tokens import TokenMinter
 from atriz_core.testing.users import UserFactory
 from atriz_core.tokens.keys import SigningKey
 from atriz_database import Environment
-from atriz_database.testing import MakeDatabase
+from atriz_database.testing import DatabaseRoute, MakeDatabase
 from atriz_database.urls import with_credentials
 
 __all__ = [
@@ -85,13 +85,13 @@ def _install_signing_key(folder: Path, key: SigningKey) -> None:
 
 @pytest.fixture
 def core_settings(
-    core_database_url: str, tmp_path: Path, token_minter: TokenMinter
+    core_database_url: str, tmp_path: Path, token_minter: TokenMinter, database_route: DatabaseRoute
 ) -> CoreSettings:
-    """Core's settings for a test: its own database, and a key folder holding the
-    `token_minter`'s key, so core signs (and trusts) what the minter signs."""
+    """Core's settings for a test: its own database (reached by `database_route`), and a key
+    folder holding the `token_minter`'s key, so core signs (and trusts) what the minter signs."""
     _install_signing_key(tmp_path / "keys", token_minter.key)
     return CoreSettings(
-        database_url=core_database_url,
+        database_url=database_route.url(core_database_url),
         environment=Environment.TEST,
         public_url="https://auth.atriz.test",
         issuer=token_minter.issuer,

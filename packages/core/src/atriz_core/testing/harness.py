@@ -27,7 +27,7 @@ from atriz_core.testing.doubles import FrozenClock, MemoryMailer
 from atriz_core.testing.users import TEST_PASSWORD
 from atriz_database import DatabaseSettings
 
-__all__ = ["CoreHarness", "InFlight", "running_app", "running_core", "serving"]
+__all__ = ["CoreHarness", "InFlight", "beside", "running_app", "running_core", "serving"]
 
 
 @dataclass
@@ -105,7 +105,7 @@ class CoreHarness:
 
     async def sql_value(self, sql: str, *args: Any) -> Any:
         """One value read (or written) straight in the test's database, beside the app."""
-        connection = await asyncpg.connect(self.settings.database_url)
+        connection = await beside(self.settings.database_url)
         try:
             return await connection.fetchval(sql, *args)
         finally:
@@ -113,7 +113,7 @@ class CoreHarness:
 
     async def sql_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows read (or written) straight in the test's database, beside the app."""
-        connection = await asyncpg.connect(self.settings.database_url)
+        connection = await beside(self.settings.database_url)
         try:
             rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
         finally:
@@ -124,6 +124,14 @@ class CoreHarness:
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:
         """The `Authorization` header for a token pair's access token."""
         return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def beside(url: str) -> asyncpg.Connection:
+    """A connection for a test's own reads and writes beside the app, at the URL the app has:
+    without asyncpg's statement cache, so that it works through PgBouncer too (the named
+    statements of a cache would outlive it on PgBouncer's server connections and clash with
+    the next client's)."""
+    return await asyncpg.connect(url, statement_cache_size=0)
 
 
 @asynccontextmanager
