@@ -13,7 +13,7 @@ core's service:
 | `tokens` | `TokenMinter`, `bad_tokens`, `assert_rejects_bad_tokens` |
 | `users` | `TestUser`, `UserFactory` (the `make_user` fixture), `TEST_PASSWORD` |
 | `databases` | `DatabaseFactory` (`migrated_database`), `MigratedDatabase`, `app_databases` |
-| `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens` |
+| `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens`, `replica_routes` |
 | `matrix` | `make_actors`, `assert_authorization_matrix` |
 | `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
 | `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight`, `beside` |
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         Route,
         assert_every_route_rejects_bad_tokens,
         protected_routes,
+        replica_routes,
     )
     from atriz_core.testing.tokens import (
         TEST_AUDIENCES,
@@ -102,6 +103,7 @@ __all__ = [
     "fuzz_openapi",
     "make_actors",
     "protected_routes",
+    "replica_routes",
     "running_app",
     "running_core",
     "serving",
@@ -136,6 +138,7 @@ _HOMES = {
     "Route": "routes",
     "assert_every_route_rejects_bad_tokens": "routes",
     "protected_routes": "routes",
+    "replica_routes": "routes",
     "TEST_AUDIENCES": "tokens",
     "TEST_ISSUER": "tokens",
     "TokenMinter": "tokens",
