@@ -54,11 +54,15 @@ from atriz_database import DatabaseSettings, DatabaseUnavailableError, PoolTimeo
 from atriz_database.pool import close_pool, create_pool
 
 __all__ = [
+    "REPLICA_OPT_KEY",
     "REPLICA_READS",
     "REPLICA_STATE_KEY",
+    "ROUTING_SCOPE_KEY",
+    "ReplicaCollector",
     "ReplicaMonitor",
     "ReplicaRouting",
     "Routing",
+    "note_write",
     "replica_lifespan",
     "replica_routing",
     "routed_read",
@@ -84,8 +88,7 @@ _REPLICA_POSITION = (
     "SELECT pg_is_in_recovery() AS standby,"
     " pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replayed"
 )
-# The connection gave out under a read (the replica stopped or restarted) or a query was
-# cancelled by replay (a recovery conflict: SQLSTATE 40001 on a standby).
+# The connection gave out under a read: the replica stopped, restarted or went away.
 _LOST = (
     OSError,
     asyncpg.InterfaceError,
@@ -94,6 +97,8 @@ _LOST = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+# A query cancelled by replay (a recovery conflict, SQLSTATE 40001 on a standby): the replica is
+# well, this read is run again on the primary.
 _CONFLICT = (asyncpg.SerializationError,)
 _UNKNOWN_WRITE = 2**63 - 1
 """Where a write's position could not be read after its commit: the primary until expiry."""
