@@ -23,6 +23,7 @@ FAULTS = (
     "pool_exhausted.py",
     "service_killed.py",
     "migrator_killed.py",
+    "consumers_killed.py",
     "core_down.py",
 )
 

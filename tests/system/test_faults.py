@@ -55,6 +55,15 @@ def test_a_migrator_killed_in_each_database_needs_no_repair() -> None:
     assert "PASS every db-migrate after a kill -9 succeeded" in result.stdout
 
 
+def test_user_deletions_reach_every_app_across_restarts_and_a_crash() -> None:
+    result = run_fault("consumers_killed.py", "--users", "20")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "apps killed" in result.stdout
+    assert "pshop removed users: 20/20 deleted users, 0 kept users" in result.stdout
+    assert "PASS every deletion reached every app" in result.stdout
+
+
 def test_apps_serve_on_while_core_and_its_database_are_down() -> None:
     result = run_fault("core_down.py")
 
