@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,9 @@ async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
     recent = now - timedelta(days=4, hours=12)
     await mextrack.store(driving["id"], helpers.drive(recent, 5), owner.headers)
 
-    partitions = "SELECT array_agg(relname::text) FROM pg_class WHERE relname ~ '^positions_p\\d{8}$'"
+    partitions = (
+        "SELECT array_agg(relname::text) FROM pg_class WHERE relname ~ '^positions_p\\d{8}$'"
+    )
     before = set(await mextrack.sql(partitions))
     unset = run_retention(mextrack.settings)
     dry = run_retention(mextrack.settings, "--days", "5", "--dry-run")
