@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
@@ -18,11 +17,11 @@ from litestar import Litestar
 
 from atriz_core.testing import (
     DatabaseFactory,
+    DirectSql,
     InFlight,
     TestUser,
     TokenMinter,
     app_databases,
-    beside,
     serving,
 )
 from atriz_database import DatabaseSettings, Environment
@@ -69,27 +68,12 @@ def drive(
 
 
 @dataclass
-class Mextrack:
+class Mextrack(DirectSql):
     app: Litestar
     client: AsyncClient
     settings: MextrackSettings
     in_flight: InFlight
     made: list[str] = field(default_factory=list)
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await beside(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await beside(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
-        finally:
-            await connection.close()
 
     async def vehicle(self, owner: TestUser, **fields: Any) -> dict[str, Any]:
         """A new vehicle of `owner`, through the API (201 asserted)."""

@@ -9,19 +9,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
 from litestar import Litestar
 
 from atriz_core.testing import (
     DatabaseFactory,
+    DirectSql,
     InFlight,
     TestUser,
     TokenMinter,
     UserFactory,
     app_databases,
-    beside,
     serving,
 )
 from atriz_database import DatabaseSettings, Environment
@@ -54,7 +53,7 @@ def pshop_settings(
 
 
 @dataclass
-class RunningPshop:
+class RunningPshop(DirectSql):
     """The app serving in the test's loop, its client, and helpers that go through its routes."""
 
     app: Litestar
@@ -64,22 +63,6 @@ class RunningPshop:
     manager: TestUser
     cashier: TestUser
     keys: list[str] = field(default_factory=list)
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        """One value read (or written) straight in the app's database."""
-        connection = await beside(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await beside(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
-        finally:
-            await connection.close()
 
     async def product(self, stock: int = 10, **overrides: Any) -> dict[str, Any]:
         """A new product (through `POST /products` as the manager) with `stock` on hand."""

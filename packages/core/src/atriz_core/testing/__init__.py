@@ -16,7 +16,8 @@ core's service:
 | `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens`, `replica_routes` |
 | `matrix` | `make_actors`, `assert_authorization_matrix` |
 | `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
-| `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight`, `beside` |
+| `direct_sql` | `DirectSql` (a double's `sql`, `rows`), `fetch_value`, `fetch_rows`, `beside` |
+| `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
 | `doubles` | `FrozenClock`, `MemoryMailer` |
 | `fixtures` | the pytest fixtures |
 """
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         MigratedDatabase,
         app_databases,
     )
+    from atriz_core.testing.direct_sql import DirectSql, beside, fetch_rows, fetch_value
     from atriz_core.testing.doubles import FrozenClock, MemoryMailer
     from atriz_core.testing.fuzzing import (
         FuzzFailure,
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
     from atriz_core.testing.harness import (
         CoreHarness,
         InFlight,
-        beside,
         running_app,
         running_core,
         serving,
@@ -83,6 +84,7 @@ __all__ = [
     "AppDatabases",
     "CoreHarness",
     "DatabaseFactory",
+    "DirectSql",
     "FrozenClock",
     "FuzzFailure",
     "FuzzReport",
@@ -100,6 +102,8 @@ __all__ = [
     "assert_rejects_bad_tokens",
     "bad_tokens",
     "beside",
+    "fetch_rows",
+    "fetch_value",
     "fuzz_openapi",
     "make_actors",
     "protected_routes",
@@ -117,6 +121,10 @@ _HOMES = {
     "DatabaseFactory": "databases",
     "app_databases": "databases",
     "MigratedDatabase": "databases",
+    "DirectSql": "direct_sql",
+    "beside": "direct_sql",
+    "fetch_rows": "direct_sql",
+    "fetch_value": "direct_sql",
     "FrozenClock": "doubles",
     "MemoryMailer": "doubles",
     "FuzzFailure": "fuzzing",
@@ -125,7 +133,6 @@ _HOMES = {
     "fuzz_openapi": "fuzzing",
     "CoreHarness": "harness",
     "InFlight": "harness",
-    "beside": "harness",
     "running_app": "harness",
     "running_core": "harness",
     "serving": "harness",

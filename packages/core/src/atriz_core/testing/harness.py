@@ -23,11 +23,12 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from atriz_core.app import create_app
 from atriz_core.settings import CoreSettings
+from atriz_core.testing.direct_sql import fetch_rows, fetch_value
 from atriz_core.testing.doubles import FrozenClock, MemoryMailer
 from atriz_core.testing.users import TEST_PASSWORD
 from atriz_database import DatabaseSettings
 
-__all__ = ["CoreHarness", "InFlight", "beside", "running_app", "running_core", "serving"]
+__all__ = ["CoreHarness", "InFlight", "running_app", "running_core", "serving"]
 
 
 @dataclass
@@ -105,33 +106,16 @@ class CoreHarness:
 
     async def sql_value(self, sql: str, *args: Any) -> Any:
         """One value read (or written) straight in the test's database, beside the app."""
-        connection = await beside(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
+        return await fetch_value(self.settings.database_url, sql, *args)
 
     async def sql_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows read (or written) straight in the test's database, beside the app."""
-        connection = await beside(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-        finally:
-            await connection.close()
-        return rows
+        return await fetch_rows(self.settings.database_url, sql, *args)
 
     @staticmethod
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:
         """The `Authorization` header for a token pair's access token."""
         return {"Authorization": f"Bearer {tokens['access_token']}"}
-
-
-async def beside(url: str) -> asyncpg.Connection:
-    """A connection for a test's own reads and writes beside the app, at the URL the app has:
-    without asyncpg's statement cache, so that it works through PgBouncer too (the named
-    statements of a cache would outlive it on PgBouncer's server connections and clash with
-    the next client's)."""
-    return await asyncpg.connect(url, statement_cache_size=0)
 
 
 @asynccontextmanager

@@ -40,7 +40,7 @@ from atriz_core.kit.pagination_params import (
 )
 from atriz_core.kit.service import app_service
 from atriz_core.kit.settings import AppSettings
-from atriz_core.testing import DatabaseFactory, TokenMinter, app_databases, beside, serving
+from atriz_core.testing import DatabaseFactory, DirectSql, TokenMinter, app_databases, serving
 from atriz_database import DatabaseSettings, DatabaseTarget, Environment
 from atriz_database.testing import DatabaseRoute
 
@@ -203,17 +203,10 @@ def notes_settings(
 
 
 @dataclass
-class RunningNotes:
+class RunningNotes(DirectSql):
     app: Litestar
     client: AsyncClient
     settings: AppSettings
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await beside(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
 
 
 @pytest.fixture
