@@ -85,6 +85,9 @@ REQUIRED_SECRETS = {
     ("atriz-database", "MEXTRACK_READER_PASSWORD"): "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
     ("atriz-database", "PSHOP_READER_PASSWORD"): "16TOWrq9pq4DiftNogdLgnSoG_VA6chZmLxnCC8qh_Y",
     ("atriz-app", "ATRIZ_CURSOR_SECRET"): "A34-cC0hxkdNvyY1iUdHVL_X-HruSkapGbir4ZbuBRU",
+    ("atriz-oidc", "WEBSITE_OIDC_CLIENT_SECRET"): "p1T4yYq8dWm2L0sQk9VbRr3uHn6Ze5XcJa7Gf_Eo-Ki",
+    ("atriz-oidc", "MEXTRACK_OIDC_CLIENT_SECRET"): "Fv2Hs8Jk4Nq6Rt0Wx3Zb5Cd7Eg9Lm1Po-Ua_Yi8Te2",
+    ("atriz-oidc", "PSHOP_OIDC_CLIENT_SECRET"): "Qz7Xw3Vu5Ts1Rp9On2Ml4Kj6Ih8Gf0Ed-Cb_Ay5Bx3",
 }
 OPTIONAL_SECRETS = {
     ("atriz-app", "ATRIZ_METRICS_TOKEN"): "s8X1TjxkQ4r9kFQE7JU4wTG6TMogl2yDnkRYupz8tas",
