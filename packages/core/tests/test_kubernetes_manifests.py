@@ -98,11 +98,13 @@ SECRET_SETS = {"required-only": REQUIRED_SECRETS, "all-set": REQUIRED_SECRETS | 
 # The Secret of the signing keys is mounted as files, not read into variables.
 SIGNING_KEYS_SECRET = "atriz-signing-keys"
 
-# PENDING: variables for issue 15's PgBouncer and read-replica support, which lands on another
-# branch; the code on this one does not read them yet, so the set-but-never-read checks leave
-# them out. Once that branch is merged, delete this set: every one of them must then be read
-# (the `*_DIRECT_URL`s by the `db-*` commands run in a service's pod, through `direct_url`,
-# rather than by the server), and the checks are strict again.
+# PENDING: variables of issue 15's PgBouncer and read-replica support, which lands on another
+# branch (work/pooler); the code on this one does not read them yet, so the set-but-never-read
+# check leaves them out. Once that branch is merged, delete this set: the server then reads
+# ATRIZ_DB_POOLER, ATRIZ_REPLICA_MAX_LAG, `<APP>_SHARED_DIRECT_URL` and `<APP>_REPLICA_URL`;
+# a pod's own `<PREFIX>_DIRECT_URL` is read by the `db-*` and `atriz` commands run in it
+# (`atriz_database.urls.direct_url`), not by the server, so count what
+# `run_as(environment, lambda: direct_url(target))` reads as read too.
 PENDING_VARIABLES = {
     "ATRIZ_DB_POOLER",
     "ATRIZ_REPLICA_MAX_LAG",
