@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 import httpx
@@ -64,6 +64,7 @@ __all__ = [
     "BrowserClient",
     "BrowserSignInController",
     "OidcProvider",
+    "app_page",
     "browser_sign_in",
     "sign_in_redirect",
     "signed_in_user",
@@ -413,6 +414,23 @@ async def _refresh(
             tokens.expires_in,
         )
         return tokens.access_token
+
+
+def app_page(
+    request: Request[Any, Any, Any], user: Principal, title: str, content: str
+) -> Response[str]:
+    """A page of the app for a signed-in `user`: who is signed in, a sign-out button, then
+    `content` (HTML whose every variable part the caller escaped). The sign-out form posts here
+    and is then redirected to core, so the page's policy lets forms reach core's origin too."""
+    issuer = urlsplit(provider_of(request).client.issuer)
+    header = (
+        f'<p class="hint">Signed in as {escape(user.email)}</p>\n'
+        '<form method="post" action="/auth/logout"><button type="submit">Sign out</button>'
+        "</form>\n"
+    )
+    return html_page(
+        title, header + content, extra_form_actions=[f"{issuer.scheme}://{issuer.netloc}"]
+    )
 
 
 def _problem_page(title: str, *texts: str, status: int = 400) -> Response[str]:

@@ -188,9 +188,10 @@ def _is_https_or_loopback(url: str) -> bool:
 
 
 def development_client_secret(service: str) -> str:
-    """The client secret an app has at core outside production: stable and public, like the
-    development cursor secret; `atriz dev` registers the apps with it, production refuses it."""
-    return hashlib.sha256(f"atriz development client secret: {service}".encode()).hexdigest()
+    """The client secret an app has at core outside production: public, like the development
+    cursor secret; core's development seed registers the apps with it (`seeds/30_clients.sql`),
+    production refuses to start without a real one."""
+    return f"atriz-dev-client-secret-{service}"
 
 
 def _shared_database_url(env: Env, prefix: str, *, production: bool) -> str:
