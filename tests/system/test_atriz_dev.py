@@ -13,7 +13,6 @@ pytestmark = pytest.mark.slow
 RunningSystem = Any  # the `system` fixture's value (conftest.RunningSystem)
 
 
-@pytest.mark.pgbouncer
 def test_every_service_answers_on_its_port_ready_with_its_databases(
     system: RunningSystem,
 ) -> None:

@@ -13,8 +13,6 @@ from atriz_core.testing import beside
 from atriz_pshop.idempotency import purge_expired_keys
 
 RunningPshop = Any
-# Straight and through PgBouncer in transaction mode: the sale's locks and its key hold there too.
-pytestmark = pytest.mark.pgbouncer
 
 
 async def test_a_sale_without_a_key_is_refused(pshop: RunningPshop) -> None:
@@ -33,6 +31,7 @@ async def test_a_sale_without_a_key_is_refused(pshop: RunningPshop) -> None:
     assert await pshop.on_hand(product["id"]) == 5
 
 
+@pytest.mark.pgbouncer  # and through PgBouncer: the key is written with the sale there too
 async def test_the_same_key_and_body_replay_the_first_response(pshop: RunningPshop) -> None:
     product = await pshop.product(stock=5)
     key = str(uuid.uuid4())
@@ -89,6 +88,7 @@ async def test_a_failed_sale_leaves_its_key_free(pshop: RunningPshop) -> None:
     assert "idempotent-replayed" not in sold.headers
 
 
+@pytest.mark.pgbouncer
 async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
     """A first request holding the key (its transaction open, blocked on a locked product):
     the second gets 409 at once instead of queueing behind it."""
@@ -123,6 +123,7 @@ async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
     assert await pshop.on_hand(product["id"]) == 4
 
 
+@pytest.mark.pgbouncer
 async def test_ten_concurrent_requests_with_one_key_make_one_sale(pshop: RunningPshop) -> None:
     product = await pshop.product(stock=50)
     key = str(uuid.uuid4())
