@@ -5,20 +5,24 @@
 
 PgBouncer (the system's, 1.18 on Debian 12; transaction mode, at most 20 server connections per
 database and login) runs in front of the benchmarks' PostgreSQL (`ATRIZ_TEST_DATABASE_URL`'s,
-`PG*`, else the embedded one). Each workload is served twice at once by the same app over the
-same databases (granian, 2 workers, pools of 8 per worker): straight, and through PgBouncer
-with `ATRIZ_DB_POOLER=transaction` (no statement cache, the timeouts as the login's defaults,
-`LISTEN` on a direct URL). The two are loaded in turn, direct first and last, and each pooled
-figure is set against the mean of the direct ones just before and after it (these machines
-drift); the median ratio of the rounds is reported, with each round's.
+`PG*`, else the embedded one). Each workload is served by three servers at once, the same app
+over the same databases (granian, 2 workers, pools of 8 per worker): straight; straight in
+pooled mode (below); and through PgBouncer with `ATRIZ_DB_POOLER=transaction` (no statement
+cache, the timeouts as the login's defaults, `LISTEN` on a direct URL). They are loaded in
+turn, direct first and last, and each other figure is set against the mean of the direct ones
+just before and after it (these machines drift); the median ratio of the rounds is reported,
+with each round's.
 
 - **authenticated reads**: `GET /items/{id}` of `bench_app`, the kit's app: an EdDSA token
   checked, one SELECT by primary key; `wrk -t2 -c64`.
 - **sales**: PShop's `POST /sales`, one line of one unit with its own `Idempotency-Key`, spread
   over 200 products (uncontended), from `--concurrency` clients (`pshop_sales`' client).
 
-Beside each rate, the CPU per request of the app's processes and of PgBouncer. The load
-generator, PgBouncer and PostgreSQL share the machine's cores with the app.
+A third server, "direct, pooled mode", runs straight to PostgreSQL with `ATRIZ_DB_POOLER` set
+all the same: no statement cache, so every statement is parsed and described again, in a round
+trip of its own before it runs. It tells what the cache's absence costs from what the hop
+through PgBouncer costs. Beside each rate, the CPU per request of the app's processes and of
+PgBouncer. The load generator, PgBouncer and PostgreSQL share the machine's cores with the app.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ from atriz_database.pgbouncer import PgBouncer
 from atriz_pshop.db import target as pshop_target
 
 POOL_MAX = "8"
+POOLED = "through PgBouncer"
+UNCACHED = "direct, pooled mode"
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -72,6 +78,12 @@ def through(bouncer: PgBouncer, env: dict[str, str], pooled: tuple[str, ...]) ->
         **{name: bouncer.url(env[name]) for name in pooled},
         "ATRIZ_DB_POOLER": "transaction",
     }
+
+
+def without_statement_cache(env: dict[str, str]) -> dict[str, str]:
+    """`env` straight to PostgreSQL but in pooled mode: the statement cache off (and the
+    timeouts as role defaults), to tell its cost from the hop through PgBouncer."""
+    return {**env, "ATRIZ_DB_POOLER": "transaction"}
 
 
 class CpuLedger:
@@ -111,6 +123,9 @@ def reads(args: argparse.Namespace, bouncer: PgBouncer, shared: str) -> None:
         }
         pooled_env = through(bouncer, env, ("BENCH_DATABASE_URL", "BENCH_SHARED_DATABASE_URL"))
         direct = servers.enter_context(serve("bench_app:create_app", workers=2, env=env))
+        uncached = servers.enter_context(
+            serve("bench_app:create_app", workers=2, env=without_statement_cache(env))
+        )
         pooled = servers.enter_context(serve("bench_app:create_app", workers=2, env=pooled_env))
         cpu = CpuLedger(bouncer)
 
@@ -121,17 +136,20 @@ def reads(args: argparse.Namespace, bouncer: PgBouncer, shared: str) -> None:
                 done[0] = measured.requests
             return measured.per_second
 
-        load("warm-up", direct), load("warm-up", pooled)
+        for base in (direct, uncached, pooled):
+            load("warm-up", base)
         del cpu.server["warm-up"], cpu.pooler["warm-up"]
         compared = compare_in_rounds(
             lambda: load("direct", direct),
-            {"through PgBouncer": lambda: load("through PgBouncer", pooled)},
+            {
+                UNCACHED: lambda: load(UNCACHED, uncached),
+                POOLED: lambda: load(POOLED, pooled),
+            },
             args.rounds,
         )
         print("\nauthenticated reads (GET /items/{id}: token check + one SELECT), wrk -t2 -c64:")
-        report_compared(
-            "  through PgBouncer / direct", compared["through PgBouncer"], "req/s", "information"
-        )
+        for name, result in compared.items():
+            report_compared(f"  {name} / direct", result, "req/s", "information")
         cpu.report("read")
 
 
@@ -152,10 +170,14 @@ def sales(args: argparse.Namespace, bouncer: PgBouncer, shared: str) -> None:
         }
         pooled_env = through(bouncer, env, ("PSHOP_DATABASE_URL", "PSHOP_SHARED_DATABASE_URL"))
         direct = servers.enter_context(serve("pshop_sales:bench_app", workers=2, env=env))
+        uncached = servers.enter_context(
+            serve("pshop_sales:bench_app", workers=2, env=without_statement_cache(env))
+        )
         pooled = servers.enter_context(serve("pshop_sales:bench_app", workers=2, env=pooled_env))
         loop = asyncio.new_event_loop()
         products = loop.run_until_complete(make_products(url, 200, 10**7))
-        clients = {base: Connections(base, args.concurrency) for base in (direct, pooled)}
+        bases = (direct, uncached, pooled)
+        clients = {base: Connections(base, args.concurrency) for base in bases}
         for client in clients.values():
             loop.run_until_complete(client.open())
         cpu = CpuLedger(bouncer)
@@ -171,11 +193,15 @@ def sales(args: argparse.Namespace, bouncer: PgBouncer, shared: str) -> None:
             return run.rate
 
         try:
-            load("warm-up", direct, 200), load("warm-up", pooled, 200)
+            for base in bases:
+                load("warm-up", base, 200)
             del cpu.server["warm-up"], cpu.pooler["warm-up"]
             compared = compare_in_rounds(
                 lambda: load("direct", direct, args.sales),
-                {"through PgBouncer": lambda: load("through PgBouncer", pooled, args.sales)},
+                {
+                    UNCACHED: lambda: load(UNCACHED, uncached, args.sales),
+                    POOLED: lambda: load(POOLED, pooled, args.sales),
+                },
                 args.rounds,
             )
         finally:
@@ -183,9 +209,8 @@ def sales(args: argparse.Namespace, bouncer: PgBouncer, shared: str) -> None:
                 loop.run_until_complete(client.close())
             loop.close()
         print(f"\nsales (POST /sales, one unit, uncontended), {args.concurrency} clients:")
-        report_compared(
-            "  through PgBouncer / direct", compared["through PgBouncer"], "sales/s", "information"
-        )
+        for name, result in compared.items():
+            report_compared(f"  {name} / direct", result, "sales/s", "information")
         cpu.report("sale")
         if bad:
             print(f"  responses other than 201: {bad}")
