@@ -24,7 +24,7 @@ from atriz_core.metrics import CORE_METRICS
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.request import CoreRequest
 from atriz_core.settings import CoreSettings
-from atriz_core.tokens.keys import PublishedKeys, load_keyring
+from atriz_core.tokens.keys import PublishedKeys, load_id_token_keyring, load_keyring
 from atriz_database import DatabaseSettings
 
 __all__ = ["create_app", "create_app_from_env", "stale_limit_purger"]
@@ -37,10 +37,17 @@ MAX_BODY_BYTES = 64 * 1024
 
 @get("/.well-known/jwks.json", tags=["keys"], cache_control=None)
 async def jwks(state: State) -> dict[str, Any]:
-    """Core's public signing keys, for apps to verify access tokens: the current key and, after
-    a rotation, the previous one until every token it signed has expired."""
+    """Core's public signing keys: the EdDSA keys of access tokens, which the apps verify, and
+    the RS256 keys of ID tokens, which OpenID clients verify. Of each kind the current key and,
+    after a rotation, the previous one until every token it signed has expired."""
     core: Core = state.core
-    return core.keyring.jwks(core.clock.now(), core.settings.access_token_seconds)
+    now, lifetime = core.clock.now(), core.settings.access_token_seconds
+    return {
+        "keys": [
+            *core.keyring.jwks(now, lifetime)["keys"],
+            *core.id_token_keys.jwks(now, lifetime)["keys"],
+        ]
+    }
 
 
 def create_app(
@@ -56,10 +63,16 @@ def create_app(
         folder=settings.signing_key_dir,
         environment=settings.environment,
     )
+    id_token_keys = load_id_token_keyring(
+        pem=settings.id_token_key_pem,
+        folder=settings.id_token_key_folder,
+        environment=settings.environment,
+    )
     core = Core(
         settings=settings,
         hasher=PasswordHasher.from_settings(settings),
         keyring=keyring,
+        id_token_keys=id_token_keys,
         clock=clock or SystemClock(),
         mailer=mailer or mailer_from_settings(settings),
     )

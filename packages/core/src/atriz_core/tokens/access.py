@@ -8,7 +8,7 @@ from datetime import datetime
 
 import jwt
 
-from atriz_core.tokens.keys import KeyRing
+from atriz_core.tokens.keys import KeyRing, SigningKey
 
 __all__ = ["ACCESS_TOKEN_TYPE", "issue_access_token"]
 
@@ -17,7 +17,7 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 
 def issue_access_token(
-    keyring: KeyRing,
+    keyring: KeyRing[SigningKey],
     *,
     issuer: str,
     audiences: Sequence[str],
