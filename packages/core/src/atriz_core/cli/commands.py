@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from atriz_core.admin.services import ensure_administrator
+from atriz_core.cli.clients import register_client_commands
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import (
@@ -139,7 +140,8 @@ def print_seeded_logins() -> None:
 
 
 def register_commands(commands: Any) -> None:
-    """Add `users` and `keys` to the `atriz` command."""
+    """Add `users`, `keys` and `clients` to the `atriz` command."""
+    register_client_commands(commands)
     users = commands.add_parser("users", help="manage users").add_subparsers(
         dest="users_command", required=True
     )
