@@ -12,6 +12,7 @@ import asyncpg
 __all__ = [
     "BrowserSession",
     "CodeRecord",
+    "OpenedSession",
     "consume_code",
     "end_browser_session",
     "get_browser_session",
@@ -20,6 +21,7 @@ __all__ = [
     "nonce_used",
     "open_client_session",
     "purge_codes",
+    "refresh_token_grant",
     "revoke_code_session",
 ]
 
@@ -50,6 +52,16 @@ class CodeRecord:
     auth_time: datetime
     expires_at: datetime
     used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """The user of a client session a code's exchange opened, as its tokens describe them."""
+
+    email: str
+    name: str
+    email_verified: bool
+    roles: list[str]
 
 
 async def get_browser_session(
@@ -164,13 +176,14 @@ async def open_client_session(
     token_expires_at: datetime,
     user_agent: str | None,
     client_address: str | None,
-) -> tuple[str, list[str]] | None:
+) -> OpenedSession | None:
     """Open the client's session under a live browser session (ending when it ends), with its
-    first refresh token, and note it on the code; the user's e-mail and roles. None, and
+    first refresh token, and note it on the code; who the user is. None, and
     nothing written, if the browser session or its user is no longer live."""
     row = await connection.fetchrow(
         "WITH browser AS ("
-        "  SELECT s.id, s.user_id, s.expires_at, u.email FROM sessions s"
+        "  SELECT s.id, s.user_id, s.expires_at, u.email, u.name,"
+        "   u.email_verified_at IS NOT NULL AS verified FROM sessions s"
         "  JOIN users u ON u.id = s.user_id"
         "  WHERE s.id = $5 AND s.revoked_at IS NULL AND s.expires_at > $6"
         "   AND u.is_active AND u.deleted_at IS NULL"
@@ -187,7 +200,7 @@ async def open_client_session(
         "), noted AS ("
         "  UPDATE oauth_codes SET session_id = opened.id FROM opened WHERE code_hash = $1"
         ")"
-        " SELECT browser.email, array("
+        " SELECT browser.email, browser.name, browser.verified, array("
         "  SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
         "  WHERE ur.user_id = browser.user_id ORDER BY r.name) AS roles"
         " FROM browser",
@@ -202,7 +215,21 @@ async def open_client_session(
         user_agent,
         client_address,
     )
-    return (row["email"], list(row["roles"])) if row is not None else None
+    if row is None:
+        return None
+    return OpenedSession(row["email"], row["name"], row["verified"], list(row["roles"]))
+
+
+async def refresh_token_grant(
+    connection: asyncpg.Connection | asyncpg.Pool, token_hash: bytes
+) -> tuple[str, str] | None:
+    """The client and scope of a client session's refresh token; None for any other token."""
+    row = await connection.fetchrow(
+        "SELECT s.client_id, s.scope FROM auth_tokens t JOIN sessions s ON s.id = t.family_id"
+        " WHERE t.token_hash = $1 AND t.token_type = 'refresh' AND s.client_id IS NOT NULL",
+        token_hash,
+    )
+    return (row["client_id"], row["scope"] or "") if row is not None else None
 
 
 async def revoke_code_session(
