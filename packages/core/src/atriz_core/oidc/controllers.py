@@ -272,7 +272,7 @@ class TokenController(Controller):
                 except AuthenticationError as exc:
                     raise InvalidGrantError(exc.detail) from exc
                 prepared.scope = scope
-            return _answer(grant.create_token_response())
+            return _answer(OAuthResponse(*grant.create_token_response()))
         except OAuth2Error as error:
             return _answer(OAuthResponse(*error()))
 
