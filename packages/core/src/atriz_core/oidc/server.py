@@ -347,6 +347,13 @@ class _Logout(EndSessionEndpoint):  # type: ignore[misc]
     def get_algorithms(self) -> list[str]:
         return ["RS256"]
 
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Any:
+        # Core's ID tokens name their one client in a list (`["website"]`).
+        audience = id_token_claims.get("aud")
+        if isinstance(audience, list) and len(audience) == 1:
+            audience = audience[0]
+        return self.server.query_client(audience) if isinstance(audience, str) else None
+
     def is_post_logout_redirect_uri_legitimate(
         self, request: OAuth2Request, post_logout_redirect_uri: str, client: Any, hint: Any
     ) -> bool:
