@@ -45,7 +45,7 @@ def assert_sent_back_with(response: Any, error: str, params: dict[str, str]) -> 
 async def test_a_missing_code_verifier_is_refused(
     core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
 ) -> None:
-    verifier, challenge = pkce()
+    _, challenge = pkce()
     code = await code_for(core_harness, authorize_params(webapp, challenge))
 
     missing = await exchange(core_harness, webapp, code, None)
