@@ -72,13 +72,19 @@ def create_admin(args: argparse.Namespace) -> int:
 
 def rotate(args: argparse.Namespace) -> int:
     """Add a new signing key (of access tokens, or with `--id-token` of ID tokens); the
-    previous one stays published until its tokens have expired."""
+    previous one stays published until its tokens have expired. Without `--id-token`, a first
+    ID-token key is added too while there is none, so that one command bootstraps a
+    deployment (unless `CORE_ID_TOKEN_KEY` holds it)."""
     settings = CoreSettings.from_env()
     now = datetime.now(UTC)
     if args.id_token:
         path = rotate_key(settings.id_token_key_folder, now=now, kind=RsaSigningKey)
     else:
         path = rotate_key(settings.signing_key_dir, now=now, kind=SigningKey)
+        id_token_keys = settings.id_token_key_folder
+        if not settings.id_token_key_pem and not list(id_token_keys.glob("*.pem")):
+            first = rotate_key(id_token_keys, now=now, kind=RsaSigningKey)
+            print(f"first ID-token signing key {first}")
     until = previous_key_published_until(now, settings.access_token_seconds)
     # The window is counted from now, not from the restart: a core that goes on signing with
     # the previous key after it closes hands out tokens the apps no longer accept.
