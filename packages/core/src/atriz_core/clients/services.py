@@ -67,8 +67,10 @@ def check_redirect_uri(uri: str, field: str) -> str:
         raise InvalidInputError.for_field(field, f"{uri!r}: plain http only on a loopback address")
     if parts.fragment or "#" in uri:
         raise InvalidInputError.for_field(field, f"{uri!r} must not have a fragment")
-    if parts.username is not None or "*" in uri or any(c.isspace() for c in uri):
+    if parts.username is not None or "*" in uri:
         raise InvalidInputError.for_field(field, f"{uri!r} must hold no user name or wildcard")
+    if any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in uri):
+        raise InvalidInputError.for_field(field, f"{uri!r} must hold no space or control character")
     return uri
 
 
