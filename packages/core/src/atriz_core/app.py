@@ -23,13 +23,9 @@ from atriz_core.kit.service import create_service
 from atriz_core.limits import PURGE_INTERVAL_SECONDS, purge_stale_limits
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.metrics import CORE_METRICS
-from atriz_core.oidc.controllers import (
-    DiscoveryController,
-    OidcController,
-    SignInController,
-    TokenController,
-)
+from atriz_core.oidc.controllers import DiscoveryController, OidcController, TokenController
 from atriz_core.oidc.repository import purge_codes
+from atriz_core.oidc.sign_in import SignInController
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.request import CoreRequest
 from atriz_core.settings import CoreSettings

@@ -8,45 +8,33 @@ core's services act.
 | `POST /oauth/token` | code and refresh-token grants |
 | `GET`, `POST /oauth/userinfo` | the user's claims, for an access token with `openid` |
 | `GET`, `POST /oauth/logout` | RP-initiated logout (the end-session endpoint) |
-| `GET`, `POST /oauth/sign-in` | core's sign-in page |
+| `GET`, `POST /oauth/sign-in` | core's sign-in page (`sign_in.py`) |
 
 Browser-facing routes answer with pages (`pages.py`), never JSON, and never redirect to a URI
 that the client has not registered exactly: an unknown client or redirect URI gets an error
-page. The cookies: the browser session's (`HttpOnly`, `SameSite=Lax`, so the sign-in at one app
-carries to the next one's top-level redirect, `Secure` outside development, `__Host-` prefixed
-there), and the CSRF cookie (`SameSite=Strict`).
+page (cookies and CSRF tokens: `web.py`).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import jwt
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from litestar import Controller, Request, Response, get, post, route
-from litestar.datastructures import Cookie
+from litestar import Controller, Response, get, post, route
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from atriz_core.accounts.services import LOGIN_FAILED
 from atriz_core.client.litestar import requires_signed_in
-from atriz_core.clients import repository as clients
-from atriz_core.clients.repository import ClientRecord
 from atriz_core.errors import (
     AuthenticationError,
     DomainError,
-    ServiceBusyError,
-    TooManyRequestsError,
 )
-from atriz_core.kit.problems import handle_unexpected
 from atriz_core.oidc import pages, services
-from atriz_core.oidc.csrf import CsrfTokens
 from atriz_core.oidc.repository import OpenedSession
 from atriz_core.oidc.server import (
     SCOPES,
@@ -57,118 +45,25 @@ from atriz_core.oidc.server import (
     Provider,
     user_claims,
 )
-from atriz_core.passwords.policy import MAX_LENGTH
+from atriz_core.oidc.web import (
+    answer,
+    client_of,
+    csrf_cookie,
+    csrf_tokens,
+    csrf_valid,
+    multi_items,
+    origin,
+    page_errors,
+    refused,
+    session_cookie,
+    session_cookie_name,
+    uri_of,
+)
 from atriz_core.request import CoreRequest
 from atriz_core.sessions.services import refresh_session
 from atriz_core.users import repository as users
 
-__all__ = ["DiscoveryController", "OidcController", "SignInController", "TokenController"]
-
-_CLIENT_ID = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
-_MAX_FIELD = 2000
-
-
-def session_cookie_name(request: CoreRequest) -> str:
-    """`__Host-` binds the cookie to core's own host (no Domain, path `/`, https only)."""
-    return "__Host-atriz_session" if request.core.settings.secure_cookies else "atriz_session"
-
-
-def _csrf_cookie_name(request: CoreRequest) -> str:
-    return "__Host-atriz_csrf" if request.core.settings.secure_cookies else "atriz_csrf"
-
-
-def _csrf(request: CoreRequest) -> CsrfTokens:
-    return CsrfTokens(request.core.keyring.current.private_key.private_bytes_raw())
-
-
-def _csrf_cookie(request: CoreRequest) -> tuple[str, list[Cookie]]:
-    """The browser's CSRF cookie value, and the cookie to set if it has none yet."""
-    existing = request.cookies.get(_csrf_cookie_name(request))
-    if existing and len(existing) <= 100:
-        return existing, []
-    value = CsrfTokens.new_cookie()
-    cookie = Cookie(
-        key=_csrf_cookie_name(request),
-        value=value,
-        path="/",
-        httponly=True,
-        secure=request.core.settings.secure_cookies,
-        samesite="strict",
-    )
-    return value, [cookie]
-
-
-def _csrf_valid(request: CoreRequest, token: str | None) -> bool:
-    return _csrf(request).valid(request.cookies.get(_csrf_cookie_name(request)), token)
-
-
-def _uri(request: CoreRequest) -> str:
-    """The request's URI as Authlib checks it: core's public URL (https in production)."""
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{request.core.settings.public_url}{request.url.path}" + (f"?{query}" if query else "")
-
-
-def _origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _answer(answer: OAuthResponse, cookies: Sequence[Cookie] = ()) -> Response[Any]:
-    """Authlib's answer as a Litestar response."""
-    headers = dict(answer.headers)
-    media_type = headers.pop("Content-Type", "application/json")
-    return Response(
-        answer.body if answer.body != "" else b"",
-        status_code=answer.status,
-        headers=headers,
-        media_type=media_type,
-        cookies=list(cookies),
-    )
-
-
-def _refused(error: OAuth2Error) -> Response[Any]:
-    """An authorization or logout request Authlib refused: back to the client only when the
-    client and its redirect URI were verified, else an error page."""
-    status, body, headers = error()
-    if status == 302:
-        return _answer(OAuthResponse(status, body, headers))
-    return pages.error_page(
-        "This sign-in request is not valid",
-        f"{error.description or error.error}. Go back to the app and try again; if it happens"
-        " again, tell the app's administrator.",
-    )
-
-
-def _multi_items(values: Any) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in values.multi_items() if isinstance(v, str)]
-
-
-async def _client(request: CoreRequest, client_id: str | None) -> ClientRecord | None:
-    if not client_id or not _CLIENT_ID.fullmatch(client_id):
-        return None
-    return await clients.get_client(request.pool, client_id)
-
-
-def _page_errors(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
-    """Any error on a browser route as a page; never Litestar's text, which quotes the URL."""
-    if isinstance(exc, DomainError):
-        return pages.error_page(
-            exc.title,
-            exc.detail,
-            status=exc.status,
-            retry_after=getattr(exc, "retry_after_seconds", None),
-        )
-    if isinstance(exc, HTTPException):
-        return pages.error_page(
-            "The request could not be handled", "Go back and try again.", status=exc.status_code
-        )
-    problem = handle_unexpected(request, exc)
-    status = problem.status_code or 500
-    return pages.error_page(
-        "Something went wrong" if status == 500 else "The service is busy",
-        "Try again in a moment.",
-        status=status,
-    )
+__all__ = ["DiscoveryController", "OidcController", "TokenController"]
 
 
 class DiscoveryController(Controller):
@@ -229,11 +124,11 @@ class TokenController(Controller):
     @post("/token")
     async def token(self, request: CoreRequest) -> Response[Any]:
         """Exchange a code (with its PKCE verifier) or a refresh token for tokens."""
-        form = _multi_items(await request.form())
+        form = multi_items(await request.form())
         fields = dict(form)
         core, pool = request.core, request.pool
         basic_id, _ = extract_basic_authorization(request.headers)
-        prepared = Prepared(client=await _client(request, basic_id or fields.get("client_id")))
+        prepared = Prepared(client=await client_of(request, basic_id or fields.get("client_id")))
         grant_type, code = fields.get("grant_type"), fields.get("code")
         if grant_type == "authorization_code" and code:
             prepared.code = await services.find_code(pool, code)
@@ -241,7 +136,7 @@ class TokenController(Controller):
         if grant_type == "refresh_token" and refresh_token:
             prepared.refresh_grant = await services.refresh_token_grant(pool, refresh_token)
         provider = Provider(core, prepared)
-        oauth_request = OAuthRequest("POST", _uri(request), request.headers, [], form)
+        oauth_request = OAuthRequest("POST", uri_of(request), request.headers, [], form)
         try:
             grant = provider.get_token_grant(oauth_request)
             grant.validate_token_request()
@@ -272,9 +167,9 @@ class TokenController(Controller):
                 except AuthenticationError as exc:
                     raise InvalidGrantError(exc.detail) from exc
                 prepared.scope = scope
-            return _answer(OAuthResponse(*grant.create_token_response()))
+            return answer(OAuthResponse(*grant.create_token_response()))
         except OAuth2Error as error:
-            return _answer(OAuthResponse(*error()))
+            return answer(OAuthResponse(*error()))
 
     @route("/userinfo", http_method=["GET", "POST"], guards=[requires_signed_in])
     async def userinfo(self, request: CoreRequest) -> dict[str, Any]:
@@ -303,9 +198,9 @@ class OidcController(Controller):
     path = "/oauth"
     include_in_schema = False
     exception_handlers = {
-        DomainError: _page_errors,
-        HTTPException: _page_errors,
-        Exception: _page_errors,
+        DomainError: page_errors,
+        HTTPException: page_errors,
+        Exception: page_errors,
     }
 
     @get("/authorize")
@@ -318,18 +213,18 @@ class OidcController(Controller):
     @post("/authorize")
     async def answer_consent(self, request: CoreRequest) -> Response[Any]:
         """The consent page's answer."""
-        form = _multi_items(await request.form())
+        form = multi_items(await request.form())
         return await self._authorization(request, form)
 
     async def _authorization(
         self, request: CoreRequest, form: list[tuple[str, str]]
     ) -> Response[Any]:
         core, pool = request.core, request.pool
-        query = _multi_items(request.query_params)
+        query = multi_items(request.query_params)
         own = {"csrf_token", "decision"}
         params = [(k, v) for k, v in [*query, *form] if k not in own]
         fields = dict(params)
-        prepared = Prepared(client=await _client(request, fields.get("client_id")))
+        prepared = Prepared(client=await client_of(request, fields.get("client_id")))
         session = await services.browser_session(
             pool, core, request.cookies.get(session_cookie_name(request))
         )
@@ -337,11 +232,11 @@ class OidcController(Controller):
         if prepared.client is not None and nonce:
             prepared.nonce_used = await services.nonce_used(pool, prepared.client.id, nonce)
         provider = Provider(core, prepared)
-        oauth_request = OAuthRequest(request.method, _uri(request), request.headers, query, form)
+        oauth_request = OAuthRequest(request.method, uri_of(request), request.headers, query, form)
         try:
             grant = provider.get_consent_grant(oauth_request, end_user=session)
         except OAuth2Error as error:
-            return _refused(error)
+            return refused(error)
         client = prepared.client
         assert client is not None  # Authlib refused the request otherwise
         if session is None or grant.prompt == "login":
@@ -354,16 +249,16 @@ class OidcController(Controller):
                 status_code=HTTP_303_SEE_OTHER,
                 headers={"Location": f"/oauth/sign-in?{target}"},
             )
-        targets = [_origin(fields["redirect_uri"])]
-        if request.method == "POST" and not _csrf_valid(request, dict(form).get("csrf_token")):
+        targets = [origin(fields["redirect_uri"])]
+        if request.method == "POST" and not csrf_valid(request, dict(form).get("csrf_token")):
             return pages.error_page(
                 "This form has expired", "Go back to the app and sign in again.", status=403
             )
         allow = True
         if not client.first_party:
             if request.method == "GET":
-                csrf_value, cookies = _csrf_cookie(request)
-                token = _csrf(request).form_token(csrf_value)
+                csrf_value, cookies = csrf_cookie(request)
+                token = csrf_tokens(request).form_token(csrf_value)
                 response = pages.consent_page(
                     client_name=client.name,
                     user_email=session.email,
@@ -374,7 +269,7 @@ class OidcController(Controller):
                 response.cookies.extend(cookies)
                 return response
             allow = dict(form).get("decision") == "allow"
-        answer = provider.create_authorization_response(
+        authorized = provider.create_authorization_response(
             oauth_request, grant_user=session if allow else None, grant=grant
         )
         pending = prepared.pending_code
@@ -392,14 +287,14 @@ class OidcController(Controller):
                     code_challenge=pending.code_challenge,
                 )
             except services.NonceReplayedError:
-                return _refused(
+                return refused(
                     InvalidRequestError(
                         "Replay attack",
                         redirect_uri=pending.redirect_uri,
                         state=fields.get("state"),
                     )
                 )
-        return _answer(answer)
+        return answer(authorized)
 
     @route("/logout", http_method=["GET", "POST"])
     async def logout(self, request: CoreRequest) -> Response[Any]:
@@ -408,17 +303,17 @@ class OidcController(Controller):
         registered it exactly, and only for a request with the client's ID token or that the
         user confirmed on core's page."""
         core, pool = request.core, request.pool
-        query = _multi_items(request.query_params)
-        form = _multi_items(await request.form()) if request.method == "POST" else []
+        query = multi_items(request.query_params)
+        form = multi_items(await request.form()) if request.method == "POST" else []
         fields = {k: v for k, v in [*query, *form] if k != "csrf_token"}
         hint = fields.get("id_token_hint")
         prepared = Prepared(
-            client=await _client(request, fields.get("client_id") or _audience(hint))
+            client=await client_of(request, fields.get("client_id") or _audience(hint))
         )
         provider = Provider(core, prepared)
-        confirmed = request.method == "POST" and _csrf_valid(request, dict(form).get("csrf_token"))
+        confirmed = request.method == "POST" and csrf_valid(request, dict(form).get("csrf_token"))
         method = "POST" if confirmed else "GET"
-        oauth_request = OAuthRequest(method, _uri(request), request.headers, query, form)
+        oauth_request = OAuthRequest(method, uri_of(request), request.headers, query, form)
         try:
             ending = provider.validate_endpoint_request("end_session", oauth_request)
         except OAuth2Error as error:
@@ -429,30 +324,25 @@ class OidcController(Controller):
         cookie = request.cookies.get(session_cookie_name(request))
         session = await services.browser_session(pool, core, cookie)
         if ending.needs_confirmation and not confirmed:
-            csrf_value, cookies = _csrf_cookie(request)
+            csrf_value, cookies = csrf_cookie(request)
             uri = fields.get("post_logout_redirect_uri")
             registered = (
                 ending.client and uri in ending.client.client_metadata["post_logout_redirect_uris"]
             )
             response = pages.sign_out_page(
                 client_name=prepared.client.name if prepared.client else None,
-                fields=[*fields.items(), ("csrf_token", _csrf(request).form_token(csrf_value))],
-                form_targets=[_origin(uri)] if registered and uri else [],
+                fields=[
+                    *fields.items(),
+                    ("csrf_token", csrf_tokens(request).form_token(csrf_value)),
+                ],
+                form_targets=[origin(uri)] if registered and uri else [],
             )
             response.cookies.extend(cookies)
             return response
         session_id = session.id if session else _hinted_session(ending.id_token_claims)
         if session_id is not None:
             await services.end_browser_session(pool, core, session_id, request.context)
-        gone = Cookie(
-            key=session_cookie_name(request),
-            value="",
-            path="/",
-            max_age=0,
-            httponly=True,
-            secure=core.settings.secure_cookies,
-            samesite="lax",
-        )
+        gone = session_cookie(request, "", 0)
         if ending.redirect_uri:
             return Response(
                 b"",
@@ -485,137 +375,3 @@ def _hinted_session(claims: dict[str, Any] | None) -> uuid.UUID | None:
         return uuid.UUID(str((claims or {}).get("sid")))
     except ValueError:
         return None
-
-
-class SignInController(Controller):
-    """Core's sign-in page."""
-
-    path = "/oauth/sign-in"
-    include_in_schema = False
-    exception_handlers = {
-        DomainError: _page_errors,
-        HTTPException: _page_errors,
-        Exception: _page_errors,
-    }
-
-    @get("/")
-    async def sign_in_form(self, request: CoreRequest) -> Response[Any]:
-        """The sign-in form; a browser signed in already goes on to where it was going."""
-        return_to = _safe_return_to(request.query_params.get("return_to"))
-        session = await services.browser_session(
-            request.pool, request.core, request.cookies.get(session_cookie_name(request))
-        )
-        csrf_value, cookies = _csrf_cookie(request)
-        csrf_token = _csrf(request).form_token(csrf_value)
-        if session is not None and not request.query_params.get("reauth"):
-            if return_to:
-                return Response(
-                    b"", status_code=HTTP_303_SEE_OTHER, headers={"Location": return_to}
-                )
-            response = pages.signed_in_page(session.name, session.email, csrf_token)
-        else:
-            response = await _sign_in_form(request, csrf_token, return_to)
-        response.cookies.extend(cookies)
-        return response
-
-    @post("/")
-    async def sign_in(self, request: CoreRequest) -> Response[Any]:
-        """Check the e-mail and password, as `POST /auth/login` does (same limits, same
-        answers), and start the browser's session at core."""
-        form = dict(_multi_items(await request.form()))
-        return_to = _safe_return_to(form.get("return_to"))
-        email, password = form.get("email", "").strip(), form.get("password", "")
-        csrf_value, cookies = _csrf_cookie(request)
-        csrf_token = _csrf(request).form_token(csrf_value)
-        if not _csrf_valid(request, form.get("csrf_token")):
-            response = await _sign_in_form(
-                request,
-                csrf_token,
-                return_to,
-                email=email,
-                problem="This form had expired. Sign in again.",
-                status=403,
-            )
-        elif not email or len(email) > 254 or not password or len(password) > MAX_LENGTH:
-            response = await _sign_in_form(
-                request, csrf_token, return_to, email=email, problem=_failed(), status=401
-            )
-        else:
-            try:
-                signed_in = await services.start_browser_session(
-                    request.pool,
-                    request.core,
-                    email=email,
-                    password=password,
-                    context=request.context,
-                )
-            except AuthenticationError:
-                response = await _sign_in_form(
-                    request, csrf_token, return_to, email=email, problem=_failed(), status=401
-                )
-            except (TooManyRequestsError, ServiceBusyError) as exc:
-                response = pages.error_page(
-                    exc.title, exc.detail, status=exc.status, retry_after=exc.retry_after_seconds
-                )
-            else:
-                settings = request.core.settings
-                session_cookie = Cookie(
-                    key=session_cookie_name(request),
-                    value=signed_in.token,
-                    path="/",
-                    max_age=settings.session_max_seconds,
-                    httponly=True,
-                    secure=settings.secure_cookies,
-                    samesite="lax",
-                )
-                return Response(
-                    b"",
-                    status_code=HTTP_303_SEE_OTHER,
-                    headers={"Location": return_to or "/oauth/sign-in"},
-                    cookies=[session_cookie, *cookies],
-                )
-        response.cookies.extend(cookies)
-        return response
-
-
-def _failed() -> str:
-    return f"{LOGIN_FAILED[0].upper()}{LOGIN_FAILED[1:]}."
-
-
-def _safe_return_to(value: str | None) -> str | None:
-    """Where a sign-in may continue: core's own authorization endpoint, nothing else (no other
-    host, no other path), so that the sign-in page is no open redirect."""
-    if not value or len(value) > _MAX_FIELD or not value.startswith("/oauth/authorize?"):
-        return None
-    if "\\" in value or any(c.isspace() or ord(c) < 32 for c in value):
-        return None
-    return value
-
-
-async def _sign_in_form(
-    request: CoreRequest,
-    csrf_token: str,
-    return_to: str | None,
-    *,
-    email: str = "",
-    problem: str | None = None,
-    status: int = 200,
-) -> Response[str]:
-    # The client this sign-in is for: its name on the page, and its redirect URI's origin in
-    # the form's `form-action`, where the sign-in's redirects end.
-    client_name, targets = None, []
-    if return_to:
-        query = dict(parse_qsl(urlsplit(return_to).query))
-        client = await _client(request, query.get("client_id"))
-        redirect_uri = query.get("redirect_uri", "")
-        if client is not None and redirect_uri in client.redirect_uris:
-            client_name, targets = client.name, [_origin(redirect_uri)]
-    return pages.sign_in_page(
-        csrf_token=csrf_token,
-        return_to=return_to,
-        client_name=client_name,
-        email=email,
-        problem=problem,
-        status=status,
-        form_targets=targets,
-    )

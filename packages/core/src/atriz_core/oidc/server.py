@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -155,7 +155,7 @@ class Prepared:
     """What the controller issued, between Authlib's check and its answer."""
     scope: str = ""
     user: IssuedUser | None = None
-    pending_code: PendingCode | None = field(default=None)
+    pending_code: PendingCode | None = None
 
 
 class _Client(ClientMixin):  # type: ignore[misc]
