@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
 from litestar import Litestar
 
-from atriz_core.testing import DatabaseFactory, InFlight, TestUser, TokenMinter, serving
+from atriz_core.testing import DatabaseFactory, DirectSql, InFlight, TestUser, TokenMinter, serving
 from atriz_database import DatabaseSettings, Environment
 from atriz_mextrack.app import create_app
 from atriz_mextrack.settings import DEFAULT_MAX_BODY_BYTES, MextrackSettings
@@ -60,27 +59,12 @@ def drive(
 
 
 @dataclass
-class Mextrack:
+class Mextrack(DirectSql):
     app: Litestar
     client: AsyncClient
     settings: MextrackSettings
     in_flight: InFlight
     made: list[str] = field(default_factory=list)
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
-        finally:
-            await connection.close()
 
     async def vehicle(self, owner: TestUser, **fields: Any) -> dict[str, Any]:
         """A new vehicle of `owner`, through the API (201 asserted)."""

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
 from litestar import Litestar
 
 from atriz_core.testing import (
     DatabaseFactory,
+    DirectSql,
     InFlight,
     TestUser,
     TokenMinter,
@@ -47,7 +47,7 @@ def pshop_settings(migrated_database: DatabaseFactory, core_database_url: str) -
 
 
 @dataclass
-class RunningPshop:
+class RunningPshop(DirectSql):
     """The app serving in the test's loop, its client, and helpers that go through its routes."""
 
     app: Litestar
@@ -57,22 +57,6 @@ class RunningPshop:
     manager: TestUser
     cashier: TestUser
     keys: list[str] = field(default_factory=list)
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        """One value read (or written) straight in the app's database."""
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
-        finally:
-            await connection.close()
 
     async def product(self, stock: int = 10, **overrides: Any) -> dict[str, Any]:
         """A new product (through `POST /products` as the manager) with `stock` on hand."""

@@ -69,6 +69,12 @@ REQUIRED_VALUES = {
     "WEBSITE_READER_PASSWORD": "dLv_9UYJ9aTL2A2Wb7bh0Az8Nn1v9vJ_C_lcwwcnIZk",
     "MEXTRACK_READER_PASSWORD": "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
     "PSHOP_READER_PASSWORD": "16TOWrq9pq4DiftNogdLgnSoG_VA6chZmLxnCC8qh_Y",
+    "WEBSITE_PUBLIC_URL": "https://www.atriz.test",
+    "MEXTRACK_PUBLIC_URL": "https://fleet.atriz.test",
+    "PSHOP_PUBLIC_URL": "https://shop.atriz.test",
+    "WEBSITE_OIDC_CLIENT_SECRET": "Zq0c2N1m7rX9yH4kL8pW3vB6tF5dS1aG0jQ2eR7uI9o",
+    "MEXTRACK_OIDC_CLIENT_SECRET": "Hw5nK2pL9qR3tY7uB1vC4xZ8mN6jD0fG2sA5eT9kQ3w",
+    "PSHOP_OIDC_CLIENT_SECRET": "Pm8vX2cR5tN9wQ1yL4kB7hJ3fD6sG0aZ2eU5iO8rT1n",
 }
 # Every variable the compose file takes from outside with a default (`:-`), set as well.
 OPTIONAL_VALUES = {

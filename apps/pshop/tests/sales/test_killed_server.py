@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from atriz_core.testing import TokenMinter
+from atriz_database.testing import free_port
 
 RunningPshop = Any
 HERE = Path(__file__).resolve().parent.parent
@@ -27,13 +27,6 @@ SESSIONS = """
 SELECT COALESCE(array_agg(pid), '{}') FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -12,10 +12,9 @@ Server-rendered HTML with no script, for any browser. Why they are built as they
   `Referer` of the form's post; services run without an access log (`--no-access-log`); errors
   are logged with method and path only (`web.problems`); and no error page repeats Litestar's
   validation message, which quotes the query string.
-- Every page, error pages included, is sent with `atriz_core.html`'s headers: a
-  Content-Security-Policy that allows no script, no framing and no form target but this
-  service, and `Cache-Control: no-store` so a shared computer's cache keeps no page with a token
-  in it.
+- Every page, error pages included, is sent with a Content-Security-Policy that allows no script,
+  no framing and no form target but this service, and with `Cache-Control: no-store` so a shared
+  computer's cache keeps no page with a token in it.
 """
 
 from __future__ import annotations
@@ -31,13 +30,14 @@ from litestar.params import FromQuery, URLEncodedBody
 
 from atriz_core.accounts import links
 from atriz_core.errors import DomainError, InvalidInputError
-from atriz_core.html import page, paragraphs
 from atriz_core.kit.database import DbConnection
+from atriz_core.kit.html import html_page, paragraphs
 from atriz_core.kit.problems import handle_unexpected
 from atriz_core.passwords.policy import MAX_LENGTH, MIN_LENGTH
 from atriz_core.request import CoreRequest
 
 __all__ = ["EmailVerificationForm", "LinkPagesController", "PasswordResetForm"]
+
 
 PASSWORD_RULES = (
     f"At least {MIN_LENGTH} and at most {MAX_LENGTH} characters. Any characters, spaces "
@@ -62,7 +62,7 @@ class PasswordResetForm(msgspec.Struct):
 
 
 def _incomplete_link() -> Response[str]:
-    return page(
+    return html_page(
         "This link is incomplete",
         paragraphs(
             "The link has no token. Open it again from the mail; if your mail program broke "
@@ -73,7 +73,7 @@ def _incomplete_link() -> Response[str]:
 
 
 def _spent_link(status: int, what_next: str) -> Response[str]:
-    return page(
+    return html_page(
         "This link no longer works",
         paragraphs("It has expired, was already used, or a newer link replaced it.", what_next),
         status=status,
@@ -81,7 +81,7 @@ def _spent_link(status: int, what_next: str) -> Response[str]:
 
 
 def _verification_form(token: str) -> Response[str]:
-    return page(
+    return html_page(
         "Confirm your e-mail address",
         f"""<p>Confirm that this address is yours to finish setting up your Atriz account.</p>
 <form method="post" action="verify-email">
@@ -97,7 +97,7 @@ def _reset_form(token: str, problem: str | None = None, status: int = 200) -> Re
     alert = (
         f'<p class="problem" id="problem" role="alert">{escape(problem)}</p>\n' if problem else ""
     )
-    return page(
+    return html_page(
         "Choose a new password",
         f"""{alert}<form method="post" action="password-reset">
 <input type="hidden" name="token" value="{escape(token)}">
@@ -140,7 +140,7 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str
             else "The service is busy. Try again in a moment."
         )
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return page(HTTPStatus(status).phrase, paragraphs(detail), status=status, headers=headers)
+    return html_page(HTTPStatus(status).phrase, paragraphs(detail), status=status, headers=headers)
 
 
 class LinkPagesController(Controller):
@@ -177,7 +177,7 @@ class LinkPagesController(Controller):
             if _field_problem(exc, "token") is None:
                 raise
             return _spent_link(exc.status, "Sign in and ask for a new verification mail.")
-        return page(
+        return html_page(
             "Address confirmed",
             paragraphs("Your e-mail address is confirmed. You can close this page."),
         )
@@ -213,7 +213,7 @@ class LinkPagesController(Controller):
             if reason is None:
                 raise
             return _reset_form(data.token, f"The new password {reason}.", exc.status)
-        return page(
+        return html_page(
             "Password changed",
             paragraphs(
                 "Your password is changed, and every session signed in with the old one has "

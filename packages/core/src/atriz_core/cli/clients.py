@@ -15,29 +15,20 @@ from atriz_core.clients import repository, services
 from atriz_core.clients.repository import ClientRecord
 from atriz_core.clients.schemas import ClientCreate
 from atriz_core.errors import DomainError
+from atriz_core.kit.settings import development_client_secret
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.opaque import hash_token
 from atriz_database import Environment, RefusedError
 from atriz_database.pool import connect
 from atriz_database.services import default_host, load_services
+from atriz_database.settings import env_str
 
-__all__ = [
-    "DEV_CLIENT_SECRET_PREFIX",
-    "dev_client_secret",
-    "ensure_dev_clients",
-    "register_client_commands",
-]
+__all__ = ["ensure_dev_clients", "register_client_commands"]
 
-DEV_CLIENT_SECRET_PREFIX = "atriz-dev-client-secret-"  # noqa: S105 - documented in seeds/30_clients.sql
 CALLBACK_PATH = "/auth/callback"
 """Where every app receives its sign-in's code; the development clients are registered with it."""
 
 T = TypeVar("T")
-
-
-def dev_client_secret(client_id: str) -> str:
-    """The secret of a development client (`seeds/30_clients.sql`, `atriz dev`)."""
-    return f"{DEV_CLIENT_SECRET_PREFIX}{client_id}"
 
 
 def _run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -126,14 +117,16 @@ async def _ensure_dev_clients(connection: asyncpg.Connection, host: str) -> list
     for spec in load_services().values():
         if spec.name == "core":
             continue
-        base = f"http://{host}:{spec.port}"
+        # Where the kit says the app is reached (`<PREFIX>_PUBLIC_URL`, else its port here).
+        public_url = env_str(f"{spec.port_env.removesuffix('_PORT')}_PUBLIC_URL")
+        base = (public_url or f"http://{host}:{spec.port}").rstrip("/")
         client = await repository.get_client(connection, spec.name)
         if client is None:
             await repository.insert_client(
                 connection,
                 client_id=spec.name,
                 name=spec.name,
-                secret_hash=hash_token(dev_client_secret(spec.name)),
+                secret_hash=hash_token(development_client_secret(spec.name)),
                 redirect_uris=[f"{base}{CALLBACK_PATH}"],
                 post_logout_redirect_uris=[f"{base}/"],
                 first_party=True,
@@ -142,15 +135,15 @@ async def _ensure_dev_clients(connection: asyncpg.Connection, host: str) -> list
             await repository.add_redirect_uris(
                 connection, spec.name, f"{base}{CALLBACK_PATH}", f"{base}/"
             )
-        lines.append(
-            f"  {spec.name}: secret {dev_client_secret(spec.name)}, callback {base}{CALLBACK_PATH}"
-        )
+        secret = development_client_secret(spec.name)
+        lines.append(f"  {spec.name}: secret {secret}, callback {base}{CALLBACK_PATH}")
     return lines
 
 
 def ensure_dev_clients() -> None:
     """`atriz dev`: every app served is a first-party confidential client, whose callback is
-    `http://HOST:PORT/auth/callback` on the port it serves on, with the development secret."""
+    `<public URL>/auth/callback` (`http://HOST:PORT` on the port it serves on, unless the app's
+    `<PREFIX>_PUBLIC_URL` says otherwise), with the development secret."""
     settings = CoreSettings.from_env()
     if settings.environment is Environment.PRODUCTION:
         raise RefusedError("development clients are refused in production")

@@ -36,6 +36,11 @@ from prometheus_client.registry import Collector
 from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
 from atriz_core.client.revocations import Revocations
 from atriz_core.client.verifier import JwksKeys, TokenVerifier
+from atriz_core.kit.browser_sign_in import (
+    BrowserClient,
+    BrowserSignInController,
+    browser_sign_in,
+)
 from atriz_core.kit.database import (
     database_dependencies,
     pool_lifespan,
@@ -195,12 +200,22 @@ def app_service(
     lifespan: Sequence[Lifespan] = (),
 ) -> Litestar:
     """An app's service, from its settings: its database and `atriz_shared` through its reader
-    login, core's tokens checked with the keys at `settings.jwks_url` for the app's audience.
+    login, core's tokens checked with the keys at `settings.jwks_url` for the app's audience,
+    and browser sign-in through core (`/auth/login`, `/auth/callback`, `/auth/logout`: see
+    `atriz_core.kit.browser_sign_in`; the app's pages call `signed_in_user`).
     Tests pass a `verifier` that trusts their own signing key."""
+    browser_client = BrowserClient(
+        service=settings.service,
+        client_id=settings.oidc_client_id or settings.service,
+        client_secret=settings.oidc_client_secret,
+        public_url=settings.public_url or f"http://127.0.0.1:{settings.port}",
+        core_url=settings.core_url,
+        issuer=settings.issuer,
+    )
     return create_service(
         name=settings.service,
         description=description,
-        route_handlers=route_handlers,
+        route_handlers=[*route_handlers, BrowserSignInController],
         verifier=verifier
         or TokenVerifier(
             JwksKeys(settings.jwks_url), issuer=settings.issuer, audience=settings.service
@@ -213,7 +228,7 @@ def app_service(
         metrics_token=settings.metrics_token,
         max_body_bytes=settings.max_body_bytes,
         user_events=user_events,
-        lifespan=lifespan,
+        lifespan=[browser_sign_in(browser_client), *lifespan],
     )
 
 

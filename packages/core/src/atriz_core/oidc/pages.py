@@ -1,7 +1,9 @@
 """The pages of core's OpenID Connect provider: sign-in, consent, sign-out, and their errors.
 
 Plain HTML forms with labels tied to their fields, no script; every form carries its CSRF token
-(`csrf.py`). Built on `atriz_core.html`, so every page forbids framing and script.
+(`csrf.py`). Built on `atriz_core.kit.html`, so every page forbids framing and script;
+`form_targets` are the origins where a form's redirects end (browsers apply `form-action` to
+them).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from html import escape
 
 from litestar import Response
 
-from atriz_core.html import page, paragraphs
+from atriz_core.kit.html import html_page, paragraphs
 
 __all__ = [
     "consent_page",
@@ -48,12 +50,12 @@ def sign_in_page(
     invalid = ' aria-invalid="true" aria-describedby="problem"' if problem else ""
     lead = f"Sign in to continue to {client_name}." if client_name else "Sign in to your account."
     hidden = [("csrf_token", csrf_token), *([("return_to", return_to)] if return_to else [])]
-    return page(
+    return html_page(
         "Sign in to Atriz",
         f"""{alert}<p>{escape(lead)}</p>
 <form method="post" action="/oauth/sign-in">
 {_hidden(hidden)}
-<label for="email">E-mail address</label>
+<label for="email">Email address</label>
 <input type="email" id="email" name="email" autocomplete="username" required
  value="{escape(email)}"{invalid}>
 <label for="password">Password</label>
@@ -62,14 +64,14 @@ def sign_in_page(
 <button type="submit">Sign in</button>
 </form>""",
         status=status,
-        form_targets=form_targets,
+        extra_form_actions=form_targets,
         headers=headers,
     )
 
 
 def signed_in_page(name: str, email: str, csrf_token: str) -> Response[str]:
     """Core's sign-in page for a browser that is signed in already."""
-    return page(
+    return html_page(
         "Signed in",
         f"""{paragraphs(f"You are signed in as {name} ({email}).")}
 <form method="post" action="/oauth/logout">
@@ -95,7 +97,7 @@ def consent_page(
         "email": "your e-mail address",
     }
     items = "\n".join(f"<li>{escape(wants[s])}</li>" for s in scopes if s in wants)
-    return page(
+    return html_page(
         f"Allow {client_name}?",
         f"""<p>{escape(client_name)} asks to sign you in as {escape(user_email)} and to know:</p>
 <ul>
@@ -106,7 +108,7 @@ def consent_page(
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>""",
-        form_targets=form_targets,
+        extra_form_actions=form_targets,
     )
 
 
@@ -117,19 +119,19 @@ def sign_out_page(
     out (any site could embed it)."""
     from_client = f" {client_name} asks to sign you out." if client_name else ""
     question = f"Sign out of Atriz and of every app you signed in to with it?{from_client}"
-    return page(
+    return html_page(
         "Sign out of Atriz?",
         f"""{paragraphs(question)}
 <form method="post" action="/oauth/logout">
 {_hidden(fields)}
 <button type="submit">Sign out</button>
 </form>""",
-        form_targets=form_targets,
+        extra_form_actions=form_targets,
     )
 
 
 def signed_out_page() -> Response[str]:
-    return page(
+    return html_page(
         "Signed out",
         paragraphs("You are signed out of Atriz and of the apps you used it for."),
     )
@@ -140,4 +142,4 @@ def error_page(
 ) -> Response[str]:
     """An error shown to the user: never a redirect to where the request asked to go."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return page(title, paragraphs(detail), status=status, headers=headers)
+    return html_page(title, paragraphs(detail), status=status, headers=headers)

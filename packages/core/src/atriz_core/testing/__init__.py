@@ -16,6 +16,7 @@ core's service:
 | `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens` |
 | `matrix` | `make_actors`, `assert_authorization_matrix` |
 | `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
+| `direct_sql` | `DirectSql` (an app double's `sql`, `rows`), `fetch_value`, `fetch_rows` |
 | `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
 | `doubles` | `FrozenClock`, `MemoryMailer` |
 | `fixtures` | the pytest fixtures |
@@ -29,6 +30,7 @@ from atriz_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from atriz_core.testing.databases import DatabaseFactory, MigratedDatabase
+    from atriz_core.testing.direct_sql import DirectSql, fetch_rows, fetch_value
     from atriz_core.testing.doubles import FrozenClock, MemoryMailer
     from atriz_core.testing.fuzzing import (
         FuzzFailure,
@@ -75,6 +77,7 @@ __all__ = [
     "TEST_PASSWORD",
     "CoreHarness",
     "DatabaseFactory",
+    "DirectSql",
     "FrozenClock",
     "FuzzFailure",
     "FuzzReport",
@@ -90,6 +93,8 @@ __all__ = [
     "assert_openapi_fuzzing_passes",
     "assert_rejects_bad_tokens",
     "bad_tokens",
+    "fetch_rows",
+    "fetch_value",
     "fuzz_openapi",
     "make_actors",
     "protected_routes",
@@ -104,6 +109,9 @@ pytest_plugins = ["atriz_core.testing.fixtures"]
 _HOMES = {
     "DatabaseFactory": "databases",
     "MigratedDatabase": "databases",
+    "DirectSql": "direct_sql",
+    "fetch_rows": "direct_sql",
+    "fetch_value": "direct_sql",
     "FrozenClock": "doubles",
     "MemoryMailer": "doubles",
     "FuzzFailure": "fuzzing",

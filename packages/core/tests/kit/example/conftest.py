@@ -40,7 +40,7 @@ from atriz_core.kit.pagination_params import (
 )
 from atriz_core.kit.service import app_service
 from atriz_core.kit.settings import AppSettings
-from atriz_core.testing import DatabaseFactory, TokenMinter, serving
+from atriz_core.testing import DatabaseFactory, DirectSql, TokenMinter, serving
 from atriz_database import DatabaseSettings, DatabaseTarget, Environment
 
 HERE = Path(__file__).parent
@@ -198,17 +198,10 @@ def notes_settings(migrated_database: DatabaseFactory, core_database_url: str) -
 
 
 @dataclass
-class RunningNotes:
+class RunningNotes(DirectSql):
     app: Litestar
     client: AsyncClient
     settings: AppSettings
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
 
 
 @pytest.fixture
