@@ -111,6 +111,10 @@ def rollback_main(argv: list[str] | None = None, registry: TargetRegistry | None
 def status_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-status: applied, pending and drifted migrations; exit 1 on drift or a missing database.
 
+    `--fail-on-pending`: exit 1 while a migration is pending too, so that a deployment can wait
+    until the databases hold every migration its code ships (deploy/k8s: each service's
+    `wait-for-migrations` init container).
+
     `--health`: reachability, size, connections, the longest transaction, cache hits, dead rows
     and the slowest statements of each database instead; exit 1 if one is unreachable.
     """
@@ -122,11 +126,18 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
     parser.add_argument(
         "target", nargs="?", default=ALL, help=f"a registered target, or {ALL!r} (default)"
     )
+    parser.add_argument(
+        "--fail-on-pending",
+        action="store_true",
+        help="exit 1 while a migration is pending, too (wait for the migrate job with it)",
+    )
     parser.add_argument("--health", action="store_true", help="report database health instead")
     parser.add_argument("--json", action="store_true", help="with --health: one JSON document")
     args = parser.parse_args(argv)
     if args.json and not args.health:
         parser.error("--json goes with --health")
+    if args.fail_on_pending and args.health:
+        parser.error("--fail-on-pending does not go with --health")
 
     def health_body() -> int:
         reports = [
@@ -158,6 +169,8 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
             for migration_id in report.missing:
                 print(f"  MISSING  {migration_id}: applied, but its file is gone")
             problems += len(report.drifted) + len(report.missing)
+            if args.fail_on_pending:
+                problems += len(report.pending)
         return 1 if problems else 0
 
     run_command("db-status", health_body if args.health else body)
