@@ -51,9 +51,15 @@ class RunningSystem:
 
 
 @pytest.fixture
-def system(cli_env: dict[str, str]) -> Iterator[RunningSystem]:
+def system_settings() -> dict[str, str]:
+    """Variables a test module adds to the system's environment (it overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def system(cli_env: dict[str, str], system_settings: dict[str, str]) -> Iterator[RunningSystem]:
     """`atriz dev` started as a user starts it; stopped afterwards, with nothing left running."""
-    env = {**cli_env, "ATRIZ_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {**cli_env, "ATRIZ_ADMIN_PASSWORD": ADMIN_PASSWORD, **system_settings}
     process = start_atriz_dev(env)
     running = RunningSystem(process, env)
     try:
