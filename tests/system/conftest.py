@@ -54,13 +54,21 @@ class RunningSystem:
 
 
 @pytest.fixture
-def system(cli_env: dict[str, str], database_route: DatabaseRoute) -> Iterator[RunningSystem]:
+def system_settings() -> dict[str, str]:
+    """Variables a test module adds to the system's environment (it overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def system(
+    cli_env: dict[str, str], system_settings: dict[str, str], database_route: DatabaseRoute
+) -> Iterator[RunningSystem]:
     """`atriz dev` started as a user starts it; stopped afterwards, with nothing left running.
 
     Through PgBouncer (`database_route`), every database URL leads to it and each
     `*_DIRECT_URL` straight to PostgreSQL, with `ATRIZ_DB_POOLER=transaction`: `atriz dev`
     prepares the databases straight and the services serve through PgBouncer."""
-    env = {**cli_env, "ATRIZ_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {**cli_env, "ATRIZ_ADMIN_PASSWORD": ADMIN_PASSWORD, **system_settings}
     if database_route.pooled:
         for target in TargetRegistry.from_entry_points().select(ALL):
             direct = env[target.url_env]

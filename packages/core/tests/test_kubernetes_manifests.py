@@ -97,6 +97,7 @@ OPTIONAL_SECRETS = {
 SECRET_SETS = {"required-only": REQUIRED_SECRETS, "all-set": REQUIRED_SECRETS | OPTIONAL_SECRETS}
 # The Secret of the signing keys is mounted as files, not read into variables.
 SIGNING_KEYS_SECRET = "atriz-signing-keys"
+ID_TOKEN_KEYS_SECRET = "atriz-id-token-keys"
 
 REGISTERED = load_services()
 TARGETS = TargetRegistry.from_entry_points()
@@ -278,8 +279,11 @@ def start_pod_service(
         folder.mkdir(parents=True)
     environment = process_environment(container, resolved.environment, mounts)
     if spec.name == "core":
-        key_folder = environment["CORE_SIGNING_KEY_DIR"]
-        status, _ = run_as({"CORE_SIGNING_KEY_DIR": key_folder}, lambda: atriz(["keys", "rotate"]))
+        # `keys rotate` writes the first ID-token key where core's pod reads it.
+        key_folders = {
+            name: environment[name] for name in ("CORE_SIGNING_KEY_DIR", "CORE_ID_TOKEN_KEY_DIR")
+        }
+        status, _ = run_as(key_folders, lambda: atriz(["keys", "rotate"]))
         assert status == 0
     return start_service(spec, [str(arg) for arg in container["args"]], environment), resolved
 
@@ -452,7 +456,13 @@ def test_core_reads_its_signing_keys_from_a_secret_volume() -> None:
 
     assert not overridden
     volume = mounted_volumes(pod, container)[key_folder]
+    id_token_folder = next(
+        v["value"] for v in container["env"] if v["name"] == "CORE_ID_TOKEN_KEY_DIR"
+    )
+    id_token_volume = mounted_volumes(pod, container)[id_token_folder]
     assert volume["secret"]["secretName"] == SIGNING_KEYS_SECRET
+    assert id_token_volume["secret"]["secretName"] == ID_TOKEN_KEYS_SECRET
+    assert id_token_volume["secret"]["defaultMode"] & 0o007 == 0
     # Readable through the pod's group only: the files belong to root, the process to atriz.
     assert volume["secret"]["defaultMode"] & 0o007 == 0
     assert volume["secret"]["defaultMode"] & 0o040
@@ -514,8 +524,10 @@ def test_secrets_are_referenced_never_written_in(kustomization: str) -> None:
         for container in containers_of(pod):
             referenced |= resolve(container, objects, SECRET_SETS["all-set"]).secrets
             for variable in container.get("env") or []:
-                if re.search(r"PASSWORD|SECRET|TOKEN|_KEY$", variable["name"]):
-                    assert "value" not in variable, f"{variable['name']} is written in"
+                # A folder's path is no secret (CORE_ID_TOKEN_KEY_DIR), what is in it is.
+                name = variable["name"]
+                if re.search(r"PASSWORD|SECRET|TOKEN|_KEY$", name) and not name.endswith("_DIR"):
+                    assert "value" not in variable, f"{name} is written in"
     mounted = {
         volume["secret"]["secretName"]
         for _, pod in pod_specs(objects)
@@ -525,7 +537,7 @@ def test_secrets_are_referenced_never_written_in(kustomization: str) -> None:
 
     assert of_kind(objects, "Secret") == []
     assert referenced == set(SECRET_SETS["all-set"]), "a referenced key needs a test value"
-    assert mounted == {SIGNING_KEYS_SECRET}
+    assert mounted == {SIGNING_KEYS_SECRET, ID_TOKEN_KEYS_SECRET}
     assert not [
         value for value in SECRET_SETS["all-set"].values() if value in _rendered(kustomization)
     ]

@@ -35,7 +35,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -53,7 +53,12 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from atriz_core.client.litestar import PUBLIC, VERIFIER_STATE_KEY
-from atriz_core.client.verifier import InvalidTokenError, Principal, TokenVerifier
+from atriz_core.client.verifier import (
+    InvalidTokenError,
+    Principal,
+    RevokedTokenError,
+    TokenVerifier,
+)
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.html import escape, html_page, paragraphs
 
@@ -377,29 +382,41 @@ async def signed_in_user(
         return None
     access_token = row["access_token"]
     if row["expiring"]:
-        refreshed = await _refresh(request, conn, id_hash)
-        if refreshed is None:
-            await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1", id_hash)
-            return None
-        access_token = refreshed
+        access_token = await _refresh(request, conn, id_hash)
     verifier: TokenVerifier = request.app.state[VERIFIER_STATE_KEY]
     try:
-        return await verifier.verify(access_token)
+        if access_token is not None:
+            return await verifier.verify(access_token)
+    except RevokedTokenError:
+        # Core revokes a user's access tokens as a whole (a sign-out, a role change): this
+        # session's refresh token still works if core did not end this very session, and a
+        # token refreshed past the revocation is good again.
+        refreshed = await _refresh(request, conn, id_hash, revoked=access_token)
+        with suppress(InvalidTokenError):
+            if refreshed is not None:
+                return await verifier.verify(refreshed)
     except InvalidTokenError:
-        await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1", id_hash)
-        return None
+        pass
+    await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1", id_hash)
+    return None
 
 
 async def _refresh(
-    request: Request[Any, Any, Any], conn: asyncpg.Connection, id_hash: bytes
+    request: Request[Any, Any, Any],
+    conn: asyncpg.Connection,
+    id_hash: bytes,
+    *,
+    revoked: str | None = None,
 ) -> str | None:
-    """A fresh access token for the session (None: core refused to refresh it). The row stays
-    locked meanwhile: a second tab waits, then finds the token the first one got."""
+    """A fresh access token for the session (None: core refused to refresh it), when its own
+    is about to expire or is `revoked`. The row stays locked meanwhile: a second tab waits,
+    then finds the token the first one got instead of refreshing again."""
     async with conn.transaction():
         row = await conn.fetchrow(_LOCK_SESSION, id_hash, REFRESH_MARGIN_SECONDS)
         if row is None or not row["refresh_token"]:
             return None
-        if not row["expiring"]:
+        replaced = row["access_token"] != revoked if revoked else not row["expiring"]
+        if replaced:
             return str(row["access_token"])
         try:
             tokens = await provider_of(request).refresh(row["refresh_token"])
@@ -570,8 +587,7 @@ class BrowserSignInController(Controller):
         """End this app's session, then core's (which ends every app's)."""
         provider = provider_of(request)
         client = provider.client
-        origin = request.headers.get("origin")
-        if origin is not None and origin != client.public_url:
+        if _cross_site(request, client.public_url):
             return _problem_page(
                 "Not signed out", "The request came from another site.", status=403
             )
@@ -586,6 +602,17 @@ class BrowserSignInController(Controller):
             status_code=303,
             cookies=[Cookie(key=client.session_cookie, value="", path="/", max_age=0)],
         )
+
+
+def _cross_site(request: Request[Any, Any, Any], public_url: str) -> bool:
+    """Whether a post came from another site. The browser's fetch metadata says so first: the
+    app's pages send no referrer, and a browser then sends `Origin: null` even for the app's own
+    forms. Without it, a named `Origin` must be the app's own."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin is not None and origin != public_url
 
 
 def browser_sign_in(client: BrowserClient) -> Any:

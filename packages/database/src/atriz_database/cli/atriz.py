@@ -74,6 +74,10 @@ def _dev(serve: bool) -> int:
         if ":" in reachable:
             reachable = f"[{reachable}]"  # an IPv6 address in a URL
         os.environ.setdefault("ATRIZ_CORE_URL", f"http://{reachable}:{services['core'].port}")
+        # Browsers go to core's sign-in where it really is, and tokens name it as their issuer,
+        # in every service alike. Cookies are per host, not per port: core's (`atriz_session`,
+        # `atriz_csrf`) and each app's (`atriz_<app>_...`) are named apart.
+        os.environ.setdefault("CORE_PUBLIC_URL", f"http://{reachable}:{services['core'].port}")
     return _serve_all(host)
 
 
