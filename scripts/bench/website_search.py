@@ -171,7 +171,13 @@ def run(base: str, url: str, one_word: list[str], two_words: list[str], rounds: 
     def sql(q: str) -> Callable[[], object]:
         return lambda: loop.run_until_complete(
             repository.search_live_articles(
-                connection, q, author=None, tag=None, after=None, fetch=SEARCH_PAGE + 1
+                connection,
+                q,
+                author=None,
+                tag=None,
+                after=None,
+                fetch=SEARCH_PAGE + 1,
+                snippets=SEARCH_PAGE,
             )
         )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from atriz_core.testing import UserFactory
@@ -242,3 +244,46 @@ async def test_concurrent_batches_of_one_vehicle_store_each_point_once(
     assert sum(a.json()["new"] for a in answers) == 300
     assert mextrack.in_flight.peak >= 2, "the batches overlapped"
     assert await mextrack.sql("SELECT count(*) FROM positions") == 300
+
+
+async def test_a_batch_queued_behind_the_vehicle_lock_sees_what_the_holder_stored(
+    mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
+) -> None:
+    """The batch reads the stored points after it gets the vehicle's lock (a new snapshot under
+    READ COMMITTED), so points committed by the transaction it waited for are duplicates, not
+    a unique violation in its COPY."""
+    owner = await make_user()
+    vehicle = await mextrack.vehicle(owner)
+    points = helpers.drive(now - timedelta(hours=1), 20)
+    holder = await asyncpg.connect(mextrack.settings.database_url)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute(
+            "SELECT 1 FROM vehicles WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(vehicle["id"])
+        )
+        batch = asyncio.create_task(mextrack.post_points(vehicle["id"], points, owner.headers))
+        for _ in range(200):
+            waiting = await holder.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the batch waits for the vehicle's lock"
+        await holder.execute(
+            "INSERT INTO positions (vehicle_id, recorded_at, latitude, longitude, speed_kmh,"
+            " heading) SELECT $1, t, 19.43, -99.13, 30, 90 FROM unnest($2::timestamptz[]) AS t",
+            uuid.UUID(vehicle["id"]),
+            [datetime.fromisoformat(p["recorded_at"]) for p in points[5:15]],
+        )
+        await transaction.commit()
+        response = await batch
+    finally:
+        await holder.close()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["new"] == 10
+    assert response.json()["duplicate"] == 10
+    assert await mextrack.sql("SELECT count(*) FROM positions") == 20

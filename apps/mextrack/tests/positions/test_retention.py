@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,10 @@ async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
     old, older = now - timedelta(days=9), now - timedelta(days=10)
     await mextrack.store(parked["id"], helpers.drive(older, 5), owner.headers)
     await mextrack.store(parked["id"], helpers.drive(old, 5), owner.headers)
-    recent = now - timedelta(days=4, hours=12)
+    # The first minute of the day holding the cutoff (now - 5 days): older than the cutoff,
+    # yet kept, its day being kept whole.
+    cutoff = (now - timedelta(days=5)).astimezone(UTC)
+    recent = datetime.combine(cutoff.date(), time(), UTC)
     await mextrack.store(driving["id"], helpers.drive(recent, 5), owner.headers)
 
     partitions = (
@@ -70,6 +73,8 @@ async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
         assert await mextrack.sql("SELECT to_regclass($1)::text", name) is None
     # The day holding the cutoff stays whole, as does everything after it.
     assert set(await mextrack.sql(partitions)) == before - expected
+    cutoff_day = f"positions_p{cutoff:%Y%m%d}"
+    assert await mextrack.sql("SELECT to_regclass($1)::text", cutoff_day) == cutoff_day
     latest = await mextrack.rows("SELECT vehicle_id FROM latest_positions")
     assert {str(row[0]) for row in latest} == {parked["id"], driving["id"]}
     assert "dropped 0 partition(s)" in run_retention(mextrack.settings, "--days", "5")

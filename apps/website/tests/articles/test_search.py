@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from atriz_core.testing import UserFactory
+from atriz_database.pool import connect
+from atriz_website.articles import repository
+from atriz_website.articles.languages import CONFIGURATIONS
 
 Website = Any  # the `website` fixture's value (conftest.Website)
 
@@ -177,3 +180,37 @@ async def test_a_hit_deep_in_a_long_body_is_highlighted(
     assert [hit["title"] for hit in hits] == ["Needle in the title", "Long read"]
     assert "<mark>needle</mark>" in hits[1]["snippet_html"].lower()
     assert len(hits[1]["snippet_html"]) < 1000
+
+
+async def test_only_the_page_shown_gets_snippets(website: Website, make_user: UserFactory) -> None:
+    """The search fetches one row past the page (it tells that another page follows): that
+    row's snippet, never shown, is never computed."""
+    author = await make_user()
+    for n in range(3):
+        await website.published(author, title=f"Note {n}", body=f"The lantern, {n} times.")
+    connection = await connect(website.settings.database_url)
+    try:
+        hits = await repository.search_live_articles(
+            connection, "lantern", author=None, tag=None, after=None, fetch=3, snippets=2
+        )
+    finally:
+        await connection.close()
+
+    assert [summary.snippet_html is not None for summary, _ in hits] == [True, True, False]
+    assert all("<mark>lantern</mark>" in (s.snippet_html or "") for s, _ in hits[:2])
+
+
+async def test_every_language_has_its_own_search_index(website: Website) -> None:
+    """A search matches each language through an index whose predicate names that language,
+    so the match needs no second look at the article's vector; a language without one would
+    make every search scan the table."""
+    definitions = [
+        row[0]
+        for row in await website.rows(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'articles'"
+            " AND indexdef LIKE '%USING gin (search)%'"
+        )
+    ]
+
+    for language in CONFIGURATIONS:
+        assert any(f"language = '{language}'::text" in d for d in definitions), language

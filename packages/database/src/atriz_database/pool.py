@@ -55,6 +55,14 @@ def _encode_json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
+def _encode_uuid(value: uuid.UUID | str) -> bytes:
+    return (value if isinstance(value, uuid.UUID) else uuid.UUID(value)).bytes
+
+
+def _decode_uuid(data: bytes) -> uuid.UUID:
+    return uuid.UUID(bytes=data)
+
+
 async def _init_connection(connection: asyncpg.Connection) -> None:
     # Codecs are per connection; `init` runs once for each connection the pool opens.
     for type_name in ("json", "jsonb"):
@@ -62,9 +70,10 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
             type_name, encoder=_encode_json, decoder=msgspec.json.decode, schema="pg_catalog"
         )
     # Plain `uuid.UUID` values rather than asyncpg's own subclass, so they compare, hash and
-    # serialise the same everywhere in the application.
+    # serialise the same everywhere in the application. In the binary format, which COPY
+    # (`copy_records_to_table`) needs for every column it is given.
     await connection.set_type_codec(
-        "uuid", encoder=str, decoder=uuid.UUID, schema="pg_catalog", format="text"
+        "uuid", encoder=_encode_uuid, decoder=_decode_uuid, schema="pg_catalog", format="binary"
     )
 
 

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from atriz_core.kit.pagination import Keyset
-from atriz_mextrack.positions.schemas import DayStats, LatestPosition, Position, Stats
+from atriz_mextrack.positions.schemas import DayStats, LatestPosition, PointIn, Position, Stats
+from atriz_mextrack.positions.track import StoredFix
 
 __all__ = [
     "BY_TIME",
     "BY_VEHICLE",
-    "STAGING_COLUMNS",
-    "Stored",
+    "COPY_COLUMNS",
+    "copy_positions",
     "count_jumps",
     "list_latest",
     "list_positions",
-    "stage_points",
+    "move_latest",
     "stats",
     "stats_by_day",
-    "store_staged",
+    "stored_neighbours",
 ]
 
 BY_TIME = Keyset("mextrack.positions.by_time", ("recorded_at",))
@@ -32,8 +32,20 @@ _COLUMNS = (
     "recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m,"
     " quality, received_at"
 )
-STAGING_COLUMNS = (
-    "ordinal",
+# The stored points a batch is judged and deduplicated against (`track.judge`): those in its
+# time range, and the two on either side. $1 vehicle, $2 and $3 the batch's first and last fix.
+_NEIGHBOURS = """
+SELECT recorded_at, latitude, longitude FROM positions
+WHERE vehicle_id = $1 AND recorded_at BETWEEN $2 AND $3
+UNION ALL
+(SELECT recorded_at, latitude, longitude FROM positions
+ WHERE vehicle_id = $1 AND recorded_at < $2 ORDER BY recorded_at DESC LIMIT 2)
+UNION ALL
+(SELECT recorded_at, latitude, longitude FROM positions
+ WHERE vehicle_id = $1 AND recorded_at > $3 ORDER BY recorded_at LIMIT 2)
+"""
+COPY_COLUMNS = (
+    "vehicle_id",
     "recorded_at",
     "latitude",
     "longitude",
@@ -41,125 +53,27 @@ STAGING_COLUMNS = (
     "heading",
     "altitude_m",
     "accuracy_m",
+    "quality",
 )
-
-# A batch goes through a temporary table of the session (emptied at every commit): COPY is the
-# fastest way in, and from there one INSERT skips duplicates (those repeated in the batch, and
-# those already stored, read in the same statement: the caller holds the vehicle's row lock, so
-# no other batch of the vehicle commits meanwhile) and judges each point against its
-# neighbours, stored ones included, in SQL.
-_STAGING = """
-CREATE TEMPORARY TABLE IF NOT EXISTS positions_staging (
-    ordinal integer NOT NULL,
-    recorded_at timestamptz NOT NULL,
-    latitude double precision NOT NULL,
-    longitude double precision NOT NULL,
-    speed_kmh real NOT NULL,
-    heading real NOT NULL,
-    altitude_m real,
-    accuracy_m real
-) ON COMMIT DELETE ROWS
-"""
-
-# $1 vehicle, $2 the speed limit (km/h), $3 and $4 the batch's first and last fix.
-#
-# A point is a `jump` when its implied speed from both neighbours exceeds the limit (a spike
-# out and back); at either end of the track, where it has one neighbour, when the speed from
-# that neighbour exceeds it while that neighbour agrees with its own other neighbour. So one
-# wild fix is flagged, the fix after it is not (it agrees with the track), a genuine gap
-# (a ferry, a tracker switched off) flags nothing once the next fix confirms it, and a first
-# wild fix does not condemn the good ones after it. Neighbours are the points already stored
-# (two on each side of the batch, and those among it) as well as the batch's own. Stored
-# points keep the quality they were given.
-_STORE = """
-WITH batch AS (
-    SELECT DISTINCT ON (recorded_at)
-        recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m
-    FROM positions_staging
-    ORDER BY recorded_at, ordinal
-),
-stored AS (
-    SELECT recorded_at, latitude, longitude FROM positions
-    WHERE vehicle_id = $1 AND recorded_at BETWEEN $3 AND $4
-    UNION ALL
-    (SELECT recorded_at, latitude, longitude FROM positions
-     WHERE vehicle_id = $1 AND recorded_at < $3 ORDER BY recorded_at DESC LIMIT 2)
-    UNION ALL
-    (SELECT recorded_at, latitude, longitude FROM positions
-     WHERE vehicle_id = $1 AND recorded_at > $4 ORDER BY recorded_at LIMIT 2)
-),
-track AS (
-    SELECT recorded_at, latitude, longitude, NULL::real AS speed_kmh, NULL::real AS heading,
-           NULL::real AS altitude_m, NULL::real AS accuracy_m, false AS fresh
-    FROM stored
-    UNION ALL
-    SELECT b.recorded_at, b.latitude, b.longitude, b.speed_kmh, b.heading, b.altitude_m,
-           b.accuracy_m, true
-    FROM batch b
-    WHERE NOT EXISTS (SELECT FROM stored s WHERE s.recorded_at = b.recorded_at)
-),
--- The implied speed (km/h) from the previous point.
-steps AS (
-    SELECT *,
-        great_circle_m(lag(latitude) OVER w, lag(longitude) OVER w, latitude, longitude) * 3.6
-            / extract(epoch FROM recorded_at - lag(recorded_at) OVER w) AS speed_in
-    FROM track
-    WINDOW w AS (ORDER BY recorded_at)
-),
-judged AS (
-    SELECT *,
-        CASE
-            WHEN speed_in IS NOT NULL AND lead(speed_in) OVER w IS NOT NULL
-                THEN speed_in > $2 AND lead(speed_in) OVER w > $2
-            WHEN speed_in IS NOT NULL
-                THEN speed_in > $2 AND coalesce(lag(speed_in) OVER w <= $2, false)
-            WHEN lead(speed_in) OVER w IS NOT NULL
-                THEN lead(speed_in) OVER w > $2
-                     AND coalesce(lead(speed_in, 2) OVER w <= $2, false)
-            ELSE false
-        END AS is_jump
-    FROM steps
-    WINDOW w AS (ORDER BY recorded_at)
-),
-inserted AS (
-    INSERT INTO positions (
-        vehicle_id, recorded_at, latitude, longitude, speed_kmh, heading, altitude_m,
-        accuracy_m, quality
-    )
-    SELECT $1, recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m,
-           CASE WHEN is_jump THEN 'jump' ELSE 'ok' END
-    FROM judged
-    WHERE fresh
-    RETURNING recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m,
-              received_at, quality
-),
-latest AS (
-    INSERT INTO latest_positions AS current (
-        vehicle_id, recorded_at, latitude, longitude, speed_kmh, heading, altitude_m,
-        accuracy_m, received_at
-    )
-    SELECT $1, recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m,
-           received_at
-    FROM inserted
-    WHERE quality = 'ok'
-    ORDER BY recorded_at DESC
-    LIMIT 1
-    ON CONFLICT (vehicle_id) DO UPDATE SET
-        recorded_at = excluded.recorded_at,
-        latitude = excluded.latitude,
-        longitude = excluded.longitude,
-        speed_kmh = excluded.speed_kmh,
-        heading = excluded.heading,
-        altitude_m = excluded.altitude_m,
-        accuracy_m = excluded.accuracy_m,
-        received_at = excluded.received_at
-    WHERE excluded.recorded_at > current.recorded_at
-    RETURNING 1
+# Moved only by a newer fix: a late batch never takes it back. `received_at` is now(), the
+# transaction's time, as the copied rows' default.
+_MOVE_LATEST = """
+INSERT INTO latest_positions AS current (
+    vehicle_id, recorded_at, latitude, longitude, speed_kmh, heading, altitude_m, accuracy_m,
+    received_at
 )
-SELECT count(*) AS new,
-       count(*) FILTER (WHERE quality = 'jump') AS jump,
-       (SELECT count(*) FROM latest) > 0 AS latest_moved
-FROM inserted
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+ON CONFLICT (vehicle_id) DO UPDATE SET
+    recorded_at = excluded.recorded_at,
+    latitude = excluded.latitude,
+    longitude = excluded.longitude,
+    speed_kmh = excluded.speed_kmh,
+    heading = excluded.heading,
+    altitude_m = excluded.altitude_m,
+    accuracy_m = excluded.accuracy_m,
+    received_at = excluded.received_at
+WHERE excluded.recorded_at > current.recorded_at
+RETURNING true
 """
 
 _PAGE = f"""
@@ -215,29 +129,52 @@ WHERE vehicle_id = $1 AND recorded_at >= $2 AND recorded_at < $3 AND quality = '
 """
 
 
-@dataclass(frozen=True)
-class Stored:
-    new: int
-    jump: int
-    latest_moved: bool
+async def stored_neighbours(
+    conn: asyncpg.Connection, vehicle_id: uuid.UUID, first: datetime, last: datetime
+) -> list[StoredFix]:
+    """The vehicle's stored points from `first` to `last`, and two on either side."""
+    rows = await conn.fetch(_NEIGHBOURS, vehicle_id, first, last)
+    return [StoredFix(*row) for row in rows]
 
 
-async def stage_points(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
-    """COPY `records` (in `STAGING_COLUMNS` order) into the session's staging table."""
-    await conn.execute(_STAGING)
-    await conn.copy_records_to_table("positions_staging", records=records, columns=STAGING_COLUMNS)
+async def copy_positions(
+    conn: asyncpg.Connection, vehicle_id: uuid.UUID, points: list[PointIn], jump: list[bool]
+) -> None:
+    """COPY `points` into `positions` (their partitions must exist), each `ok` or `jump`."""
+    await conn.copy_records_to_table(
+        "positions",
+        records=[
+            (
+                vehicle_id,
+                p.recorded_at,
+                p.latitude,
+                p.longitude,
+                p.speed_kmh,
+                p.heading,
+                p.altitude_m,
+                p.accuracy_m,
+                "jump" if flagged else "ok",
+            )
+            for p, flagged in zip(points, jump, strict=True)
+        ],
+        columns=COPY_COLUMNS,
+    )
 
 
-async def store_staged(
-    conn: asyncpg.Connection,
-    vehicle_id: uuid.UUID,
-    max_speed_kmh: float,
-    first: datetime,
-    last: datetime,
-) -> Stored:
-    """Insert the staged points that are new, judged, and move the latest position."""
-    row = await conn.fetchrow(_STORE, vehicle_id, max_speed_kmh, first, last)
-    return Stored(row["new"], row["jump"], row["latest_moved"])
+async def move_latest(conn: asyncpg.Connection, vehicle_id: uuid.UUID, point: PointIn) -> bool:
+    """Make `point` the vehicle's latest position if it is newer; whether it was."""
+    moved: bool | None = await conn.fetchval(
+        _MOVE_LATEST,
+        vehicle_id,
+        point.recorded_at,
+        point.latitude,
+        point.longitude,
+        point.speed_kmh,
+        point.heading,
+        point.altitude_m,
+        point.accuracy_m,
+    )
+    return moved is True
 
 
 async def list_positions(

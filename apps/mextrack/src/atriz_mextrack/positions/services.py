@@ -20,7 +20,7 @@ from atriz_core.errors import (
 )
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_mextrack.access import sees_all
-from atriz_mextrack.positions import partitions, repository
+from atriz_mextrack.positions import partitions, repository, track
 from atriz_mextrack.positions.schemas import (
     MAX_POINTS,
     IngestResult,
@@ -168,29 +168,21 @@ async def record_positions(
     missing = await partitions.missing_days(conn, first_day, last_day)
     if missing:
         await partitions.ensure_partitions(pool, missing)
-    await repository.stage_points(
-        conn,
-        [
-            (
-                ordinal,
-                p.recorded_at,
-                p.latitude,
-                p.longitude,
-                p.speed_kmh,
-                p.heading,
-                p.altitude_m,
-                p.accuracy_m,
-            )
-            for ordinal, p in enumerate(points)
-        ],
-    )
-    stored = await repository.store_staged(conn, vehicle_id, max_speed_kmh, first, last)
+    # Under the vehicle's lock (READ COMMITTED: this statement sees every batch of the vehicle
+    # committed before the lock was granted), so no other batch can store one of these fix
+    # times between this read and the COPY.
+    stored = await repository.stored_neighbours(conn, vehicle_id, first, last)
+    judged = track.judge(points, stored, max_speed_kmh)
+    if judged.new:
+        await repository.copy_positions(conn, vehicle_id, judged.new, judged.jump)
+    newest = judged.newest_ok()
+    latest_moved = newest is not None and await repository.move_latest(conn, vehicle_id, newest)
     return IngestResult(
         received=len(points),
-        new=stored.new,
-        duplicate=len(points) - stored.new,
-        jump=stored.jump,
-        latest_moved=stored.latest_moved,
+        new=len(judged.new),
+        duplicate=len(points) - len(judged.new),
+        jump=sum(judged.jump),
+        latest_moved=latest_moved,
     )
 
 

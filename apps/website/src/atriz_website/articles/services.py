@@ -85,7 +85,7 @@ async def list_live_articles(
         return cursors.page(rows, limit, repository.BY_PUBLICATION, _by_publication)
     after = cursors.position(cursor, repository.BY_RELEVANCE)
     hits = await repository.search_live_articles(
-        conn, query, author=author, tag=tag, after=after, fetch=limit + 1
+        conn, query, author=author, tag=tag, after=after, fetch=limit + 1, snippets=limit
     )
     for summary, _ in hits:
         summary.snippet_html = clean_snippet(summary.snippet_html or "")
