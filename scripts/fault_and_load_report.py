@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent
-FAULTS = ("postgres_restart.py", "pool_exhausted.py", "core_down.py")
+FAULTS = (
+    "postgres_restart.py",
+    "pool_exhausted.py",
+    "service_killed.py",
+    "migrator_killed.py",
+    "consumers_killed.py",
+    "core_down.py",
+)
 
 
 def run(script: Path, *args: str) -> tuple[int, str, float]:

@@ -47,7 +47,7 @@ def core_argon2() -> PasswordHasher:
     )
 
 
-def _server_url() -> str:
+def server_url() -> str:
     """The PostgreSQL server the benchmarks use: `ATRIZ_TEST_DATABASE_URL`'s, `PG*`, else the
     embedded one."""
     explicit = env_str("ATRIZ_TEST_DATABASE_URL")
@@ -63,7 +63,7 @@ def _server_url() -> str:
 @contextmanager
 def scratch_database(kind: str) -> Iterator[str]:
     """An empty database of its own, dropped afterwards."""
-    url = with_database(_server_url(), f"atriz_bench_{kind}_{uuid.uuid4().hex[:8]}")
+    url = with_database(server_url(), f"atriz_bench_{kind}_{uuid.uuid4().hex[:8]}")
     create_database(url)
     try:
         yield url

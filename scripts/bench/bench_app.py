@@ -12,9 +12,10 @@ middleware, a pool, problem details; no metrics, request id, log line or revocat
 benchmark measures what the kit's per-request work costs against it.
 
 Environment: `BENCH_DATABASE_URL` (its own database, with `bench_items`),
-`BENCH_SHARED_DATABASE_URL` (optional: `atriz_shared`), `BENCH_JWKS`, `BENCH_ISSUER`,
-`BENCH_TOKEN_CACHE_SIZE`, `BENCH_ENV` (log format: production writes JSON lines, the default),
-and the `BENCH_*` switches of `bench_toggles`.
+`BENCH_SHARED_DATABASE_URL` (optional: `atriz_shared`), `BENCH_SHARED_DIRECT_URL` (optional:
+`atriz_shared` straight, for the `LISTEN`, when the others go through PgBouncer),
+`BENCH_JWKS`, `BENCH_ISSUER`, `BENCH_TOKEN_CACHE_SIZE`, `BENCH_ENV` (log format: production
+writes JSON lines, the default), and the `BENCH_*` switches of `bench_toggles`.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def create_app() -> Litestar:
         verifier=_verifier(),
         database_url=os.environ["BENCH_DATABASE_URL"],
         shared_database_url=os.environ.get("BENCH_SHARED_DATABASE_URL") or None,
+        shared_direct_url=os.environ.get("BENCH_SHARED_DIRECT_URL") or None,
         environment=Environment(os.environ.get("BENCH_ENV", "production")),
     )
 

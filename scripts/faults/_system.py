@@ -7,6 +7,7 @@ Loopback only, and bounded in time: each script stops everything it started, wha
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import statistics
 import subprocess
@@ -54,7 +55,7 @@ class RunningSystem:
 
 
 @contextmanager
-def _scratch_environment(
+def scratch_environment(
     settings: dict[str, str],
 ) -> Iterator[tuple[ScratchCluster, dict[str, str]]]:
     """A scratch PostgreSQL, and an environment that points every command at it, with a free
@@ -81,7 +82,7 @@ def _scratch_environment(
 @contextmanager
 def running_system(**settings: str) -> Iterator[RunningSystem]:
     """A scratch PostgreSQL, and `atriz dev` on it (every database created, migrated, seeded)."""
-    with _scratch_environment(settings) as (cluster, env):
+    with scratch_environment(settings) as (cluster, env):
         services = load_services()
         process = start_atriz_dev(env)
         try:
@@ -112,12 +113,38 @@ class SeparateServices:
         """Stop one service (SIGTERM to its process group); its output."""
         return stop(self.processes[name], signal.SIGTERM, group=True)
 
+    def kill(self, name: str) -> None:
+        """`kill -9` of one service's whole process group (server and workers), no warning."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def start(self, name: str) -> None:
+        """Serve `name` again, as before, and wait until it answers `/health`."""
+        self.processes[name] = serve(name, self.env)
+        wait_until_healthy(int(self.env[load_services()[name].port_env]), self.processes[name])
+
+
+def serve(name: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`atriz serve NAME --workers 1` in a process group of its own, its output followed."""
+    process = subprocess.Popen(  # noqa: S603 - the project's own command
+        [str(BIN / "atriz"), "serve", name, "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    follow_output(process)
+    return process
+
 
 @contextmanager
 def running_services(**settings: str) -> Iterator[SeparateServices]:
     """A scratch PostgreSQL, its databases prepared by `atriz dev --no-serve`, and every
     service started on its own with `atriz serve NAME --workers 1`."""
-    with _scratch_environment(settings) as (cluster, env):
+    with scratch_environment(settings) as (cluster, env):
         prepared = subprocess.run(  # noqa: S603 - the project's own command
             [str(BIN / "atriz"), "dev", "--no-serve"],
             env=env,
@@ -128,27 +155,17 @@ def running_services(**settings: str) -> Iterator[SeparateServices]:
         )
         if prepared.returncode != 0:
             raise RuntimeError(f"atriz dev --no-serve failed: {prepared.stdout}{prepared.stderr}")
-        processes: dict[str, subprocess.Popen[str]] = {}
+        services = SeparateServices(cluster, env, {}, {})
         try:
             for spec in load_services().values():
-                processes[spec.name] = subprocess.Popen(  # noqa: S603 - the project's own command
-                    [str(BIN / "atriz"), "serve", spec.name, "--workers", "1"],
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    text=True,
-                    start_new_session=True,
-                )
-                follow_output(processes[spec.name])
-            urls = {}
-            for name, process in processes.items():
+                services.processes[spec.name] = serve(spec.name, env)
+            for name, process in services.processes.items():
                 port = int(env[load_services()[name].port_env])
                 wait_until_healthy(port, process)
-                urls[name] = f"http://127.0.0.1:{port}"
-            yield SeparateServices(cluster, env, processes, urls)
+                services.urls[name] = f"http://127.0.0.1:{port}"
+            yield services
         finally:
-            for name, process in processes.items():
+            for name, process in services.processes.items():
                 if process.poll() is None:
                     try:
                         stop(process, signal.SIGTERM, group=True)

@@ -11,6 +11,9 @@ import httpx
 import pytest
 
 from atriz_database.services import load_services
+from atriz_database.settings import POOLER_TRANSACTION
+from atriz_database.targets import ALL, TargetRegistry
+from atriz_database.testing import DatabaseRoute
 from atriz_database.testing_processes import (
     read_until,
     start_atriz_dev,
@@ -51,9 +54,27 @@ class RunningSystem:
 
 
 @pytest.fixture
-def system(cli_env: dict[str, str]) -> Iterator[RunningSystem]:
-    """`atriz dev` started as a user starts it; stopped afterwards, with nothing left running."""
-    env = {**cli_env, "ATRIZ_ADMIN_PASSWORD": ADMIN_PASSWORD}
+def system_settings() -> dict[str, str]:
+    """Variables a test module adds to the system's environment (it overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def system(
+    cli_env: dict[str, str], system_settings: dict[str, str], database_route: DatabaseRoute
+) -> Iterator[RunningSystem]:
+    """`atriz dev` started as a user starts it; stopped afterwards, with nothing left running.
+
+    Through PgBouncer (`database_route`), every database URL leads to it and each
+    `*_DIRECT_URL` straight to PostgreSQL, with `ATRIZ_DB_POOLER=transaction`: `atriz dev`
+    prepares the databases straight and the services serve through PgBouncer."""
+    env = {**cli_env, "ATRIZ_ADMIN_PASSWORD": ADMIN_PASSWORD, **system_settings}
+    if database_route.pooled:
+        for target in TargetRegistry.from_entry_points().select(ALL):
+            direct = env[target.url_env]
+            env[target.direct_url_env] = direct
+            env[target.url_env] = database_route.url(direct)
+        env["ATRIZ_DB_POOLER"] = POOLER_TRANSACTION
     process = start_atriz_dev(env)
     running = RunningSystem(process, env)
     try:

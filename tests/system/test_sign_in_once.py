@@ -73,6 +73,8 @@ def admin_post(system: RunningSystem, path: str, **body: Any) -> httpx.Response:
     )
 
 
+# And with every service through PgBouncer, `atriz dev` preparing the databases straight.
+@pytest.mark.pgbouncer
 def test_one_login_works_in_every_app_and_logout_all_ends_it_everywhere(
     system: RunningSystem,
 ) -> None:

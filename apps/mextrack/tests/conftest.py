@@ -10,14 +10,22 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
 from litestar import Litestar
 
-from atriz_core.testing import DatabaseFactory, InFlight, TestUser, TokenMinter, serving
+from atriz_core.testing import (
+    DatabaseFactory,
+    DirectSql,
+    InFlight,
+    TestUser,
+    TokenMinter,
+    app_databases,
+    serving,
+)
 from atriz_database import DatabaseSettings, Environment
+from atriz_database.testing import DatabaseRoute
 from atriz_mextrack.app import create_app
 from atriz_mextrack.settings import DEFAULT_MAX_BODY_BYTES, MextrackSettings
 
@@ -60,27 +68,12 @@ def drive(
 
 
 @dataclass
-class Mextrack:
+class Mextrack(DirectSql):
     app: Litestar
     client: AsyncClient
     settings: MextrackSettings
     in_flight: InFlight
     made: list[str] = field(default_factory=list)
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
-        finally:
-            await connection.close()
 
     async def vehicle(self, owner: TestUser, **fields: Any) -> dict[str, Any]:
         """A new vehicle of `owner`, through the API (201 asserted)."""
@@ -114,7 +107,7 @@ def token_minter() -> TokenMinter:
 
 @pytest.fixture
 def mextrack_settings(
-    migrated_database: DatabaseFactory, core_database_url: str
+    migrated_database: DatabaseFactory, core_database_url: str, database_route: DatabaseRoute
 ) -> MextrackSettings:
     own = migrated_database("mextrack")
     assert own.core_url == core_database_url
@@ -122,11 +115,13 @@ def mextrack_settings(
         service=SERVICE,
         environment=Environment.TEST,
         port=8002,
-        database_url=own.url,
-        shared_database_url=core_database_url,
         cursor_secret=b"mextrack test cursor secret, 32b",
-        database=DatabaseSettings(pool_min_size=1, pool_max_size=6, acquire_timeout=10),
         max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+        **app_databases(
+            database_route,
+            own,
+            DatabaseSettings(pool_min_size=1, pool_max_size=6, acquire_timeout=10),
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from httpx import ASGITransport, AsyncClient
 
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import TokenMinter, UserFactory, running_core, serving
+from atriz_core.testing import TokenMinter, UserFactory, beside, running_core, serving
 from atriz_mextrack.app import create_app
 from atriz_mextrack.settings import MextrackSettings
 
@@ -160,9 +160,8 @@ async def _not(condition: Callable[[], Awaitable[bool]]) -> bool:
 
 
 async def mextrack_sql(settings: MextrackSettings, sql: str, *args: Any) -> Any:
-    import asyncpg
 
-    connection = await asyncpg.connect(settings.database_url)
+    connection = await beside(settings.database_url)
     try:
         return await connection.fetchval(sql, *args)
     finally:

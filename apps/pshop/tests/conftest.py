@@ -9,20 +9,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
 from litestar import Litestar
 
 from atriz_core.testing import (
     DatabaseFactory,
+    DirectSql,
     InFlight,
     TestUser,
     TokenMinter,
     UserFactory,
+    app_databases,
     serving,
 )
 from atriz_database import DatabaseSettings, Environment
+from atriz_database.testing import DatabaseRoute
 from atriz_pshop.app import create_app
 from atriz_pshop.settings import PshopSettings
 
@@ -31,23 +33,27 @@ MANAGER, CASHIER = "pshop.manager", "pshop.cashier"
 
 
 @pytest.fixture
-def pshop_settings(migrated_database: DatabaseFactory, core_database_url: str) -> PshopSettings:
+def pshop_settings(
+    migrated_database: DatabaseFactory, core_database_url: str, database_route: DatabaseRoute
+) -> PshopSettings:
     own = migrated_database(SERVICE)
     assert own.core_url == core_database_url
     return PshopSettings(
         service=SERVICE,
         environment=Environment.TEST,
         port=8003,
-        database_url=own.url,
-        shared_database_url=core_database_url,
         cursor_secret=b"pshop test cursor secret, 32 by.",
-        database=DatabaseSettings(pool_min_size=1, pool_max_size=10, acquire_timeout=20),
         timezone="Europe/Madrid",
+        **app_databases(
+            database_route,
+            own,
+            DatabaseSettings(pool_min_size=1, pool_max_size=10, acquire_timeout=20),
+        ),
     )
 
 
 @dataclass
-class RunningPshop:
+class RunningPshop(DirectSql):
     """The app serving in the test's loop, its client, and helpers that go through its routes."""
 
     app: Litestar
@@ -57,22 +63,6 @@ class RunningPshop:
     manager: TestUser
     cashier: TestUser
     keys: list[str] = field(default_factory=list)
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        """One value read (or written) straight in the app's database."""
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-            return rows
-        finally:
-            await connection.close()
 
     async def product(self, stock: int = 10, **overrides: Any) -> dict[str, Any]:
         """A new product (through `POST /products` as the manager) with `stock` on hand."""

@@ -8,52 +8,51 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from atriz_core.testing import DatabaseFactory, InFlight, TestUser, TokenMinter, serving
+from atriz_core.testing import (
+    DatabaseFactory,
+    DirectSql,
+    InFlight,
+    TestUser,
+    TokenMinter,
+    app_databases,
+    serving,
+)
 from atriz_database import DatabaseSettings, Environment
+from atriz_database.testing import DatabaseRoute
 from atriz_website.app import create_app
 from atriz_website.settings import SERVICE, WebsiteSettings
 
 
 @pytest.fixture
-def website_settings(migrated_database: DatabaseFactory, core_database_url: str) -> WebsiteSettings:
+def website_settings(
+    migrated_database: DatabaseFactory, core_database_url: str, database_route: DatabaseRoute
+) -> WebsiteSettings:
     own = migrated_database("website")
+    assert own.core_url == core_database_url
     return WebsiteSettings(
         service=SERVICE,
         environment=Environment.TEST,
         port=8001,
-        database_url=own.url,
-        shared_database_url=core_database_url,
         cursor_secret=b"website test cursor secret, 32 b",
-        database=DatabaseSettings(pool_min_size=1, pool_max_size=8, acquire_timeout=5),
+        **app_databases(
+            database_route,
+            own,
+            DatabaseSettings(pool_min_size=1, pool_max_size=8, acquire_timeout=5),
+        ),
     )
 
 
 @dataclass
-class Website:
+class Website(DirectSql):
     """The app serving, its client, and direct SQL on its database for checks and set-up."""
 
     app: Any
     client: httpx.AsyncClient
     settings: WebsiteSettings
     in_flight: InFlight
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return list(await connection.fetch(sql, *args))
-        finally:
-            await connection.close()
 
     async def create(self, user: TestUser, **fields: Any) -> dict[str, Any]:
         """A new draft through POST /articles (201 asserted)."""

@@ -8,12 +8,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
 from atriz_core.client.user_events import DEACTIVATED, DELETED, EventCursor, UserEvent
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import UserFactory, running_core
+from atriz_core.testing import UserFactory, beside, running_core
 from atriz_website.settings import SERVICE
 from atriz_website.users import apply_user_event
 
@@ -84,7 +82,7 @@ async def test_the_policy_ignores_deactivation_and_is_harmless_applied_twice(
     def event(kind: str) -> UserEvent:
         return UserEvent(1, user.id, kind, datetime.now(UTC), EventCursor(1, 1))
 
-    connection = await asyncpg.connect(website.settings.database_url)
+    connection = await beside(website.settings.database_url)
     try:
         await apply_user_event(connection, event(DEACTIVATED))
         assert await connection.fetchval("SELECT count(*) FROM user_profiles") == 1

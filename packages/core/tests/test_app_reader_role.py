@@ -15,7 +15,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from atriz_core.client import UnknownUserError, check_users
 from atriz_core.db import target
-from atriz_core.testing import CoreHarness
+from atriz_core.testing import CoreHarness, beside
 from atriz_database.connections import drop_database
 from atriz_database.errors import MigrationError
 from atriz_database.migrations import applied_migration_ids, migrate, rollback
@@ -89,7 +89,7 @@ async def test_user_references_are_checked_in_one_query(
     assert failure.value.missing == [stranger]
     assert failure.value.problems[0].field == "driver_id"
 
-    admin = await asyncpg.connect(core_harness.settings.database_url)
+    admin = await beside(core_harness.settings.database_url)
     await admin.execute("UPDATE users SET is_active = false WHERE id = $1", bob)
     await admin.close()
     with pytest.raises(UnknownUserError):

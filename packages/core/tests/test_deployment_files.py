@@ -1,12 +1,12 @@
 """docker-compose.yml and the Dockerfile, checked against the code's own entry points and settings.
 
 No Docker engine runs on the build machines, so nothing here builds an image or starts a
-container. Instead each service is started the way its container starts it, minus Docker: the
-`atriz` command of the image's ENTRYPOINT runs with the compose file's `command`, in the
-environment the container would have (the Dockerfile's ENV, then the service's `environment`
-with the compose variables given test values), up to the moment it would exec granian; then the
-app is built from the factory granian would call, in the environment granian would get. The
-process environment is replaced by one that records every name the code looks up, so that:
+container. Instead each service is started the way its container starts it, minus Docker
+(`deployment_support.start_service`): the `atriz` command of the image's ENTRYPOINT runs with
+the compose file's `command`, in the environment the container would have (the Dockerfile's ENV,
+then the service's `environment` with the compose variables given test values), up to the moment
+it would exec granian; then the app is built from the factory granian would call. The process
+environment records every name the code looks up, so that:
 
 - every registered service (`atriz.services`) has a compose service that serves it, on the port
   it listens on, with a health check on that port's `/health`, after the migrate job;
@@ -23,11 +23,8 @@ point lands, and an app registered without a compose service fails
 
 from __future__ import annotations
 
-import importlib
-import os
 import re
 import shlex
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,15 +38,30 @@ from litestar import Litestar
 
 from atriz_core.kit.service import app_service
 from atriz_core.kit.settings import AppSettings, Env, app_fields
-from atriz_database.cli.atriz import main as atriz_main
 from atriz_database.cli.common import run_command, selected_targets
 from atriz_database.services import ServiceSpec, default_host, default_workers, load_services
 from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
 from atriz_database.urls import database_url
 
-ROOT = Path(__file__).resolve().parents[3]
+# Relative: pytest imports test modules by path (`--import-mode=importlib`), not from sys.path.
+from .deployment_support import (
+    INTERPRETER_VARIABLES,
+    ROOT,
+    Started,
+    atriz,
+    console_scripts,
+    dockerfile_stages,
+    exec_form,
+    member_project,
+    option,
+    reader_login_passwords,
+    run_as,
+    runtime_stage,
+    start_service,
+    workspace_members,
+)
+
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 
@@ -69,6 +81,12 @@ REQUIRED_VALUES = {
     "WEBSITE_READER_PASSWORD": "dLv_9UYJ9aTL2A2Wb7bh0Az8Nn1v9vJ_C_lcwwcnIZk",
     "MEXTRACK_READER_PASSWORD": "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
     "PSHOP_READER_PASSWORD": "16TOWrq9pq4DiftNogdLgnSoG_VA6chZmLxnCC8qh_Y",
+    "WEBSITE_PUBLIC_URL": "https://www.atriz.test",
+    "MEXTRACK_PUBLIC_URL": "https://fleet.atriz.test",
+    "PSHOP_PUBLIC_URL": "https://shop.atriz.test",
+    "WEBSITE_OIDC_CLIENT_SECRET": "Zq0c2N1m7rX9yH4kL8pW3vB6tF5dS1aG0jQ2eR7uI9o",
+    "MEXTRACK_OIDC_CLIENT_SECRET": "Hw5nK2pL9qR3tY7uB1vC4xZ8mN6jD0fG2sA5eT9kQ3w",
+    "PSHOP_OIDC_CLIENT_SECRET": "Pm8vX2cR5tN9wQ1yL4kB7hJ3fD6sG0aZ2eU5iO8rT1n",
 }
 # Every variable the compose file takes from outside with a default (`:-`), set as well.
 OPTIONAL_VALUES = {
@@ -87,8 +105,6 @@ OUTER_ENVIRONMENTS = {
     "required-only": REQUIRED_VALUES,
     "all-set": {**REQUIRED_VALUES, **OPTIONAL_VALUES},
 }
-# Variables of the image that the interpreter reads, not our code.
-INTERPRETER_VARIABLES = {"PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------
@@ -199,115 +215,7 @@ def health_check_url(service: Mapping[str, Any]) -> str | None:
     return found[0] if found else None
 
 
-# --- Dockerfile -----------------------------------------------------------------------------
-
-
-@dataclass
-class Stage:
-    image: str
-    name: str | None
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[str]:
-        return [rest for instruction, rest in self.instructions if instruction == keyword]
-
-    def environment(self) -> dict[str, str]:
-        values = {}
-        for rest in self.all("ENV"):
-            for word in shlex.split(rest):
-                name, equals, value = word.partition("=")
-                assert equals, f"ENV {rest!r}: write NAME=value"
-                values[name] = value
-        return values
-
-
-def dockerfile_stages() -> list[Stage]:
-    """The Dockerfile's stages, each with its instructions (continuations joined, comments
-    dropped, global ARG defaults substituted into FROM)."""
-    text = DOCKERFILE.read_text()
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    logical = re.sub(r"\\\n", " ", "\n".join(lines))
-    arguments: dict[str, str] = {}
-    stages: list[Stage] = []
-    for line in logical.splitlines():
-        if not line.strip():
-            continue
-        instruction, _, rest = line.strip().partition(" ")
-        instruction, rest = instruction.upper(), " ".join(rest.split())
-        if instruction == "ARG" and not stages:
-            argument, _, default = rest.partition("=")
-            arguments[argument] = default
-        elif instruction == "FROM":
-            words = [word for word in rest.split() if not word.startswith("--")]
-            image = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: arguments[m[1] or m[2]], words[0])
-            stages.append(Stage(image, words[2] if len(words) == 3 else None))
-        else:
-            assert stages, f"{instruction} before the first FROM"
-            stages[-1].instructions.append((instruction, rest))
-    return stages
-
-
-def exec_form(rest: str) -> list[str]:
-    value = yaml.safe_load(rest)  # a JSON array is YAML
-    assert isinstance(value, list), f"{rest!r}: use the exec form, a JSON array"
-    return [str(item) for item in value]
-
-
-# --- the workspace --------------------------------------------------------------------------
-
-
-def workspace_members() -> list[Path]:
-    """The folder of every workspace member, from the root pyproject.toml's globs."""
-    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    members = []
-    for pattern in root["tool"]["uv"]["workspace"]["members"]:
-        members += [path.parent for path in sorted(ROOT.glob(f"{pattern}/pyproject.toml"))]
-    return members
-
-
-def member_project(member: Path) -> dict[str, Any]:
-    project: dict[str, Any] = tomllib.loads((member / "pyproject.toml").read_text())["project"]
-    return project
-
-
-def console_scripts() -> set[str]:
-    """The commands that installing the workspace puts on PATH."""
-    return {
-        name for member in workspace_members() for name in member_project(member).get("scripts", {})
-    }
-
-
-# --- starting a service without Docker ------------------------------------------------------
-
-
-class RecordingEnviron(dict[str, str]):
-    """A process environment that remembers every name the code looks up in it."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        super().__init__(values)
-        self.read: set[str] = set()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.read.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key: str) -> str:
-        self.read.add(key)
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, str):
-            self.read.add(key)
-        return super().__contains__(key)
-
-
-class Exec(BaseException):
-    """`os.execve` reached: the process would now become the server."""
-
-    def __init__(self, path: str, argv: list[str], environ: Mapping[str, str]) -> None:
-        super().__init__(path)
-        self.argv = argv
-        self.environ = dict(environ)
+# --- a compose service's container ---------------------------------------------------
 
 
 @dataclass
@@ -320,17 +228,6 @@ class Container:
     environment: dict[str, str]
     volumes: dict[str, Path]
     """Each volume's path inside the container, and the folder standing in for it here."""
-
-
-@dataclass
-class Started:
-    command: list[str]
-    app: Litestar
-    read: set[str]
-
-
-def runtime_stage() -> Stage:
-    return dockerfile_stages()[-1]
 
 
 def container(
@@ -355,59 +252,11 @@ def container(
     return Container(name, service, own, environment, volumes)
 
 
-@pytest.fixture
-def run_as(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """Run code in a given process environment, from a working directory that, like the
-    image's, has no `.env` or `uv.lock` above it; returns the names it read."""
-    workdir = tmp_path / "workdir"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-
-    def run(environment: Mapping[str, str], body: Any) -> tuple[Any, set[str]]:
-        recording = RecordingEnviron(environment)
-        with monkeypatch.context() as patch:
-            patch.setattr(os, "environ", recording)
-            result = body()
-        return result, recording.read
-
-    return run
-
-
-def atriz(argv: list[str]) -> int:
-    """The image's ENTRYPOINT with `argv`; its exit status."""
-    with pytest.raises(SystemExit) as exited:
-        atriz_main(argv)
-    return int(exited.value.code or 0)
-
-
-def start_service(
-    spec: ServiceSpec, running: Container, run_as: Any, monkeypatch: pytest.MonkeyPatch
-) -> Started:
-    """Run the container's command up to the exec of granian, then build the app as a granian
-    worker would, from `spec.app_factory`, in the environment granian was given."""
+def start_compose_service(spec: ServiceSpec, running: Container) -> Started:
+    """`spec` started as its compose service's container would start it."""
     command = running.service.get("command")
     assert isinstance(command, list), f"{running.name}: write command as a list"
-
-    def serve() -> Exec:
-        def execve(path: str, argv: list[str], environ: Mapping[str, str]) -> None:
-            raise Exec(path, argv, environ)
-
-        monkeypatch.setattr(os, "execve", execve)
-        with pytest.raises(Exec) as exec_:
-            atriz_main(command)
-        return exec_.value
-
-    server, read_by_serve = run_as(running.environment, serve)
-    module, _, function = spec.app_factory.partition(":")
-    factory = getattr(importlib.import_module(module), function)
-    app, read_by_app = run_as(server.environ, factory)
-    assert isinstance(app, Litestar)
-    return Started(server.argv, app, read_by_serve | read_by_app)
-
-
-def option(argv: list[str], name: str) -> str:
-    assert name in argv, f"{name} missing from {argv}"
-    return argv[argv.index(name) + 1]
+    return start_service(spec, [str(word) for word in command], running.environment)
 
 
 def problems_serving(spec: ServiceSpec, compose: Mapping[str, Any]) -> list[str]:
@@ -504,8 +353,6 @@ def test_service_starts_in_production_from_the_compose_environment(
     name: str,
     outer: str,
     tmp_path: Path,
-    run_as: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spec = REGISTERED[name]
     compose, _ = load_compose(OUTER_ENVIRONMENTS[outer])
@@ -516,7 +363,7 @@ def test_service_starts_in_production_from_the_compose_environment(
         status, read = run_as(running.environment, lambda: atriz(["keys", "rotate"]))
         assert status == 0
 
-    started = start_service(spec, running, run_as, monkeypatch)
+    started = start_compose_service(spec, running)
     read |= started.read
 
     port = int(option(started.command, "--port"))
@@ -532,9 +379,7 @@ def test_service_starts_in_production_from_the_compose_environment(
     assert set(running.compose_environment) - read == set(), "set, but never read"
 
 
-def test_apps_still_to_land_get_what_the_kit_requires_in_production(
-    tmp_path: Path, run_as: Any
-) -> None:
+def test_apps_still_to_land_get_what_the_kit_requires_in_production(tmp_path: Path) -> None:
     """Until an app registers its service, its compose environment is checked against the
     kit's part of every app's settings (`app_fields`, production's requirements included) and
     an app built by `app_service`; once it has, the test above checks it whole."""
@@ -579,14 +424,12 @@ def test_apps_still_to_land_get_what_the_kit_requires_in_production(
 
 
 @pytest.mark.parametrize("name", sorted(REGISTERED))
-async def test_the_health_check_path_answers_on_the_app_as_built(
-    name: str, tmp_path: Path, run_as: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_health_check_path_answers_on_the_app_as_built(name: str, tmp_path: Path) -> None:
     compose, _ = load_compose(REQUIRED_VALUES)
     running = container(compose, name, tmp_path)
     if name == "core":
         run_as(running.environment, lambda: atriz(["keys", "rotate"]))
-    started = start_service(REGISTERED[name], running, run_as, monkeypatch)
+    started = start_compose_service(REGISTERED[name], running)
     path = urlsplit(health_check_url(running.service) or "").path
 
     # No lifespan: /health needs no database, which is what makes it a liveness check.
@@ -605,22 +448,20 @@ def test_core_keeps_its_signing_keys_in_a_volume(tmp_path: Path) -> None:
     assert any(key_folder.is_relative_to(folder) for folder in running.volumes.values())
 
 
-def test_the_image_environment_is_read_by_the_services(
-    tmp_path: Path, run_as: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_image_environment_is_read_by_the_services(tmp_path: Path) -> None:
     compose, _ = load_compose(REQUIRED_VALUES)
     read: set[str] = set()
     for name, spec in REGISTERED.items():
         running = container(compose, name, tmp_path)
         if name == "core":
             read |= run_as(running.environment, lambda: atriz(["keys", "rotate"]))[1]
-        read |= start_service(spec, running, run_as, monkeypatch).read
+        read |= start_compose_service(spec, running).read
 
     assert set(runtime_stage().environment()) - INTERPRETER_VARIABLES - read == set()
 
 
 def test_the_migrate_job_creates_and_migrates_every_target_on_the_compose_postgres(
-    tmp_path: Path, run_as: Any
+    tmp_path: Path,
 ) -> None:
     compose, _ = load_compose(REQUIRED_VALUES)
     job = compose["services"][MIGRATE]
@@ -680,12 +521,8 @@ def test_every_app_login_on_atriz_shared_is_made_by_the_reader_logins_job() -> N
     atriz_app_reader, with the password in that URL and the idle-in-transaction limit."""
     compose, _ = load_compose(REQUIRED_VALUES)
     job = compose["services"][READER_LOGINS]
-    script = job["command"][0]
     job_environment = environment_of(job)
-    psql_variables = dict(re.findall(r"^\\getenv (\w+) (\w+)$", script, re.M))
-    created = re.search(r"ARRAY\[([^\]]*)\]", script)
-    assert created is not None
-    created_logins = set(re.findall(r"'(\w+)'", created[1]))
+    passwords = reader_login_passwords(job["command"][0])
     shared_database = TargetRegistry.from_entry_points().get("core").database
 
     assert depends_on(job, MIGRATE) == "service_completed_successfully"
@@ -699,13 +536,9 @@ def test_every_app_login_on_atriz_shared_is_made_by_the_reader_logins_job() -> N
             assert depends_on(service, READER_LOGINS) == "service_completed_successfully"
             logins[url.username] = unquote(url.password or "")
     assert logins, "no app reads atriz_shared through a reader login"
-    assert set(logins) == created_logins
+    assert set(logins) == set(passwords)
     for login, password in logins.items():
-        assert re.search(rf"GRANT atriz_app_reader TO [^;]*\b{login}\b", script)
-        set_password = re.search(rf"ALTER ROLE {login} LOGIN PASSWORD :'(\w+)';", script)
-        assert set_password is not None, f"{login}: no password set"
-        assert job_environment[psql_variables[set_password[1]]] == password
-        assert f"ALTER ROLE {login} SET idle_in_transaction_session_timeout" in script
+        assert job_environment[passwords[login]] == password
 
 
 def test_the_dockerfile_builds_from_the_lock_in_stages() -> None:

@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -20,7 +21,9 @@ from atriz_core.testing import TEST_PASSWORD, CoreHarness, FrozenClock, MemoryMa
 from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
 from atriz_core.tokens.keys import (
     PREVIOUS_KEY_LEEWAY_SECONDS,
+    RsaSigningKey,
     SigningKey,
+    load_id_token_keyring,
     load_keyring,
     rotate_key,
 )
@@ -46,6 +49,33 @@ def test_production_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no signing key"):
         load_keyring(pem=None, folder=tmp_path / "keys", environment=Environment.PRODUCTION)
     assert not (tmp_path / "keys").exists()
+
+
+def test_id_token_keys_are_rsa_generated_apart_and_required_in_production(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "keys" / "id-tokens"
+    with pytest.raises(ConfigurationError, match=r"no signing key for ID tokens.*--id-token"):
+        load_id_token_keyring(pem=None, folder=folder, environment=Environment.PRODUCTION)
+
+    first = load_id_token_keyring(pem=None, folder=folder, environment=Environment.DEVELOPMENT)
+    again = load_id_token_keyring(pem=None, folder=folder, environment=Environment.PRODUCTION)
+    access = load_keyring(pem=None, folder=tmp_path / "keys", environment=Environment.DEVELOPMENT)
+
+    assert again.current.kid == first.current.kid
+    (jwk,) = first.jwks(T0)["keys"]
+    assert (jwk["kty"], jwk["alg"]) == ("RSA", "RS256")
+    assert "d" not in jwk
+    assert first.current.private_key.key_size == 2048
+    # Each kind in its own folder: the Ed25519 loader never reads the RSA key, nor the reverse.
+    assert access.current.kid != first.current.kid
+    with pytest.raises(ConfigurationError, match="not an RSA key"):
+        load_id_token_keyring(
+            pem=access.current.to_pem().decode(), folder=folder, environment=Environment.TEST
+        )
+    rotate_key(folder, kind=RsaSigningKey)
+    rotated = load_id_token_keyring(pem=None, folder=folder, environment=Environment.TEST)
+    assert [key.kid for key in rotated.keys][1] == first.current.kid
 
 
 def test_a_key_from_the_environment_is_used(tmp_path: Path) -> None:
@@ -206,15 +236,19 @@ async def test_rotation_publishes_both_keys_and_old_tokens_stay_valid(
         )
         return {"Authorization": f"Bearer {token}"}
 
+    def access_token_keys(document: dict[str, Any]) -> dict[str, Any]:
+        # The JWKS also holds the ID-token key (RSA), which this rotation leaves alone.
+        return {"keys": [k for k in document["keys"] if k["kty"] != "RSA"]}
+
     async with AsyncTestClient(app=rotated) as client:
-        jwks = (await client.get("/.well-known/jwks.json")).json()
+        jwks = access_token_keys((await client.get("/.well-known/jwks.json")).json())
         old_token = await client.get("/auth/me", headers=core_harness.bearer(before))
         late_token = await client.get("/auth/me", headers=signed_by_previous_key("late-1"))
         login = await client.post(
             "/auth/login", json={"email": "ana@example.test", "password": TEST_PASSWORD}
         )
         clock.advance(lifetime + PREVIOUS_KEY_LEEWAY_SECONDS)
-        jwks_after = (await client.get("/.well-known/jwks.json")).json()
+        jwks_after = access_token_keys((await client.get("/.well-known/jwks.json")).json())
         late_after = await client.get("/auth/me", headers=signed_by_previous_key("late-2"))
         login_after = await client.post(
             "/auth/login", json={"email": "ana@example.test", "password": TEST_PASSWORD}

@@ -94,6 +94,22 @@ def test_uv_run_db_migrate_core_works_from_any_folder(folder: str, cli_env: dict
     assert f"applied {CORE_MIGRATIONS[-1]}" in result.stdout or "up to date" in result.stdout
 
 
+def test_status_fails_on_pending_only_when_asked(cli_env: dict[str, str]) -> None:
+    """`--fail-on-pending` is what a deployment waits on: exit 1 until the migrate job has
+    applied every migration that this code ships, then 0."""
+    assert run_script("db-create", "core", env=cli_env).returncode == 0
+
+    assert run_script("db-status", "core", env=cli_env).returncode == 0
+    waiting = run_script("db-status", "core", "--fail-on-pending", env=cli_env)
+    assert waiting.returncode == 1
+    assert f"0 applied, {len(CORE_MIGRATIONS)} pending" in waiting.stdout
+
+    assert run_script("db-migrate", "core", env=cli_env).returncode == 0
+    done = run_script("db-status", "core", "--fail-on-pending", env=cli_env)
+    assert done.returncode == 0, done.stdout
+    assert f"{len(CORE_MIGRATIONS)} applied, 0 pending" in done.stdout
+
+
 def test_status_of_a_missing_database_says_how_to_create_it(cli_env: dict[str, str]) -> None:
     result = run_script("db-status", "core", env=cli_env)
     assert result.returncode == 1

@@ -14,6 +14,7 @@ from atriz_core.client.verifier import TokenVerifier
 from atriz_core.kit.service import app_service
 from atriz_database.settings import load_env_file
 from atriz_mextrack.devices.controllers import DeviceTokenController
+from atriz_mextrack.pages import home
 from atriz_mextrack.positions import partitions
 from atriz_mextrack.positions.controllers import (
     SETTINGS_STATE_KEY,
@@ -70,6 +71,7 @@ def create_app(settings: MextrackSettings, *, verifier: TokenVerifier | None = N
             DeviceTokenController,
             PositionController,
             LatestController,
+            home,
         ],
         verifier=verifier,
         user_events=apply_user_event,

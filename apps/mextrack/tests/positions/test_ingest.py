@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from atriz_core.testing import UserFactory
 
 Mextrack = Any  # the `mextrack` fixture's value (conftest.Mextrack)
 
 
+@pytest.mark.pgbouncer
 async def test_a_batch_is_stored_and_counted(
     mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
 ) -> None:
@@ -196,6 +198,7 @@ async def test_an_inactive_vehicle_accepts_nothing(
     assert accepted.status_code == 200
 
 
+@pytest.mark.pgbouncer
 async def test_a_batch_for_a_day_without_a_partition_creates_it(
     mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
 ) -> None:
@@ -222,6 +225,7 @@ async def test_a_batch_for_a_day_without_a_partition_creates_it(
     assert too_wide.status_code == 422
 
 
+@pytest.mark.pgbouncer
 async def test_concurrent_batches_of_one_vehicle_store_each_point_once(
     mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
 ) -> None:

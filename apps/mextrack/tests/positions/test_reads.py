@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gpxpy
+import pytest
 
-from atriz_core.testing import UserFactory
+from atriz_core.testing import UserFactory, replica_routes
 
 Mextrack = Any
 DISPATCHER = "mextrack.dispatcher"
 
 
+@pytest.mark.pgbouncer
 async def test_pages_give_every_point_exactly_once(
     mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
 ) -> None:
@@ -102,6 +104,7 @@ async def test_the_track_as_geojson_and_gpx(
     assert parsed.tracks[0].name.startswith("Blue van")
 
 
+@pytest.mark.pgbouncer
 async def test_latest_positions_for_the_owner_and_for_a_dispatcher(
     mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
 ) -> None:
@@ -169,3 +172,12 @@ async def test_stats_match_hand_computed_distances_and_leave_jumps_out(
     assert abs(days[1]["distance_m"] - steps[1] - steps[2]) < 0.01
     assert bad_tz.status_code == 422
     assert bad_tz.json()["errors"][0]["field"] == "tz"
+
+
+async def test_latest_positions_and_tracks_may_be_read_from_a_replica(mextrack: Mextrack) -> None:
+    assert replica_routes(mextrack.app) == {
+        "GET /positions/latest",
+        "GET /vehicles/{vehicle_id}/positions",
+        "GET /vehicles/{vehicle_id}/track.geojson",
+        "GET /vehicles/{vehicle_id}/track.gpx",
+    }

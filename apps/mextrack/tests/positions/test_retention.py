@@ -54,6 +54,10 @@ async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
     recent = datetime.combine(cutoff.date(), time(), UTC)
     await mextrack.store(driving["id"], helpers.drive(recent, 5), owner.headers)
 
+    partitions = (
+        "SELECT array_agg(relname::text) FROM pg_class WHERE relname ~ '^positions_p\\d{8}$'"
+    )
+    before = set(await mextrack.sql(partitions))
     unset = run_retention(mextrack.settings)
     dry = run_retention(mextrack.settings, "--days", "5", "--dry-run")
     assert await mextrack.sql("SELECT count(*) FROM positions") == 15
@@ -68,6 +72,7 @@ async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
     for name in expected:
         assert await mextrack.sql("SELECT to_regclass($1)::text", name) is None
     # The day holding the cutoff stays whole, as does everything after it.
+    assert set(await mextrack.sql(partitions)) == before - expected
     cutoff_day = f"positions_p{cutoff:%Y%m%d}"
     assert await mextrack.sql("SELECT to_regclass($1)::text", cutoff_day) == cutoff_day
     latest = await mextrack.rows("SELECT vehicle_id FROM latest_positions")

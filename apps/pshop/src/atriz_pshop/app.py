@@ -8,6 +8,7 @@ from atriz_core.client.verifier import TokenVerifier
 from atriz_core.kit.service import app_service
 from atriz_database.settings import load_env_file
 from atriz_pshop.idempotency import expired_key_purger
+from atriz_pshop.pages import home
 from atriz_pshop.products.controllers import ProductController
 from atriz_pshop.sales.controllers import SaleController
 from atriz_pshop.settings import SETTINGS_STATE_KEY, PshopSettings
@@ -21,7 +22,7 @@ def create_app(settings: PshopSettings, *, verifier: TokenVerifier | None = None
     """The whole service. Tests pass a `verifier` that trusts their own signing key."""
     app = app_service(
         settings,
-        route_handlers=[ProductController, StockController, SaleController],
+        route_handlers=[ProductController, StockController, SaleController, home],
         user_events=apply_user_event,
         verifier=verifier,
         description="Point of sale: the catalogue, stock and its ledger, sales and refunds.",

@@ -6,9 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
+from atriz_core.testing import replica_routes
+
 RunningPshop = Any
 
 
+@pytest.mark.pgbouncer
 async def test_a_product_is_created_read_and_found_by_barcode(
     pshop: RunningPshop, make_user: Any
 ) -> None:
@@ -35,6 +40,7 @@ async def test_a_product_is_created_read_and_found_by_barcode(
     assert await pshop.ledger(created["id"]) == 7, "opening stock is in the ledger"
 
 
+@pytest.mark.pgbouncer
 async def test_the_catalogue_is_listed_by_name_and_searched(
     pshop: RunningPshop, make_user: Any
 ) -> None:
@@ -212,3 +218,12 @@ async def test_only_managers_change_the_catalogue(pshop: RunningPshop, make_user
         f"/products/{uuid.uuid4()}", json={"name": "y"}, headers=pshop.manager.headers
     )
     assert missing.status_code == 404
+
+
+async def test_only_the_catalogue_may_be_read_from_a_replica(pshop: RunningPshop) -> None:
+    # Stock levels, sales and the ledger must be current; the catalogue may trail a little.
+    assert replica_routes(pshop.app) == {
+        "GET /products",
+        "GET /products/{product_id}",
+        "GET /products/barcodes/{barcode}",
+    }

@@ -10,11 +10,14 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-import asyncpg
+import pytest
 
+from atriz_core.testing import beside
 from atriz_pshop.settings import SETTINGS_STATE_KEY
 
 RunningPshop = Any
+# Straight and through PgBouncer in transaction mode: the sale's locks and its key hold there too.
+pytestmark = pytest.mark.pgbouncer
 
 
 async def test_100_buyers_of_10_units_sell_exactly_10(pshop: RunningPshop) -> None:
@@ -118,7 +121,7 @@ async def test_a_sale_waits_for_a_held_product_at_most_the_lock_timeout(
     product = await pshop.product(stock=5)
     # The app reads its settings on every request: a short timeout for this test only.
     pshop.app.state[SETTINGS_STATE_KEY] = replace(pshop.settings, lock_timeout=0.5)
-    blocker = await asyncpg.connect(pshop.settings.database_url)
+    blocker = await beside(pshop.settings.database_url)
     try:
         async with blocker.transaction():
             await blocker.execute(

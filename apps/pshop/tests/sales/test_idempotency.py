@@ -7,8 +7,9 @@ import asyncio
 import uuid
 from typing import Any
 
-import asyncpg
+import pytest
 
+from atriz_core.testing import beside
 from atriz_pshop.idempotency import purge_expired_keys
 
 RunningPshop = Any
@@ -30,6 +31,7 @@ async def test_a_sale_without_a_key_is_refused(pshop: RunningPshop) -> None:
     assert await pshop.on_hand(product["id"]) == 5
 
 
+@pytest.mark.pgbouncer  # and through PgBouncer: the key is written with the sale there too
 async def test_the_same_key_and_body_replay_the_first_response(pshop: RunningPshop) -> None:
     product = await pshop.product(stock=5)
     key = str(uuid.uuid4())
@@ -86,12 +88,13 @@ async def test_a_failed_sale_leaves_its_key_free(pshop: RunningPshop) -> None:
     assert "idempotent-replayed" not in sold.headers
 
 
+@pytest.mark.pgbouncer
 async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
     """A first request holding the key (its transaction open, blocked on a locked product):
     the second gets 409 at once instead of queueing behind it."""
     product = await pshop.product(stock=5)
     key = str(uuid.uuid4())
-    blocker = await asyncpg.connect(pshop.settings.database_url)
+    blocker = await beside(pshop.settings.database_url)
     try:
         transaction = blocker.transaction()
         await transaction.start()
@@ -120,6 +123,7 @@ async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
     assert await pshop.on_hand(product["id"]) == 4
 
 
+@pytest.mark.pgbouncer
 async def test_ten_concurrent_requests_with_one_key_make_one_sale(pshop: RunningPshop) -> None:
     product = await pshop.product(stock=50)
     key = str(uuid.uuid4())
@@ -183,7 +187,7 @@ async def test_expired_keys_are_purged_and_can_be_used_again(pshop: RunningPshop
     await pshop.sql(
         "UPDATE idempotency_keys SET expires_at = now() - interval '1 s' WHERE key = 'old'"
     )
-    connection = await asyncpg.connect(pshop.settings.database_url)
+    connection = await beside(pshop.settings.database_url)
     try:
         purged = await purge_expired_keys(connection, batch=1)
     finally:

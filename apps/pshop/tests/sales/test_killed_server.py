@@ -8,18 +8,17 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from atriz_core.testing import TokenMinter
+from atriz_core.testing import TokenMinter, beside
+from atriz_database.testing import free_port
 
 RunningPshop = Any
 HERE = Path(__file__).resolve().parent.parent
@@ -27,13 +26,6 @@ SESSIONS = """
 SELECT COALESCE(array_agg(pid), '{}') FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -72,7 +64,7 @@ async def test_a_server_killed_mid_sale_leaves_no_partial_sale(
         "--working-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1", "--no-log", "pshop_server:app_from_env",
     ]  # fmt: skip
-    blocker = await asyncpg.connect(settings.database_url)
+    blocker = await beside(settings.database_url)
     # The sessions of the in-process app the fixture runs, to tell the server's apart.
     before = await blocker.fetchval(SESSIONS)
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, killed below

@@ -8,6 +8,7 @@ from atriz_core.client.verifier import TokenVerifier
 from atriz_core.kit.service import app_service
 from atriz_database.settings import load_env_file
 from atriz_website.articles.controllers import ArticleController
+from atriz_website.pages import home
 from atriz_website.profiles.controllers import ProfileController
 from atriz_website.settings import WebsiteSettings
 from atriz_website.users import apply_user_event
@@ -20,7 +21,7 @@ def create_app(settings: WebsiteSettings, *, verifier: TokenVerifier | None = No
     return app_service(
         settings,
         description="User profiles and published articles with full-text search.",
-        route_handlers=[ProfileController, ArticleController],
+        route_handlers=[ProfileController, ArticleController, home],
         user_events=apply_user_event,
         verifier=verifier,
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from atriz_core.testing import UserFactory
 
 Website = Any  # the `website` fixture's value (conftest.Website)
@@ -48,6 +50,7 @@ async def test_a_draft_is_seen_only_by_its_author_and_editors(
     assert refused.status_code == 403
 
 
+@pytest.mark.pgbouncer
 async def test_create_read_update_publish_archive_delete(
     website: Website, make_user: UserFactory
 ) -> None:
@@ -179,6 +182,7 @@ async def test_a_stale_if_match_is_412_with_the_current_version_and_a_missing_on
     assert current.json()["version"] == 2
 
 
+@pytest.mark.pgbouncer
 async def test_two_editors_saving_the_same_version_at_once_one_wins_one_gets_412(
     website: Website, make_user: UserFactory
 ) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from atriz_core.testing import UserFactory
+from atriz_core.testing import UserFactory, replica_routes
 
 Website = Any  # the `website` fixture's value (conftest.Website)
 
@@ -76,3 +76,8 @@ async def test_a_live_article_republished_keeps_its_time_and_can_be_rescheduled(
     assert again["published_at"] == live["published_at"]
     assert (await website.client.get("/articles")).json()["items"] == []
     assert moved["published_at"].startswith(later[:19])
+
+
+async def test_article_lists_and_search_may_be_read_from_a_replica(website: Website) -> None:
+    # An author's own drafts and the article being edited are read from the primary.
+    assert replica_routes(website.app) == {"GET /articles"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from atriz_core.testing import UserFactory
 from atriz_database.pool import connect
 from atriz_website.articles import repository
@@ -112,6 +114,7 @@ async def test_junk_queries_are_never_an_error(website: Website, make_user: User
     assert too_long.json()["errors"][0]["field"] == "q"
 
 
+@pytest.mark.pgbouncer
 async def test_search_pages_by_keyset_and_filters_by_author_and_tag(
     website: Website, make_user: UserFactory
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar, get
@@ -15,32 +16,45 @@ from atriz_core.accounts.controllers import AuthController
 from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
 from atriz_core.client.verifier import TokenVerifier
+from atriz_core.clients.controllers import ClientAdminController
 from atriz_core.clock import Clock, SystemClock
 from atriz_core.context import Core
 from atriz_core.kit.service import create_service
 from atriz_core.limits import PURGE_INTERVAL_SECONDS, purge_stale_limits
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.metrics import CORE_METRICS
+from atriz_core.oidc.controllers import DiscoveryController, OidcController, TokenController
+from atriz_core.oidc.repository import purge_codes
+from atriz_core.oidc.sign_in import SignInController
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.request import CoreRequest
 from atriz_core.settings import CoreSettings
-from atriz_core.tokens.keys import PublishedKeys, load_keyring
+from atriz_core.tokens.keys import PublishedKeys, load_id_token_keyring, load_keyring
 from atriz_database import DatabaseSettings
 
 __all__ = ["create_app", "create_app_from_env", "stale_limit_purger"]
 
 logger = logging.getLogger(__name__)
 
+CODES_KEPT = timedelta(days=1)
+"""How long spent and expired authorization codes are kept (their nonces with them)."""
 # Auth bodies are small; refusing large ones early keeps a 1 MB "password" from costing anything.
 MAX_BODY_BYTES = 64 * 1024
 
 
 @get("/.well-known/jwks.json", tags=["keys"], cache_control=None)
 async def jwks(state: State) -> dict[str, Any]:
-    """Core's public signing keys, for apps to verify access tokens: the current key and, after
-    a rotation, the previous one until every token it signed has expired."""
+    """Core's public signing keys: the EdDSA keys of access tokens, which the apps verify, and
+    the RS256 keys of ID tokens, which OpenID clients verify. Of each kind the current key and,
+    after a rotation, the previous one until every token it signed has expired."""
     core: Core = state.core
-    return core.keyring.jwks(core.clock.now(), core.settings.access_token_seconds)
+    now, lifetime = core.clock.now(), core.settings.access_token_seconds
+    return {
+        "keys": [
+            *core.keyring.jwks(now, lifetime)["keys"],
+            *core.id_token_keys.jwks(now, lifetime)["keys"],
+        ]
+    }
 
 
 def create_app(
@@ -56,10 +70,16 @@ def create_app(
         folder=settings.signing_key_dir,
         environment=settings.environment,
     )
+    id_token_keys = load_id_token_keyring(
+        pem=settings.id_token_key_pem,
+        folder=settings.id_token_key_folder,
+        environment=settings.environment,
+    )
     core = Core(
         settings=settings,
         hasher=PasswordHasher.from_settings(settings),
         keyring=keyring,
+        id_token_keys=id_token_keys,
         clock=clock or SystemClock(),
         mailer=mailer or mailer_from_settings(settings),
     )
@@ -78,7 +98,17 @@ def create_app(
         name="core",
         title="Atriz core",
         description="Shared sign-in for every Atriz app.",
-        route_handlers=[AuthController, LinkPagesController, AdminController, jwks],
+        route_handlers=[
+            AuthController,
+            LinkPagesController,
+            AdminController,
+            ClientAdminController,
+            DiscoveryController,
+            TokenController,
+            OidcController,
+            SignInController,
+            jwks,
+        ],
         verifier=verifier,
         environment=settings.environment,
         collectors=[CORE_METRICS],
@@ -107,7 +137,7 @@ def stale_limit_purger(
     core: Core, state_key: str = "db_pool", interval: float = PURGE_INTERVAL_SECONDS
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     """A lifespan that purges ended windows every `interval` seconds, so that the limit tables
-    hold only live counters however many addresses come and go."""
+    hold only live counters however many addresses come and go, and old authorization codes."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -121,6 +151,8 @@ def stale_limit_purger(
                         address_window_seconds=core.settings.address_window_seconds,
                         request_window_seconds=core.settings.request_limit_window_seconds,
                     )
+                    # Kept a day past their 60 s, so that a replayed nonce is refused that long.
+                    await purge_codes(app.state[state_key], core.clock.now() - CODES_KEPT)
                 except Exception as exc:  # retried next round; never fatal to the service
                     logger.warning("purging stale request limits failed: %s", type(exc).__name__)
 

@@ -11,7 +11,7 @@ from atriz_core.clock import Clock
 from atriz_core.mail import Mailer
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
-from atriz_core.tokens.keys import KeyRing
+from atriz_core.tokens.keys import KeyRing, RsaSigningKey, SigningKey
 
 __all__ = ["Core", "RequestContext"]
 
@@ -20,7 +20,8 @@ __all__ = ["Core", "RequestContext"]
 class Core:
     settings: CoreSettings
     hasher: PasswordHasher
-    keyring: KeyRing
+    keyring: KeyRing[SigningKey]
+    id_token_keys: KeyRing[RsaSigningKey]
     clock: Clock
     mailer: Mailer
 

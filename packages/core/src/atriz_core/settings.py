@@ -149,6 +149,11 @@ class CoreSettings:
     signing_key_dir: Path = Path(".atriz/keys")
     """`CORE_SIGNING_KEY_DIR`: folder of Ed25519 private keys (`*.pem`), newest name current.
     In development a key is generated there once; in production a missing key stops the start."""
+    id_token_key_pem: str | None = field(default=None, repr=False)
+    """`CORE_ID_TOKEN_KEY`: an RSA private key in PEM, which signs ID tokens (RS256)."""
+    id_token_key_dir: Path | None = None
+    """`CORE_ID_TOKEN_KEY_DIR`: folder of the RSA keys that sign ID tokens, handled like the
+    signing key folder; unset, `id-tokens` inside `CORE_SIGNING_KEY_DIR`."""
     smtp: SmtpSettings | None = None
     """SMTP settings; required in production."""
     port: int = 8000
@@ -208,12 +213,26 @@ class CoreSettings:
             signing_key_dir=Path(
                 env.string("CORE_SIGNING_KEY_DIR") or project_root() / ".atriz" / "keys"
             ),
+            id_token_key_pem=env.string("CORE_ID_TOKEN_KEY"),
+            id_token_key_dir=_optional_path(env.string("CORE_ID_TOKEN_KEY_DIR")),
             smtp=SmtpSettings.from_env(env),
             port=integer("CORE_PORT", cls.port, low=1, high=65535),
             metrics_token=env.secret("ATRIZ_METRICS_TOKEN", production=False, min_length=16),
         )
         settings.check()
         return settings
+
+    @property
+    def id_token_key_folder(self) -> Path:
+        """Where the ID-token keys are: `CORE_ID_TOKEN_KEY_DIR`, else `id-tokens` inside the
+        signing key folder (which `load_keyring` reads `*.pem` of, not its subfolders)."""
+        return self.id_token_key_dir or self.signing_key_dir / "id-tokens"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether core's browser cookies are `Secure` (sent over https only): everywhere but
+        in development, where core is served over plain http on the loopback address."""
+        return self.environment is not Environment.DEVELOPMENT
 
     def check(self) -> None:
         """Refuse settings that are unsafe, and in production anything left to a default."""
@@ -267,6 +286,10 @@ class CoreSettings:
             ("CORE_MAIL_PER_EMAIL", self.mail_per_email, 1, 1000),
             ("CORE_REQUEST_LIMIT_WINDOW_SECONDS", self.request_limit_window_seconds, 60, day),
         )
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _trusted_proxies(env: Env) -> tuple[Network, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from atriz_core.app import create_app
@@ -23,6 +24,7 @@ async def lock_seconds(core_harness: CoreHarness) -> float:
     return seconds
 
 
+@pytest.mark.pgbouncer
 async def test_login_answers_with_a_bearer_token_pair(core_harness: CoreHarness) -> None:
     await core_harness.register()
     tokens = await core_harness.login()
@@ -56,6 +58,7 @@ async def test_unknown_email_wrong_password_and_locked_account_answer_alike(
     assert unknown.headers["content-type"] == wrong.headers["content-type"]
 
 
+@pytest.mark.pgbouncer
 async def test_lock_grows_to_a_cap_expires_and_a_success_resets_it(
     core_harness: CoreHarness,
 ) -> None:

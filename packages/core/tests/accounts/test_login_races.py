@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
+import pytest
 
 from atriz_core.context import Core
 from atriz_core.passwords.hashing import Verification
@@ -88,6 +89,7 @@ def core_of(harness: CoreHarness) -> Core:
     return core
 
 
+@pytest.mark.pgbouncer  # and through PgBouncer: the lockout's row locks hold there too
 async def test_concurrent_guesses_reach_the_hash_at_most_the_failure_limit(
     core_settings: CoreSettings,
 ) -> None:
@@ -108,6 +110,7 @@ async def test_concurrent_guesses_reach_the_hash_at_most_the_failure_limit(
         assert (count, locked_until is not None) in {(5, True), (4, True), (0, False)}
 
 
+@pytest.mark.pgbouncer
 async def test_a_success_never_clears_a_lock_that_a_concurrent_failure_set(
     core_settings: CoreSettings,
 ) -> None:
@@ -151,6 +154,7 @@ async def test_a_success_gives_back_its_address_booking(core_settings: CoreSetti
         assert (await login(core, WRONG)).status_code == 429
 
 
+@pytest.mark.pgbouncer
 async def test_wrong_current_passwords_count_toward_the_lockout(
     core_settings: CoreSettings,
 ) -> None:
@@ -243,6 +247,7 @@ async def test_logins_beyond_the_hashing_queue_limit_get_503_at_once(
         assert failures == 4, "a refused login books no failure"
 
 
+@pytest.mark.pgbouncer
 async def test_right_and_wrong_passwords_at_once_from_one_address_never_deadlock(
     core_settings: CoreSettings,
 ) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 
 from atriz_core.admin.guards import get_admin_standing
 from atriz_core.context import Core
 from atriz_core.kit.pagination import CursorCodec, Keyset, cursor_secret_from_signing_key
-from atriz_core.testing import TEST_PASSWORD, CoreHarness, running_core
+from atriz_core.testing import TEST_PASSWORD, CoreHarness, beside, running_core
 from atriz_core.tokens.keys import rotate_key
 
 ADMIN_ROUTES = [
@@ -120,7 +119,7 @@ async def test_a_deleted_admin_loses_the_admin_routes(core_harness: CoreHarness)
 async def test_the_admin_check_is_one_statement(core_harness: CoreHarness) -> None:
     headers = await core_harness.admin_headers()
     me = uuid.UUID((await core_harness.client.get("/auth/me", headers=headers)).json()["id"])
-    connection = await asyncpg.connect(core_harness.settings.database_url)
+    connection = await beside(core_harness.settings.database_url)
     statements: list[str] = []
     connection.add_query_logger(lambda record: statements.append(record.query))
     try:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from atriz_database.connections import database_exists
+from atriz_database.services import load_services
 from atriz_database.testing import BIN, free_port, run_script
 from atriz_database.testing_processes import read_until, start_atriz_dev, stop, wait_until_healthy
 
@@ -131,7 +132,8 @@ def test_atriz_serve_core_runs_granian_with_workers(cli_env: dict[str, str]) -> 
     finally:
         stop(process)
 
-    assert len(jwks["keys"]) == 1, "both workers sign with the one generated key"
+    kinds = sorted(key["kty"] for key in jwks["keys"])
+    assert kinds == ["OKP", "RSA"], "both workers sign with the one generated key of each kind"
 
 
 def test_create_admin_reads_the_password_from_stdin(cli_env: dict[str, str]) -> None:
@@ -170,6 +172,69 @@ def test_keys_rotate_adds_a_key(cli_env: dict[str, str], tmp_path: Path) -> None
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert len(list((tmp_path / "keys").glob("*.pem"))) == 2
+    # The first one also bootstrapped the ID-token key, which the second left alone.
+    assert len(list((tmp_path / "keys" / "id-tokens").glob("*.pem"))) == 1
+
+
+def test_clients_commands_register_show_rotate_and_remove(cli_env: dict[str, str]) -> None:
+    prepared = run_script("atriz", "dev", "--no-serve", env=cli_env)
+    apps = [spec for spec in load_services().values() if spec.name != "core"]
+
+    added = run_script(
+        "atriz",
+        "clients",
+        "add",
+        "notes",
+        "--name",
+        "Notes",
+        "--redirect-uri",
+        "https://notes.example.test/auth/callback",
+        "--first-party",
+        env=cli_env,
+    )
+    listed = run_script("atriz", "clients", "list", env=cli_env)
+    shown = run_script("atriz", "clients", "show", "notes", env=cli_env)
+    rotated = run_script("atriz", "clients", "rotate-secret", "notes", env=cli_env)
+    removed = run_script("atriz", "clients", "remove", "notes", env=cli_env)
+    missing = run_script("atriz", "clients", "show", "notes", env=cli_env)
+    unsafe = run_script(
+        "atriz", "clients", "add", "bad", "--redirect-uri", "http://evil.test/cb", env=cli_env
+    )
+
+    assert prepared.returncode == 0, prepared.stderr
+    for spec in apps:  # each app served by `atriz dev` is a client on the port it serves on
+        assert (
+            f"{spec.name}: secret atriz-dev-client-secret-{spec.name}, callback"
+            f" http://127.0.0.1:{cli_env[spec.port_env]}/auth/callback"
+        ) in prepared.stdout
+    assert added.returncode == 0, added.stderr
+    assert "registered notes: Notes (confidential, first-party" in added.stdout
+    secret = added.stdout.split("core keeps only its hash): ")[1].strip()
+    assert len(secret) >= 43
+    assert "notes: Notes" in listed.stdout
+    assert "redirect URI: https://notes.example.test/auth/callback" in shown.stdout
+    assert secret not in shown.stdout
+    assert rotated.returncode == 0
+    assert secret not in rotated.stdout
+    assert removed.returncode == 0
+    assert missing.returncode == 1
+    assert "no client notes" in missing.stderr
+    assert unsafe.returncode == 1
+    assert "plain http only on a loopback address" in unsafe.stderr
+    assert "Traceback" not in unsafe.stderr + missing.stderr
+
+
+def test_keys_rotate_id_token_adds_an_rsa_key(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**cli_env, "CORE_SIGNING_KEY_DIR": str(tmp_path / "keys")}
+
+    rotated = run_script("atriz", "keys", "rotate", "--id-token", env=env)
+
+    again = run_script("atriz", "keys", "rotate", "--id-token", env=env)
+
+    assert rotated.returncode == 0, rotated.stderr
+    assert again.returncode == 0, again.stderr
+    assert len(list((tmp_path / "keys" / "id-tokens").glob("*.pem"))) == 2
+    assert not list((tmp_path / "keys").glob("*.pem"))
 
 
 def test_serving_an_unknown_service_is_one_clear_line(cli_env: dict[str, str]) -> None:

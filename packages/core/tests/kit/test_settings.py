@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from atriz_core.kit.settings import AppSettings, Env, app_fields, is_placeholder
+from atriz_core.kit.settings import (
+    AppSettings,
+    Env,
+    app_fields,
+    development_client_secret,
+    is_placeholder,
+)
 from atriz_core.settings import CoreSettings
 from atriz_database import ConfigurationError, DatabaseTarget, Environment
 
@@ -268,7 +274,11 @@ def test_apps_expect_the_issuer_core_signs_with(
 
 
 def test_production_requires_the_reader_login_and_a_cursor_secret() -> None:
-    production = {"ATRIZ_ENV": "production", "ATRIZ_CURSOR_SECRET": SECRET}
+    production = {
+        "ATRIZ_ENV": "production",
+        "ATRIZ_CURSOR_SECRET": SECRET,
+        "PSHOP_OIDC_CLIENT_SECRET": SECRET,
+    }
 
     with pytest.raises(ConfigurationError, match="PSHOP_SHARED_DATABASE_URL must be set in prod"):
         ShopSettings.from_env(production)
@@ -292,6 +302,8 @@ def test_production_requires_the_reader_login_and_a_cursor_secret() -> None:
         ("ATRIZ_ENV", "staging", "ATRIZ_ENV must be one of"),
         ("ATRIZ_DB_POOL_MAX", "many", "ATRIZ_DB_POOL_MAX must be an integer, got 'many'"),
         ("ATRIZ_CURSOR_SECRET", "tiny", "ATRIZ_CURSOR_SECRET must be at least 32 bytes"),
+        ("PSHOP_PUBLIC_URL", "shop.example", "PSHOP_PUBLIC_URL must be a http:// or https://"),
+        ("PSHOP_OIDC_CLIENT_SECRET", "short", "PSHOP_OIDC_CLIENT_SECRET must be at least 32"),
     ],
 )
 def test_bad_app_settings_stop_the_start_naming_the_variable(
@@ -299,6 +311,28 @@ def test_bad_app_settings_stop_the_start_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         ShopSettings.from_env({variable: value})
+
+
+def test_production_signs_browsers_in_over_https_with_a_real_client_secret() -> None:
+    production = {
+        "ATRIZ_ENV": "production",
+        "ATRIZ_CURSOR_SECRET": SECRET,
+        "PSHOP_SHARED_DATABASE_URL": "postgresql://r@db/atriz_shared",
+        "PSHOP_PUBLIC_URL": "https://shop.example.com/",
+    }
+
+    with pytest.raises(ConfigurationError, match="PSHOP_OIDC_CLIENT_SECRET must be set in prod"):
+        ShopSettings.from_env(production)
+    settings = ShopSettings.from_env({**production, "PSHOP_OIDC_CLIENT_SECRET": SECRET})
+    assert (settings.public_url, settings.oidc_client_id) == ("https://shop.example.com", "pshop")
+    assert settings.oidc_client_secret == SECRET
+    with pytest.raises(ConfigurationError, match="PSHOP_PUBLIC_URL must be an https:// URL"):
+        ShopSettings.from_env(
+            {**production, "PSHOP_OIDC_CLIENT_SECRET": SECRET, "PSHOP_PUBLIC_URL": "http://shop"}
+        )
+    development = ShopSettings.from_env({"PSHOP_PORT": "9003"})
+    assert development.public_url == "http://127.0.0.1:9003"
+    assert development.oidc_client_secret == development_client_secret("pshop")
 
 
 def test_core_reads_the_given_mapping_too() -> None:

@@ -136,6 +136,10 @@ def _locked_session(url: str, settings: DatabaseSettings, out: Output) -> Iterat
         connection.execute(
             "SELECT set_config('lock_timeout', %s, false)", (settings.migration_lock_timeout,)
         )
+        # The services' statement timeout may be this login's default in the database (set
+        # there when they go through PgBouncer): a migration may run long, and its lock waits
+        # are what must stay short.
+        connection.execute("SELECT set_config('statement_timeout', '0', false)")
         # A killed migrator's server session notices within a second, even mid-statement, and
         # releases its locks instead of running its migration to the end for nobody.
         connection.execute("SELECT set_config('client_connection_check_interval', '1s', false)")

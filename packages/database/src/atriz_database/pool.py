@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,39 @@ from atriz_database.connections import connection_failure
 from atriz_database.errors import DatabaseUnavailableError, PoolTimeoutError
 from atriz_database.settings import DatabaseSettings
 
-__all__ = ["BoundedPool", "close_pool", "connect", "create_pool", "transaction"]
+__all__ = [
+    "CONNECTION_FAILURES",
+    "BoundedPool",
+    "close_pool",
+    "connect",
+    "create_pool",
+    "session_settings",
+    "transaction",
+]
+
+logger = logging.getLogger(__name__)
+
+CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What opening a connection may raise: the server is unreachable, refuses, or is slow."""
+
+# Serialises the services of one login that set its defaults at the same time: two concurrent
+# ALTER ROLE of one catalog row fail ("tuple concurrently updated").
+_SESSION_DEFAULTS_LOCK = 0x61747269_7A736574  # "atrizset"
+_ROLE_DEFAULTS = (
+    "SELECT s.setconfig FROM pg_db_role_setting s"
+    " JOIN pg_database d ON d.oid = s.setdatabase AND d.datname = current_database()"
+    " JOIN pg_roles r ON r.oid = s.setrole AND r.rolname = current_user"
+)
+_SESSION_VALUES = "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])"
+# `false`: for the session, beyond this transaction.
+_SET_SESSION_VALUES = (
+    "SELECT set_config(name, value, false) FROM unnest($1::text[], $2::text[]) AS s(name, value)"
+)
 
 
 def _encode_json(value: Any) -> str:
@@ -44,12 +77,26 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+def session_settings(settings: DatabaseSettings) -> dict[str, str]:
+    """The timeouts every pooled session runs with, as PostgreSQL settings (milliseconds)."""
+    return {
+        "idle_in_transaction_session_timeout": str(int(settings.idle_transaction_timeout * 1000)),
+        "statement_timeout": str(int(settings.statement_timeout * 1000)),
+        "lock_timeout": str(int(settings.lock_timeout * 1000)),
+    }
+
+
 async def connect(url: str, settings: DatabaseSettings | None = None) -> asyncpg.Connection:
-    """One connection with the pools' codecs, for commands and scripts that need no pool."""
+    """One connection with the pools' codecs, for commands and scripts that need no pool
+    (through PgBouncer too: no prepared statement outlives its query)."""
     settings = settings or DatabaseSettings.from_env()
     try:
-        connection = await asyncpg.connect(url, timeout=settings.connect_timeout)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        connection = await asyncpg.connect(
+            url,
+            timeout=settings.connect_timeout,
+            statement_cache_size=0 if settings.pooled else 100,
+        )
+    except CONNECTION_FAILURES as exc:
         raise connection_failure(url, exc) from exc
     await _init_connection(connection)
     return connection
@@ -76,11 +123,13 @@ class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
     pool and hang, where it should be refused at once (503) so that clients back off.
     """
 
-    __slots__ = ("acquire_timeout",)
+    __slots__ = ("acquire_timeout", "pooled")
 
-    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, acquire_timeout: float, pooled: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.acquire_timeout = acquire_timeout
+        self.pooled = pooled
+        """Its connections go through PgBouncer in transaction mode: no session of their own."""
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's signature
         # Every acquire path (`acquire()`, `fetch()`, `execute()`...) goes through here.
@@ -97,18 +146,34 @@ class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
             ) from exc
 
 
-async def create_pool(url: str, settings: DatabaseSettings | None = None) -> BoundedPool:
+async def create_pool(
+    url: str, settings: DatabaseSettings | None = None, *, lazy: bool = False
+) -> BoundedPool:
     """An asyncpg pool for `url`, sized from `settings`, with JSON, JSONB and UUID codecs, whose
     acquires wait at most `settings.acquire_timeout` (`PoolTimeoutError` after that).
 
-    A server that cannot be reached raises `DatabaseUnavailableError` naming host and database.
+    Straight to PostgreSQL, each connection sets the timeouts of `settings` when it opens.
+    Through PgBouncer (`settings.pooled`) a connection is a server session only for one
+    transaction, so nothing may live in the session: asyncpg's statement cache is off (its
+    statements are unnamed, parsed and run within one round of messages, which PgBouncer keeps
+    on one server connection) and the timeouts, which PgBouncer refuses as startup parameters,
+    are made the login's defaults in the database instead (see `_set_session_defaults`).
+
+    A server that cannot be reached raises `DatabaseUnavailableError` naming host and database,
+    unless `lazy`: then no connection is opened until one is acquired (a read replica that may
+    be down when the service starts).
     """
     settings = settings or DatabaseSettings.from_env()
+    wanted = session_settings(settings)
+    pooled_options: dict[str, Any] = (
+        {"statement_cache_size": 0} if settings.pooled else {"server_settings": wanted}
+    )
     # Built as `asyncpg.create_pool` builds its pool, with the same defaults.
     pool = BoundedPool(
         url,
         acquire_timeout=settings.acquire_timeout,
-        min_size=settings.pool_min_size,
+        pooled=settings.pooled,
+        min_size=0 if lazy else settings.pool_min_size,
         max_size=settings.pool_max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
@@ -120,20 +185,64 @@ async def create_pool(url: str, settings: DatabaseSettings | None = None) -> Bou
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
         timeout=settings.connect_timeout,
-        # Milliseconds, PostgreSQL's unit for all three; set at connect, no session `SET` later.
-        server_settings={
-            "idle_in_transaction_session_timeout": str(
-                int(settings.idle_transaction_timeout * 1000)
-            ),
-            "statement_timeout": str(int(settings.statement_timeout * 1000)),
-            "lock_timeout": str(int(settings.lock_timeout * 1000)),
-        },
+        **pooled_options,
     )
     try:
         await pool
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except CONNECTION_FAILURES as exc:
         raise connection_failure(url, exc) from exc
+    if settings.pooled and not lazy:
+        try:
+            await _set_session_defaults(pool, wanted)
+        except BaseException:
+            pool.terminate()
+            raise
     return pool
+
+
+async def _set_session_defaults(pool: BoundedPool, wanted: dict[str, str]) -> None:
+    """Make `wanted` the defaults of the pool's login in its database (`ALTER ROLE ... IN
+    DATABASE ... SET`), unless they already are.
+
+    PgBouncer refuses settings as startup parameters, and `ignore_startup_parameters` would
+    drop them silently: sessions would run without the timeouts that keep one slow query or
+    held lock from pinning the pool. A session `SET` through the pooler would land on whichever
+    server connection ran it. The login's defaults in the database are what every server
+    session PgBouncer opens for this login and database (its pool's key) starts with, whichever
+    client it serves next; the login may set its own (no privilege needed), so the service's
+    settings stay the only source.
+
+    A session opened before the change keeps its old values: the one this check ran on is set
+    to the new defaults here (the values any session of the login now starts with, so no
+    client of the pool can tell); others PgBouncer opened earlier keep theirs until it reopens
+    them (`server_lifetime`, or `RECONNECT` on its console). A hot standby carries its
+    primary's defaults and cannot write them: nothing is done there.
+    """
+    async with pool.acquire() as connection, connection.transaction():
+        if await connection.fetchval("SELECT pg_is_in_recovery()"):
+            return
+        if _differing(await connection.fetchval(_ROLE_DEFAULTS), wanted):
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", _SESSION_DEFAULTS_LOCK)
+            differing = _differing(await connection.fetchval(_ROLE_DEFAULTS), wanted)
+            database = await connection.fetchval("SELECT quote_ident(current_database())")
+            for name in differing:
+                # Names are fixed above and values whole numbers: nothing here comes from input.
+                await connection.execute(
+                    f"ALTER ROLE CURRENT_USER IN DATABASE {database}"
+                    f" SET {name} = '{int(wanted[name])}'"
+                )
+            logger.info(
+                "set the session defaults of this login in its database: %s",
+                ", ".join(f"{name}={wanted[name]}ms" for name in differing),
+            )
+        rows = await connection.fetch(_SESSION_VALUES, list(wanted))
+        if {row["name"]: row["setting"] for row in rows} != wanted:
+            await connection.execute(_SET_SESSION_VALUES, list(wanted), list(wanted.values()))
+
+
+def _differing(setconfig: list[str] | None, wanted: dict[str, str]) -> list[str]:
+    current = dict(item.split("=", 1) for item in setconfig or ())
+    return [name for name, value in wanted.items() if current.get(name) != value]
 
 
 @asynccontextmanager

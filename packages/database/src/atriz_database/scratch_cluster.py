@@ -9,6 +9,9 @@ listens on a loopback TCP port, and is stopped and removed afterwards:
         ...
         cluster.restart()   # a fast restart: every connection is cut
 
+    with ScratchCluster.running(tmp_path / "replica", replica_of=cluster) as replica:
+        ...                 # a hot standby streaming from `cluster`
+
 As root the server runs as the wheel's own system user (PostgreSQL refuses to run as root).
 """
 
@@ -65,8 +68,8 @@ class ScratchCluster:
                 timeout=60,
             )
 
-    def init(self) -> None:
-        self.pgdata.mkdir(parents=True)
+    def _make_folder(self) -> None:
+        self.pgdata.mkdir(parents=True, mode=0o700)
         if self._user is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -74,9 +77,21 @@ class ScratchCluster:
             ensure_user_exists(self._user)
             ensure_prefix_permissions(self.pgdata)
             shutil.chown(self.pgdata, self._user, self._user)
+
+    def init(self) -> None:
+        self._make_folder()
         self._run(
             "initdb", "-D", str(self.pgdata), "-U", "postgres",
             "--auth=trust", "--encoding=utf8", "--no-sync",
+        )  # fmt: skip
+
+    def copy_of(self, primary: ScratchCluster) -> None:
+        """Fill this cluster's folder with a base backup of `primary` set to follow it as a
+        streaming replica (`pg_basebackup -R`; initdb's trust rules let replication in)."""
+        self._make_folder()
+        self._run(
+            "pg_basebackup", "-D", str(self.pgdata), "-h", "127.0.0.1", "-p", str(primary.port),
+            "-U", "postgres", "-X", "stream", "-R", "--checkpoint=fast", "--no-sync",
         )  # fmt: skip
 
     def start(self) -> None:
@@ -90,18 +105,28 @@ class ScratchCluster:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
 
+    def is_running(self) -> bool:
+        return (self.pgdata / "postmaster.pid").exists()
+
     @classmethod
     @contextmanager
-    def running(cls, pgdata: Path) -> Iterator[ScratchCluster]:
-        """A new cluster in `pgdata` (which must not exist), started; stopped and removed after."""
+    def running(
+        cls, pgdata: Path, *, replica_of: ScratchCluster | None = None
+    ) -> Iterator[ScratchCluster]:
+        """A new cluster in `pgdata` (which must not exist), started; stopped and removed after.
+        With `replica_of`, a streaming replica of that (running) cluster."""
         cluster = cls(pgdata, free_port())
-        cluster.init()
+        if replica_of is None:
+            cluster.init()
+        else:
+            cluster.copy_of(replica_of)
         cluster.start()
         try:
             yield cluster
         finally:
             try:
-                cluster.stop()
+                if cluster.is_running():
+                    cluster.stop()
             finally:
                 shutil.rmtree(pgdata, ignore_errors=True)
                 for log in pgdata.parent.glob(f"{pgdata.name}.*.log"):

@@ -13,6 +13,7 @@ from atriz_database.env import Env
 from atriz_database.errors import ConfigurationError
 
 __all__ = [
+    "POOLER_TRANSACTION",
     "DatabaseSettings",
     "Env",
     "Environment",
@@ -23,6 +24,10 @@ __all__ = [
     "load_env_file",
     "project_root",
 ]
+
+
+POOLER_TRANSACTION = "transaction"
+"""`ATRIZ_DB_POOLER`'s one value: PgBouncer's transaction pooling mode."""
 
 
 class Environment(enum.StrEnum):
@@ -112,6 +117,22 @@ class DatabaseSettings:
     migration_lock_timeout: str = "5s"
     """`ATRIZ_MIGRATION_LOCK_TIMEOUT`: how long a migration statement may wait for a table lock
     before failing, so that it never queues live queries behind it for longer."""
+    pooler: str | None = None
+    """`ATRIZ_DB_POOLER`: `transaction` when the process's database URLs lead to PgBouncer in
+    transaction pooling mode; unset, they lead straight to PostgreSQL. Pooled, a connection is
+    a server session only for one transaction at a time, so the pools keep no prepared
+    statements (PgBouncer 1.18 cannot carry them over) and send no session settings at
+    connect (it refuses them): the timeouts above become the login's defaults in the database
+    instead (`atriz_database.pool`). Whatever needs a session of its own (the migrator's
+    advisory lock, `LISTEN`) connects through the `*_DIRECT_URL`s."""
+    replica_max_lag: float = 5.0
+    """`ATRIZ_REPLICA_MAX_LAG`: seconds a read replica may trail its primary and still serve
+    the reads that tolerate stale data; further behind (or down), they go to the primary."""
+
+    @property
+    def pooled(self) -> bool:
+        """The URLs lead to PgBouncer in transaction mode (`ATRIZ_DB_POOLER=transaction`)."""
+        return self.pooler == POOLER_TRANSACTION
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> DatabaseSettings:
@@ -130,4 +151,16 @@ class DatabaseSettings:
             migration_lock_timeout=env.string(
                 "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
             ),
+            pooler=_pooler(env),
+            replica_max_lag=env.number("ATRIZ_REPLICA_MAX_LAG", cls.replica_max_lag, low=0.1),
         )
+
+
+def _pooler(env: Env) -> str | None:
+    value = env.string("ATRIZ_DB_POOLER")
+    if value is None or value.lower() == POOLER_TRANSACTION:
+        return None if value is None else POOLER_TRANSACTION
+    raise ConfigurationError(
+        f"ATRIZ_DB_POOLER must be {POOLER_TRANSACTION!r} (PgBouncer in transaction pooling"
+        f" mode) or unset (straight to PostgreSQL), got {value!r}"
+    )

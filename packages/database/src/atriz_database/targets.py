@@ -66,6 +66,12 @@ class DatabaseTarget:
     own policy for a vanished user, the one its event consumer applies (see
     `atriz_core.kit.references`). Imported only when a repair runs."""
 
+    @property
+    def direct_url_env(self) -> str:
+        """The variable that may hold a URL straight to PostgreSQL for this database, for what
+        needs a session of its own when `url_env`'s leads to PgBouncer: `SHARED_DIRECT_URL`."""
+        return f"{self.url_env.removesuffix('_DATABASE_URL')}_DIRECT_URL"
+
 
 class TargetRegistry:
     """The known targets, in an order where every target follows the ones it depends on."""

@@ -3,6 +3,13 @@
 The server is the one `ATRIZ_TEST_DATABASE_URL` names (any database on it; the fixtures create
 their own), else the one libpq's `PGHOST` names, else the embedded default. Enable the fixtures
 with `pytest_plugins = ["atriz_database.testing"]` in a `conftest.py`.
+
+Services under test reach it as `database_route` says: straight (`direct`, the default), or
+through PgBouncer in transaction mode (`pgbouncer`, started once per session in front of the
+test server; skipped with a one-line reason where it is not installed). A test marked
+`@pytest.mark.pgbouncer` runs both ways; `pytest --db-route=pgbouncer` runs every other test
+that uses the fixture through PgBouncer only. Migrations stay direct, as the migrator does in
+production.
 """
 
 from __future__ import annotations
@@ -13,24 +20,34 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from atriz_database.connections import create_database, drop_database
 from atriz_database.embedded import embedded_is_running, embedded_url, stop_embedded
 from atriz_database.services import load_services
-from atriz_database.settings import env_str
+from atriz_database.settings import POOLER_TRANSACTION, DatabaseSettings, env_str
 from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
 from atriz_database.urls import libpq_env_url, server_is_configured, with_database
 
+if TYPE_CHECKING:
+    from atriz_database.pgbouncer import PgBouncer
+
 __all__ = [
+    "DIRECT",
+    "PGBOUNCER",
+    "DatabaseRoute",
     "MakeDatabase",
     "clean_environment",
     "cli_env",
+    "database_route",
     "empty_database_url",
     "free_port",
     "make_database",
+    "pgbouncer",
     "postgres_server_url",
     "run_script",
     "sample",
@@ -58,6 +75,82 @@ def postgres_server_url() -> Iterator[str]:
         yield embedded_url("postgres")
         if not already_running:
             stop_embedded()
+
+
+DIRECT, PGBOUNCER = "direct", "pgbouncer"
+ROUTES = (DIRECT, PGBOUNCER)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db-route",
+        choices=ROUTES,
+        default=DIRECT,
+        help="how services under test reach PostgreSQL (tests marked pgbouncer run both ways)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "pgbouncer: run the test straight and through PgBouncer (transaction mode)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_route" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "pgbouncer"
+    ):
+        metafunc.parametrize("database_route", ROUTES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(
+    postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the test server, for the whole session."""
+    from atriz_database.pgbouncer import PgBouncer, pgbouncer_binary
+
+    if pgbouncer_binary() is None:
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+    with PgBouncer.running(
+        tmp_path_factory.mktemp("pgbouncer") / "run", postgres_server_url
+    ) as bouncer:
+        yield bouncer
+
+
+@dataclass(frozen=True)
+class DatabaseRoute:
+    """How the services of a test reach PostgreSQL: `direct`, or through `bouncer`."""
+
+    name: str
+    bouncer: PgBouncer | None = None
+
+    @property
+    def pooled(self) -> bool:
+        return self.bouncer is not None
+
+    def url(self, direct_url: str) -> str:
+        """What a service is given for a database the test made (at `direct_url`)."""
+        return direct_url if self.bouncer is None else self.bouncer.url(direct_url)
+
+    def settings(self, base: DatabaseSettings | None = None, **changes: Any) -> DatabaseSettings:
+        """`base` (default: from the environment) with `changes`, marked pooled or not."""
+        pooler = POOLER_TRANSACTION if self.pooled else None
+        return replace(base or DatabaseSettings.from_env(), pooler=pooler, **changes)
+
+
+@pytest.fixture
+def database_route(request: pytest.FixtureRequest) -> DatabaseRoute:
+    """The route of this test: its parameter (`@pytest.mark.pgbouncer`), else `--db-route`.
+
+    Through PgBouncer, `ATRIZ_DB_POOLER=transaction` is set for the test, as in a pooled
+    deployment, so that settings read from the environment say so too."""
+    name = getattr(request, "param", None) or request.config.getoption("--db-route")
+    if name != PGBOUNCER:
+        return DatabaseRoute(DIRECT)
+    bouncer = request.getfixturevalue("pgbouncer")
+    request.getfixturevalue("monkeypatch").setenv("ATRIZ_DB_POOLER", POOLER_TRANSACTION)
+    return DatabaseRoute(name, bouncer)
 
 
 @pytest.fixture

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict
 
 from atriz_database.embedded import embedded_url
 from atriz_database.errors import ConfigurationError
-from atriz_database.settings import Environment, current_environment, env_str
+from atriz_database.settings import (
+    DatabaseSettings,
+    Environment,
+    current_environment,
+    env_str,
+)
 
 if TYPE_CHECKING:
     from atriz_database.targets import DatabaseTarget
@@ -17,11 +22,13 @@ if TYPE_CHECKING:
 __all__ = [
     "database_url",
     "describe_url",
+    "direct_url",
     "libpq_env_url",
     "maintenance_url",
     "server_is_configured",
     "with_credentials",
     "with_database",
+    "with_server",
     "yoyo_url",
 ]
 
@@ -43,11 +50,7 @@ def database_url(target: DatabaseTarget) -> str:
     """
     explicit = env_str(target.url_env)
     if explicit is not None:
-        scheme = urlsplit(explicit).scheme
-        if scheme not in _SCHEMES:
-            raise ConfigurationError(
-                f"{target.url_env} must be a postgresql:// URL, got scheme {scheme!r}"
-            )
+        _check_scheme(target.url_env, explicit)
         return explicit
     if server_is_configured():
         return libpq_env_url(target.database)
@@ -57,6 +60,42 @@ def database_url(target: DatabaseTarget) -> str:
             " (or PGHOST); the embedded PostgreSQL is for development and tests only"
         )
     return embedded_url(target.database)
+
+
+def direct_url(target: DatabaseTarget) -> str:
+    """The URL of a target's database straight to PostgreSQL, for the commands: migrations
+    hold a session advisory lock, yoyo and psycopg prepare statements, `pg_dump` sets session
+    settings, and none of that survives PgBouncer's transaction mode.
+
+    The target's `*_DIRECT_URL` (e.g. `SHARED_DIRECT_URL`) wins; else its `database_url`,
+    unless `ATRIZ_DB_POOLER` says that one leads to PgBouncer: then `ConfigurationError`.
+    """
+    explicit = env_str(target.direct_url_env)
+    if explicit is not None:
+        _check_scheme(target.direct_url_env, explicit)
+        return explicit
+    if DatabaseSettings.from_env().pooled:
+        raise ConfigurationError(
+            f"ATRIZ_DB_POOLER=transaction: set {target.direct_url_env} to reach"
+            f" {target.database} straight (the commands need a session of their own, which"
+            " PgBouncer's transaction mode does not keep)"
+        )
+    return database_url(target)
+
+
+def _check_scheme(name: str, url: str) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in _SCHEMES:
+        raise ConfigurationError(f"{name} must be a postgresql:// URL, got scheme {scheme!r}")
+
+
+def with_server(url: str, host: str, port: int) -> str:
+    """The same database and credentials on another server (`host:port`, over TCP)."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in ("host", "port")])
+    netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def libpq_env_url(database: str) -> str:

@@ -22,6 +22,7 @@ from atriz_core.kit.pagination_params import (
     page_limit,
     schema_name,
 )
+from atriz_core.kit.replica import REPLICA_READS
 from atriz_core.kit.service import BEARER_SCHEME
 from atriz_mextrack.devices.auth import requires_tracker_or_user, tracker_vehicle
 from atriz_mextrack.positions import exports, services
@@ -97,7 +98,7 @@ class PositionController(Controller):
             max_speed_kmh=settings.max_speed_kmh,
         )
 
-    @get("/positions", responses=problem_responses(404, 422))
+    @get("/positions", opt=REPLICA_READS, responses=problem_responses(404, 422))
     async def list_positions(
         self,
         vehicle_id: FromPath[uuid.UUID],
@@ -126,7 +127,12 @@ class PositionController(Controller):
             cursor,
         )
 
-    @get("/track.geojson", media_type=GEOJSON, responses=problem_responses(404, 422))
+    @get(
+        "/track.geojson",
+        media_type=GEOJSON,
+        opt=REPLICA_READS,
+        responses=problem_responses(404, 422),
+    )
     async def track_geojson(
         self,
         vehicle_id: FromPath[uuid.UUID],
@@ -143,7 +149,7 @@ class PositionController(Controller):
         )
         return Response(exports.track_geojson(vehicle, points), media_type=GEOJSON)
 
-    @get("/track.gpx", media_type=GPX, responses=problem_responses(404, 422))
+    @get("/track.gpx", media_type=GPX, opt=REPLICA_READS, responses=problem_responses(404, 422))
     async def track_gpx(
         self,
         vehicle_id: FromPath[uuid.UUID],
@@ -192,7 +198,7 @@ class LatestController(Controller):
     path = "/positions"
     tags = ["positions"]
 
-    @get("/latest")
+    @get("/latest", opt=REPLICA_READS)
     async def latest_positions(
         self,
         conn: DbConnection,

@@ -20,6 +20,7 @@ from atriz_core.kit.pagination_params import (
     cursors_of,
     schema_name,
 )
+from atriz_core.kit.replica import REPLICA_READS
 from atriz_pshop.products import services
 from atriz_pshop.products.schemas import Product, ProductCreate, ProductUpdate
 from atriz_pshop.roles import STAFF
@@ -45,7 +46,7 @@ class ProductController(Controller):
     path = "/products"
     tags = ["products"]
 
-    @get("/")
+    @get("/", opt=REPLICA_READS)
     async def list_products(
         self,
         conn: DbConnection,
@@ -60,12 +61,12 @@ class ProductController(Controller):
             conn, cursors_of(request), search=q, active=active, limit=limit, cursor=cursor
         )
 
-    @get("/{product_id:uuid}")
+    @get("/{product_id:uuid}", opt=REPLICA_READS)
     async def get_product(self, product_id: FromPath[uuid.UUID], conn: DbConnection) -> Product:
         """One product, with its barcodes and stock."""
         return await services.get_product(conn, product_id)
 
-    @get("/barcodes/{barcode:str}", responses=problem_responses(404))
+    @get("/barcodes/{barcode:str}", opt=REPLICA_READS, responses=problem_responses(404))
     async def get_product_by_barcode(
         self, barcode: FromPath[BarcodePath], conn: DbConnection
     ) -> Product:

@@ -20,6 +20,7 @@ from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import Page
 from atriz_core.kit.pagination_params import PageCursor, cursors_of, page_limit, schema_name
+from atriz_core.kit.replica import REPLICA_READS
 from atriz_website.articles import services
 from atriz_website.articles.schemas import (
     Article,
@@ -75,7 +76,7 @@ class ArticleController(Controller):
     path = "/articles"
     tags = ["articles"]
 
-    @get("/", opt=PUBLIC)
+    @get("/", opt={**PUBLIC, **REPLICA_READS})
     async def list_articles(
         self,
         conn: DbConnection,

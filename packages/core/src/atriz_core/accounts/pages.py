@@ -19,51 +19,25 @@ Server-rendered HTML with no script, for any browser. Why they are built as they
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from collections.abc import Mapping
 from html import escape
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import MediaType
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, URLEncodedBody
 
 from atriz_core.accounts import links
 from atriz_core.errors import DomainError, InvalidInputError
 from atriz_core.kit.database import DbConnection
+from atriz_core.kit.html import html_page, paragraphs
 from atriz_core.kit.problems import handle_unexpected
 from atriz_core.passwords.policy import MAX_LENGTH, MIN_LENGTH
 from atriz_core.request import CoreRequest
 
-__all__ = ["PAGE_HEADERS", "EmailVerificationForm", "LinkPagesController", "PasswordResetForm"]
+__all__ = ["EmailVerificationForm", "LinkPagesController", "PasswordResetForm"]
 
-_STYLE = (
-    "body{font:16px/1.5 system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem;"
-    "color:#1a1a1a;background:#fff}"
-    "label{display:block;margin-top:1rem;font-weight:600}"
-    "input{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}"
-    "button{margin-top:1.25rem;padding:.6rem 1.2rem;font:inherit;cursor:pointer}"
-    ".hint{color:#444;font-size:.9rem;margin:.25rem 0 0}"
-    ".problem{color:#8b0000;border-left:4px solid #8b0000;padding-left:.75rem}"
-)
-# The one inline style is allowed by its hash, so the policy needs no 'unsafe-inline'.
-_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-
-PAGE_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": (
-        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-"""Sent with every page of this module."""
 
 PASSWORD_RULES = (
     f"At least {MIN_LENGTH} and at most {MAX_LENGTH} characters. Any characters, spaces "
@@ -87,43 +61,10 @@ class PasswordResetForm(msgspec.Struct):
     new_password_confirm: str = ""
 
 
-def _page(
-    title: str, content: str, *, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response[str]:
-    """A whole page; `content` is HTML whose every variable part was escaped by the caller."""
-    html = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{escape(title)} - Atriz</title>
-<style>{_STYLE}</style>
-</head>
-<body>
-<main>
-<h1>{escape(title)}</h1>
-{content}
-</main>
-</body>
-</html>
-"""
-    return Response(
-        html,
-        status_code=status,
-        media_type=MediaType.HTML,
-        headers={**PAGE_HEADERS, **(headers or {})},
-    )
-
-
-def _paragraphs(*texts: str) -> str:
-    return "\n".join(f"<p>{escape(text)}</p>" for text in texts)
-
-
 def _incomplete_link() -> Response[str]:
-    return _page(
+    return html_page(
         "This link is incomplete",
-        _paragraphs(
+        paragraphs(
             "The link has no token. Open it again from the mail; if your mail program broke "
             "it over two lines, copy the whole link into the address bar."
         ),
@@ -132,15 +73,15 @@ def _incomplete_link() -> Response[str]:
 
 
 def _spent_link(status: int, what_next: str) -> Response[str]:
-    return _page(
+    return html_page(
         "This link no longer works",
-        _paragraphs("It has expired, was already used, or a newer link replaced it.", what_next),
+        paragraphs("It has expired, was already used, or a newer link replaced it.", what_next),
         status=status,
     )
 
 
 def _verification_form(token: str) -> Response[str]:
-    return _page(
+    return html_page(
         "Confirm your e-mail address",
         f"""<p>Confirm that this address is yours to finish setting up your Atriz account.</p>
 <form method="post" action="verify-email">
@@ -156,7 +97,7 @@ def _reset_form(token: str, problem: str | None = None, status: int = 200) -> Re
     alert = (
         f'<p class="problem" id="problem" role="alert">{escape(problem)}</p>\n' if problem else ""
     )
-    return _page(
+    return html_page(
         "Choose a new password",
         f"""{alert}<form method="post" action="password-reset">
 <input type="hidden" name="token" value="{escape(token)}">
@@ -199,7 +140,7 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str
             else "The service is busy. Try again in a moment."
         )
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return _page(HTTPStatus(status).phrase, _paragraphs(detail), status=status, headers=headers)
+    return html_page(HTTPStatus(status).phrase, paragraphs(detail), status=status, headers=headers)
 
 
 class LinkPagesController(Controller):
@@ -236,9 +177,9 @@ class LinkPagesController(Controller):
             if _field_problem(exc, "token") is None:
                 raise
             return _spent_link(exc.status, "Sign in and ask for a new verification mail.")
-        return _page(
+        return html_page(
             "Address confirmed",
-            _paragraphs("Your e-mail address is confirmed. You can close this page."),
+            paragraphs("Your e-mail address is confirmed. You can close this page."),
         )
 
     @get("/password-reset")
@@ -272,9 +213,9 @@ class LinkPagesController(Controller):
             if reason is None:
                 raise
             return _reset_form(data.token, f"The new password {reason}.", exc.status)
-        return _page(
+        return html_page(
             "Password changed",
-            _paragraphs(
+            paragraphs(
                 "Your password is changed, and every session signed in with the old one has "
                 "ended. Sign in with the new password."
             ),

@@ -16,6 +16,7 @@ import asyncpg
 from atriz_core.users.repository import USER_FIELDS, UserRecord, user_record
 
 __all__ = [
+    "BROWSER_SESSION",
     "EMAIL_VERIFICATION",
     "PASSWORD_RESET",
     "REFRESH",
@@ -36,6 +37,8 @@ __all__ = [
 
 # The kinds of `auth_tokens`.
 REFRESH, EMAIL_VERIFICATION, PASSWORD_RESET = "refresh", "email_verification", "password_reset"
+BROWSER_SESSION = "browser_session"
+"""The cookie of a browser's session at core (its sign-in page)."""
 
 
 @dataclass(frozen=True)
@@ -212,10 +215,12 @@ async def start_session(
     user_agent: str | None,
     client_address: str | None,
     rehashed: bool,
+    token_type: str = REFRESH,
 ) -> list[str] | None:
     """A successful login, as one atomic statement: give back the attempt's bookings on its
     address and its account (see `_SETTLE`), store a rehash, open the session with its first
-    refresh token, audit the login; return the user's role names.
+    token (a refresh token, or a browser session's cookie: `token_type`), audit the login;
+    return the user's role names.
     None, and nothing written, if the account was deactivated, deleted or given a new password
     while its password was being checked.
 
@@ -242,7 +247,8 @@ async def start_session(
         "), stored_token AS ("
         "  INSERT INTO auth_tokens (user_id, token_type, token_hash, family_id, generation,"
         "   expires_at, user_agent, client_address)"
-        "  SELECT id, 'refresh', $8, $6, 1, $9, $10, $11 FROM signed_in"
+        "  SELECT id, $14, $8, $6, CASE WHEN $14 = 'refresh' THEN 1 END, $9, $10, $11"
+        "  FROM signed_in"
         "), audited AS ("
         "  INSERT INTO auth_events (event_type, user_id, client_address, user_agent, details)"
         "  SELECT 'login', id, $11, $10, $12 FROM signed_in"
@@ -261,8 +267,9 @@ async def start_session(
         token_expires_at,
         user_agent,
         client_address,
-        {"session": str(session_id), "rehashed": rehashed},
+        {"session": str(session_id), "rehashed": rehashed, "kind": token_type},
         address,
+        token_type,
     )
     assert row is not None
     return list(row["roles"]) if row["signed_in"] else None

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
 from atriz_core.accounts import links, repository
-from atriz_core.accounts.repository import PASSWORD_RESET, Lockout, LoginAttempt
+from atriz_core.accounts.repository import PASSWORD_RESET, REFRESH, Lockout, LoginAttempt
 from atriz_core.accounts.schemas import Me, TokenPair, User
 from atriz_core.audit import record_event
 from atriz_core.client.user_events import SESSIONS_REVOKED
@@ -46,6 +47,7 @@ __all__ = [
     "log_in",
     "register",
     "request_email_verification",
+    "sign_in",
 ]
 
 DEFAULT_ROLE = "user"
@@ -134,6 +136,19 @@ def _failure_reason(attempt: LoginAttempt) -> str:
     return "locked" if attempt.booking is None else "wrong_password"
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful sign-in: the session it opened and that session's first token."""
+
+    user: UserRecord
+    roles: list[str]
+    session_id: uuid.UUID
+    token: str
+    """A refresh token, or a browser session's cookie (`sign_in`'s `token_type`)."""
+    expires_at: datetime
+    """When the session ends however it is used (`CORE_SESSION_MAX_SECONDS`)."""
+
+
 async def log_in(
     pool: asyncpg.Pool,
     core: Core,
@@ -142,7 +157,30 @@ async def log_in(
     password: str,
     context: RequestContext,
 ) -> TokenPair:
-    """Check the credentials; start a session and return its tokens.
+    """Check the credentials; start a session and return its tokens (see `sign_in`)."""
+    signed_in = await sign_in(pool, core, email=email, password=password, context=context)
+    return token_pair(
+        core,
+        user_id=signed_in.user.id,
+        email=signed_in.user.email,
+        roles=signed_in.roles,
+        session_id=signed_in.session_id,
+        refresh_token=signed_in.token,
+    )
+
+
+async def sign_in(
+    pool: asyncpg.Pool,
+    core: Core,
+    *,
+    email: str,
+    password: str,
+    context: RequestContext,
+    token_type: str = REFRESH,
+) -> SignedIn:
+    """Check the credentials; start a session with its first token of `token_type` (a
+    refresh token for `/auth/login`, a cookie for core's sign-in page). Both ways of signing in
+    go through here, so they share every limit and every answer.
 
     Before hashing, the attempt is booked as a failure of its address and its account (see
     `repository.reserve_login_attempt`), so concurrent guesses cannot outrun the limits. An
@@ -189,7 +227,7 @@ async def log_in(
     new_hash = await core.hasher.hash(normalise(password)) if verification.needs_rehash else None
     now = core.clock.now()
     session_id = uuid.uuid4()
-    refresh_token, token_hash = new_token()
+    token, token_hash = new_token()
     session_expires_at = now + timedelta(seconds=settings.session_max_seconds)
     granted = await repository.start_session(
         pool,
@@ -208,19 +246,13 @@ async def log_in(
         user_agent=context.user_agent,
         client_address=context.client_address,
         rehashed=new_hash is not None,
+        token_type=token_type,
     )
     if granted is None:  # deactivated, deleted or re-passworded during the check
         CORE_METRICS.login_failed("inactive")
         raise AuthenticationError(LOGIN_FAILED)
     CORE_METRICS.login_succeeded()
-    return token_pair(
-        core,
-        user_id=user.id,
-        email=user.email,
-        roles=granted,
-        session_id=session_id,
-        refresh_token=refresh_token,
-    )
+    return SignedIn(user, granted, session_id, token, session_expires_at)
 
 
 async def _active_user(

@@ -11,9 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from atriz_core.admin.services import ensure_administrator
+from atriz_core.cli.clients import register_client_commands
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
-from atriz_core.tokens.keys import previous_key_published_until, rotate_key
+from atriz_core.tokens.keys import (
+    RsaSigningKey,
+    SigningKey,
+    previous_key_published_until,
+    rotate_key,
+)
 from atriz_database import Environment, RefusedError
 from atriz_database.pool import connect
 from atriz_database.settings import env_str
@@ -65,10 +71,20 @@ def create_admin(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
-    """Add a new signing key; the previous one stays published until its tokens have expired."""
+    """Add a new signing key (of access tokens, or with `--id-token` of ID tokens); the
+    previous one stays published until its tokens have expired. Without `--id-token`, a first
+    ID-token key is added too while there is none, so that one command bootstraps a
+    deployment (unless `CORE_ID_TOKEN_KEY` holds it)."""
     settings = CoreSettings.from_env()
     now = datetime.now(UTC)
-    path = rotate_key(settings.signing_key_dir, now=now)
+    if args.id_token:
+        path = rotate_key(settings.id_token_key_folder, now=now, kind=RsaSigningKey)
+    else:
+        path = rotate_key(settings.signing_key_dir, now=now, kind=SigningKey)
+        id_token_keys = settings.id_token_key_folder
+        if not settings.id_token_key_pem and not list(id_token_keys.glob("*.pem")):
+            first = rotate_key(id_token_keys, now=now, kind=RsaSigningKey)
+            print(f"first ID-token signing key {first}")
     until = previous_key_published_until(now, settings.access_token_seconds)
     # The window is counted from now, not from the restart: a core that goes on signing with
     # the previous key after it closes hands out tokens the apps no longer accept.
@@ -130,7 +146,8 @@ def print_seeded_logins() -> None:
 
 
 def register_commands(commands: Any) -> None:
-    """Add `users` and `keys` to the `atriz` command."""
+    """Add `users`, `keys` and `clients` to the `atriz` command."""
+    register_client_commands(commands)
     users = commands.add_parser("users", help="manage users").add_subparsers(
         dest="users_command", required=True
     )
@@ -143,4 +160,10 @@ def register_commands(commands: Any) -> None:
     keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
         dest="keys_command", required=True
     )
-    keys.add_parser("rotate", help="add a new current signing key").set_defaults(handler=rotate)
+    rotate_parser = keys.add_parser("rotate", help="add a new current signing key")
+    rotate_parser.add_argument(
+        "--id-token",
+        action="store_true",
+        help="rotate the RSA key that signs ID tokens, not the Ed25519 key of access tokens",
+    )
+    rotate_parser.set_defaults(handler=rotate)

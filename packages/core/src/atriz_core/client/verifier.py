@@ -83,6 +83,9 @@ class Principal:
     expires_at: int
     issued_at: int
     """The token's `iat`: checked against the user's revocations on every request."""
+    scope: str | None = None
+    """What an OpenID Connect client was granted (`openid email`), for a token issued to one
+    (RFC 9068); None for a token of `/auth/login`."""
 
     def has_role(self, *names: str) -> bool:
         return any(name in self.roles for name in names)
@@ -333,4 +336,5 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         token_id=claims["jti"],
         expires_at=int(claims["exp"]),
         issued_at=int(claims["iat"]),
+        scope=scope if isinstance(scope := claims.get("scope"), str) else None,
     )

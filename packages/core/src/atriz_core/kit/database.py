@@ -25,13 +25,12 @@ manages its own transactions on `provide_connection`.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from litestar import Litestar, Request
@@ -40,9 +39,16 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from litestar.utils.scope.state import CONNECTION_STATE_KEY
 
 from atriz_core.kit.db_errors import TRANSACTION_CONFLICTS
+from atriz_core.kit.replica import (
+    REPLICA_STATE_KEY,
+    ROUTING_SCOPE_KEY,
+    Routing,
+    note_write,
+    routed_read,
+)
+from atriz_core.kit.rerun import SAFE_METHODS, declared_length, fresh_scope, read_body, replay
 from atriz_database import DatabaseSettings, close_pool, create_pool
 
 __all__ = [
@@ -74,20 +80,20 @@ SharedDb = NamedDependency[asyncpg.Connection]
 the app's reader login (read-only, no transaction)."""
 DB_DEPENDENCY = "conn"
 SHARED_DB_DEPENDENCY = "shared_conn"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 PoolLifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 RETRY_SCOPE_KEY = "atriz.transaction_retry"
 
 
 def pool_lifespan(
-    state_key: str, url: str, settings: DatabaseSettings | None = None
+    state_key: str, url: str, settings: DatabaseSettings | None = None, *, lazy: bool = False
 ) -> PoolLifespan:
-    """A lifespan that opens a pool for `url` at start-up as `app.state[state_key]`."""
+    """A lifespan that opens a pool for `url` at start-up as `app.state[state_key]` (`lazy`:
+    without connecting until a connection is first acquired)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await create_pool(url, settings)
+        pool = await create_pool(url, settings, lazy=lazy)
         app.state[state_key] = pool
         try:
             yield
@@ -116,8 +122,15 @@ async def provide_db(
     transaction for a write (commit when the handler returns, rollback when it raises).
 
     When that transaction dies of a serialization failure or a deadlock (in a statement or at
-    COMMIT), the request is marked for `TransactionRetryMiddleware` to run it again.
+    COMMIT), the request is marked for `TransactionRetryMiddleware` to run it again. With a
+    read replica (`kit.replica`), a safe request of a route marked `REPLICA_READS` may get a
+    replica connection instead, and a write's position is noted after its commit.
     """
+    routing = cast(Routing | None, request.scope.get(ROUTING_SCOPE_KEY))
+    if routing is not None and request.method in SAFE_METHODS:
+        async with routed_read(request, routing, state[REPLICA_STATE_KEY], state.db_pool) as read:
+            yield read
+        return
     async with state.db_pool.acquire() as connection:
         if request.method in SAFE_METHODS:
             yield connection
@@ -128,6 +141,8 @@ async def provide_db(
         except TRANSACTION_CONFLICTS:
             _mark_retryable(request.scope)
             raise
+        if routing is not None:
+            await note_write(routing, connection)
 
 
 async def provide_shared_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
@@ -183,12 +198,12 @@ class TransactionRetryMiddleware:
         if scope["type"] != ScopeType.HTTP or scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > self.max_body_bytes:
+        if declared_length(scope) > self.max_body_bytes:
             await self.app(scope, receive, send)  # Litestar answers 413 without reading it
             return
-        messages, complete = await _read_body(receive, self.max_body_bytes)
+        messages, complete = await read_body(receive, self.max_body_bytes)
         if not complete:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, replay(messages, receive), send)
             return
         body = b"".join(message.get("body", b"") for message in messages)
         for number in range(1, self.attempts + 1):
@@ -220,7 +235,11 @@ class TransactionRetryMiddleware:
             await send(message)
 
         request = {"type": "http.request", "body": body, "more_body": False}
-        await self.app(_fresh_scope(scope, attempt), _replay([request], receive), guarded_send)
+        await self.app(
+            fresh_scope(scope, **{RETRY_SCOPE_KEY: attempt}),
+            replay([request], receive),
+            guarded_send,
+        )
         return attempt.retryable and not forwarded and not last
 
 
@@ -234,55 +253,3 @@ def transaction_retry(
         attempts=attempts,
         backoff_seconds=backoff_seconds,
     )
-
-
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[list[Any], bool]:
-    """The request's body messages; False when it ended in a disconnect or passed `limit`."""
-    messages: list[Any] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, False
-        size += len(message.get("body", b""))
-        if size > limit:
-            return messages, False
-        if not message.get("more_body", False):
-            return messages, True
-
-
-def _replay(messages: list[Any], receive: Receive) -> Receive:
-    """A `receive` that hands out `messages` first, then waits on the real one (a disconnect)."""
-    pending = list(messages)
-
-    async def replay() -> Any:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
-
-
-def _fresh_scope(scope: Scope, attempt: _Attempt) -> Scope:
-    """The scope as it reached this middleware, for one attempt of its own.
-
-    Litestar keeps per-request state in `scope["state"]` (the parsed body, whether the response
-    started, cached dependencies): each attempt gets a copy of it as it was before the first,
-    so that an attempt starts where the first one did, not where the last one failed.
-    """
-    state = dict(scope.get("state", {}))
-    if CONNECTION_STATE_KEY in state:
-        state[CONNECTION_STATE_KEY] = copy.copy(state[CONNECTION_STATE_KEY])
-    fresh: dict[str, Any] = {**scope, "state": state, RETRY_SCOPE_KEY: attempt}
-    return fresh  # type: ignore[return-value]  # a Scope with one key of ours added

@@ -5,7 +5,9 @@ Core's trigger sends `NOTIFY atriz_user_events` when a transaction that recorded
 (with an empty payload). A worker holds one connection of its shared pool with `LISTEN` on that
 channel (`UserEventListener`), re-established when lost, and every follower it wakes reads the
 table at once; followers also poll every `poll_interval` seconds, in case a notification was
-missed (the listener was reconnecting, the server restarted).
+missed (the listener was reconnecting, the server restarted). When the shared pool goes through
+PgBouncer, the listener holds a connection straight to PostgreSQL instead (`listen_pool`), and
+without one the followers only poll.
 
 An event is "settled" (`read_user_events`) once no transaction older than its own is still
 running anywhere on the server: until then one that commits later may sort before it. When a
@@ -34,6 +36,7 @@ from atriz_database import ConfigurationError
 
 __all__ = [
     "CHANNEL",
+    "LISTEN_POOL_KEY",
     "Lifespan",
     "Outcome",
     "StreamFollower",
@@ -45,6 +48,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHANNEL = "atriz_user_events"
+LISTEN_POOL_KEY = "listen_pool"
+"""`app.state[...]`: a pool straight to `atriz_shared`, for the `LISTEN` alone, when the shared
+pool goes through PgBouncer (`<PREFIX>_SHARED_DIRECT_URL`)."""
 _LISTENER_STATE_KEY = "user_event_listener"
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
@@ -265,12 +271,26 @@ class StreamFollower:
 
 
 @asynccontextmanager
-async def shared_listener(app: Litestar, pool: asyncpg.Pool) -> AsyncIterator[UserEventListener]:
-    """The worker's one listener on `pool` (kept in `app.state`), shared by the consumer and the
-    revocation feed: one connection however many use it."""
+async def shared_listener(
+    app: Litestar, pool: asyncpg.Pool
+) -> AsyncIterator[UserEventListener | None]:
+    """The worker's one listener (kept in `app.state`), shared by the consumer and the
+    revocation feed: one connection however many use it.
+
+    It listens on the pool at `app.state["listen_pool"]` when there is one (a direct one: the
+    shared pool goes through PgBouncer, whose transaction mode cannot hold a `LISTEN`), else on
+    `pool` itself unless that goes through PgBouncer: then there is no listener (None) and the
+    followers poll.
+    """
+    listen_pool: asyncpg.Pool | None = app.state.get(LISTEN_POOL_KEY)
+    if listen_pool is None and not getattr(pool, "pooled", False):
+        listen_pool = pool
+    if listen_pool is None:
+        yield None
+        return
     listener: UserEventListener | None = app.state.get(_LISTENER_STATE_KEY)
-    if listener is None or listener.pool is not pool:
-        listener = UserEventListener(pool)
+    if listener is None or listener.pool is not listen_pool:
+        listener = UserEventListener(listen_pool)
         app.state[_LISTENER_STATE_KEY] = listener
     async with listener.in_use():
         yield listener

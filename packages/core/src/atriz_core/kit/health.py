@@ -15,6 +15,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from atriz_core.client.litestar import PUBLIC
 from atriz_core.kit.problems import RETRY_AFTER_SECONDS
+from atriz_core.kit.replica import REPLICA_STATE_KEY, ReplicaMonitor
 
 __all__ = ["Check", "Health", "Readiness", "health_handlers"]
 
@@ -28,14 +29,16 @@ class Health(msgspec.Struct):
 
 class Check(msgspec.Struct):
     status: str
-    """`up` or `down`."""
+    """`up` or `down`; a read replica also `lagging` (further behind than
+    `ATRIZ_REPLICA_MAX_LAG`) or `not a standby`."""
     ms: float
     """How long the check took, in milliseconds."""
 
 
 class Readiness(msgspec.Struct):
     status: str
-    """`healthy`, `degraded` (a secondary database is down) or `unhealthy`."""
+    """`healthy`, `degraded` (a secondary database is down, or the read replica does not
+    serve reads: they go to the primary) or `unhealthy`."""
     checks: dict[str, Check]
 
 
@@ -52,13 +55,23 @@ async def _check(pool: asyncpg.Pool | None) -> Check:
     return Check(status=status, ms=round((time.perf_counter() - started) * 1000, 2))
 
 
+async def _check_replica(monitor: ReplicaMonitor) -> Check:
+    """The replica answers, and its monitor lets it serve reads (not lagging)."""
+    check = await _check(monitor.pool)
+    if check.status == "up":
+        check.status = monitor.status
+    return check
+
+
 def health_handlers(
     primary: str, secondary: dict[str, str] | None = None
 ) -> list[HTTPRouteHandler]:
     """Handlers for `/health` and `/ready`.
 
     `primary` and `secondary` map a database's name in the report to its pool's state key.
-    The primary database down makes the service `unhealthy` (503); a secondary one `degraded`.
+    The primary database down makes the service `unhealthy` (503); a secondary one `degraded`,
+    and so does a read replica (`app.state["replica"]`, when the service has one) that does not
+    serve reads.
     """
     secondary = secondary or {}
 
@@ -71,7 +84,12 @@ def health_handlers(
     async def ready(state: State) -> Response[Readiness]:
         """Whether this service's databases answer: healthy, degraded or unhealthy."""
         keys: dict[str, Any] = {"database": primary, **secondary}
-        results = await asyncio.gather(*(_check(state.get(key)) for key in keys.values()))
+        probes = [_check(state.get(key)) for key in keys.values()]
+        monitor: ReplicaMonitor | None = state.get(REPLICA_STATE_KEY)
+        if monitor is not None:
+            keys["replica"] = REPLICA_STATE_KEY
+            probes.append(_check_replica(monitor))
+        results = await asyncio.gather(*probes)
         checks = dict(zip(keys, results, strict=True))
         if checks["database"].status != "up":
             # Like every 503 of the kit: when to ask again (a balancer or a client may honour it).

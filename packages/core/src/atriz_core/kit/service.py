@@ -18,8 +18,10 @@ for connections in use).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from litestar import Litestar, Request
@@ -36,12 +38,18 @@ from prometheus_client.registry import Collector
 from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
 from atriz_core.client.revocations import Revocations
 from atriz_core.client.verifier import JwksKeys, TokenVerifier
+from atriz_core.kit.browser_sign_in import (
+    BrowserClient,
+    BrowserSignInController,
+    browser_sign_in,
+)
 from atriz_core.kit.database import (
     database_dependencies,
     pool_lifespan,
     provide_connection,
     transaction_retry,
 )
+from atriz_core.kit.event_stream import LISTEN_POOL_KEY
 from atriz_core.kit.events import (
     CONSUMERS_STATE_KEY,
     UserEventHandler,
@@ -54,6 +62,7 @@ from atriz_core.kit.openapi import ProblemResponses
 from atriz_core.kit.pagination import CursorCodec
 from atriz_core.kit.pagination_params import CURSORS_STATE_KEY
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
+from atriz_core.kit.replica import replica_lifespan, replica_routing
 from atriz_core.kit.settings import AppSettings
 from atriz_database import DatabaseSettings, Environment
 
@@ -65,6 +74,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 PUBLIC_PATHS = ("/schema",)
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+logger = logging.getLogger(__name__)
 
 
 def create_service(
@@ -74,6 +84,8 @@ def create_service(
     verifier: TokenVerifier,
     database_url: str,
     shared_database_url: str | None = None,
+    shared_direct_url: str | None = None,
+    replica_url: str | None = None,
     database: DatabaseSettings | None = None,
     cursor_secret: bytes | None = None,
     environment: Environment = Environment.DEVELOPMENT,
@@ -112,6 +124,11 @@ def create_service(
     user deactivated, deleted, signed out everywhere or given other roles, within seconds
     (`verifier.revocations`), and `user_events`, the app's policy, is applied to each event
     exactly once across the app's workers, in its own database's transaction with its cursor.
+    Through PgBouncer (`database.pooled`) the worker's `LISTEN` for them needs a connection
+    of its own, `shared_direct_url`; without one, the followers poll (every 2 s).
+
+    With `replica_url`, the GETs of routes marked `REPLICA_READS` read from that streaming
+    replica while it keeps up (`atriz_core.kit.replica`).
     """
     parts = observability(
         name, environment, metrics_token=metrics_token, collectors=list(collectors)
@@ -119,11 +136,16 @@ def create_service(
     state = dict(state or {})
     if cursor_secret is not None:
         state[CURSORS_STATE_KEY] = CursorCodec(cursor_secret)
+    database = database or DatabaseSettings.from_env()
     lifespans: list[Lifespan] = [pool_lifespan("db_pool", database_url, database)]
     secondary: dict[str, str] = {}
+    if replica_url is not None:
+        lifespans.append(replica_lifespan(replica_url, database))
+        middleware = [*middleware, replica_routing(service=name, max_lag=database.replica_max_lag)]
     if shared_database_url is not None:
         lifespans.append(pool_lifespan("shared_pool", shared_database_url, database))
         secondary["shared"] = "shared_pool"
+        lifespans += _listen_pool(name, database, shared_direct_url)
         if verifier.revocations is None:
             verifier.revocations = Revocations()
         lifespans.append(revocation_feed(verifier.revocations))
@@ -195,26 +217,57 @@ def app_service(
     lifespan: Sequence[Lifespan] = (),
 ) -> Litestar:
     """An app's service, from its settings: its database and `atriz_shared` through its reader
-    login, core's tokens checked with the keys at `settings.jwks_url` for the app's audience.
+    login, core's tokens checked with the keys at `settings.jwks_url` for the app's audience,
+    and browser sign-in through core (`/auth/login`, `/auth/callback`, `/auth/logout`: see
+    `atriz_core.kit.browser_sign_in`; the app's pages call `signed_in_user`).
     Tests pass a `verifier` that trusts their own signing key."""
+    browser_client = BrowserClient(
+        service=settings.service,
+        client_id=settings.oidc_client_id or settings.service,
+        client_secret=settings.oidc_client_secret,
+        public_url=settings.public_url or f"http://127.0.0.1:{settings.port}",
+        core_url=settings.core_url,
+        issuer=settings.issuer,
+    )
     return create_service(
         name=settings.service,
         description=description,
-        route_handlers=route_handlers,
+        route_handlers=[*route_handlers, BrowserSignInController],
         verifier=verifier
         or TokenVerifier(
             JwksKeys(settings.jwks_url), issuer=settings.issuer, audience=settings.service
         ),
         database_url=settings.database_url,
         shared_database_url=settings.shared_database_url,
+        shared_direct_url=settings.shared_direct_url,
+        replica_url=settings.replica_url,
         database=settings.database,
         cursor_secret=settings.cursor_secret,
         environment=settings.environment,
         metrics_token=settings.metrics_token,
         max_body_bytes=settings.max_body_bytes,
         user_events=user_events,
-        lifespan=lifespan,
+        lifespan=[browser_sign_in(browser_client), *lifespan],
     )
+
+
+def _listen_pool(
+    name: str, database: DatabaseSettings, shared_direct_url: str | None
+) -> list[Lifespan]:
+    """The lifespan of the direct pool the worker's `LISTEN` holds a connection of, when the
+    shared pool goes through PgBouncer; none when it does not (it listens on the shared pool)."""
+    if not database.pooled:
+        return []
+    if shared_direct_url is None:
+        logger.warning(
+            "%s: ATRIZ_DB_POOLER=transaction and no %s_SHARED_DIRECT_URL: user events are"
+            " polled (every 2 s), not listened for (LISTEN cannot go through PgBouncer)",
+            name,
+            name.upper(),
+        )
+        return []
+    direct = replace(database, pooler=None, pool_min_size=0, pool_max_size=1)
+    return [pool_lifespan(LISTEN_POOL_KEY, shared_direct_url, direct, lazy=True)]
 
 
 @asynccontextmanager

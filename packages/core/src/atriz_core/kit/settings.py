@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 from atriz_core.db import target as core_target
 from atriz_database import (
@@ -51,6 +52,7 @@ __all__ = [
     "Env",
     "app_fields",
     "core_issuer",
+    "development_client_secret",
     "is_placeholder",
     "parse_duration",
 ]
@@ -88,6 +90,15 @@ class AppSettings:
     """`<PREFIX>_SHARED_DATABASE_URL`: the app's reader login on `atriz_shared` (a role in
     `atriz_app_reader`, which sees the user columns apps need and nothing else). Unset outside
     production: core's own database URL. Required in production."""
+    shared_direct_url: str | None = field(default=None, repr=False)
+    """`<PREFIX>_SHARED_DIRECT_URL`: the same reader login on `atriz_shared`, straight to
+    PostgreSQL, for the worker's `LISTEN` on user events when the shared URL leads to PgBouncer
+    (`ATRIZ_DB_POOLER=transaction`); unset then, the app polls for them (every 2 s). Outside
+    production, unset: core's own `SHARED_DIRECT_URL`, if set."""
+    replica_url: str | None = field(default=None, repr=False)
+    """`<PREFIX>_REPLICA_URL`: a streaming replica of the app's database, for the reads that
+    tolerate slightly stale data (`atriz_core.kit.replica`); unset, every read is the
+    primary's."""
     core_url: str = DEFAULT_CORE_URL
     """`ATRIZ_CORE_URL`: where the app reaches core (its JWKS), without a trailing slash."""
     issuer: str = DEFAULT_ISSUER
@@ -104,6 +115,15 @@ class AppSettings:
     metrics_token: str | None = field(default=None, repr=False)
     """`ATRIZ_METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token; unset, serve
     `/metrics` on an internal network only."""
+    public_url: str = ""
+    """`<PREFIX>_PUBLIC_URL`: where browsers reach the app (its sign-in callback is
+    `<public_url>/auth/callback`). Default `http://127.0.0.1:<port>`; https in production."""
+    oidc_client_id: str = ""
+    """`<PREFIX>_OIDC_CLIENT_ID`: the app's client id at core. Default: the service name."""
+    oidc_client_secret: str = field(default="", repr=False)
+    """`<PREFIX>_OIDC_CLIENT_SECRET`: the app's client secret at core (`atriz clients add`
+    prints it). Outside production a fixed development value (`development_client_secret`),
+    the one `atriz dev` registers; production requires a real one."""
 
     @property
     def jwks_url(self) -> str:
@@ -120,12 +140,17 @@ class AppFields(TypedDict):
     port: int
     database_url: str
     shared_database_url: str
+    shared_direct_url: str | None
+    replica_url: str | None
     core_url: str
     issuer: str
     database: DatabaseSettings
     cursor_secret: bytes
     max_body_bytes: int
     metrics_token: str | None
+    public_url: str
+    oidc_client_id: str
+    oidc_client_secret: str
 
 
 def app_fields(
@@ -135,13 +160,24 @@ def app_fields(
     (`PSHOP`) and whose own database is `target`."""
     environment = current_environment(env)
     production = environment is Environment.PRODUCTION
+    port = env.integer(f"{prefix}_PORT", default_port, low=1, high=65535)
+    public_url = env.url(f"{prefix}_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
+    if production and not _is_https_or_loopback(public_url):
+        raise ConfigurationError(
+            f"{prefix}_PUBLIC_URL must be an https:// URL in production (got {public_url!r}):"
+            " the app's session cookie must travel over TLS only (http is accepted for a"
+            " loopback host alone, a local trial of the production image)"
+        )
     return AppFields(
         service=service,
         environment=environment,
         host=env.string("ATRIZ_HOST", "127.0.0.1"),
-        port=env.integer(f"{prefix}_PORT", default_port, low=1, high=65535),
+        port=port,
         database_url=database_url(target),
         shared_database_url=_shared_database_url(env, prefix, production=production),
+        shared_direct_url=_postgres_url(env, f"{prefix}_SHARED_DIRECT_URL")
+        or (None if production else _postgres_url(env, core_target.direct_url_env)),
+        replica_url=_postgres_url(env, f"{prefix}_REPLICA_URL"),
         core_url=env.url("ATRIZ_CORE_URL", DEFAULT_CORE_URL).rstrip("/"),
         issuer=core_issuer(env),
         database=DatabaseSettings.from_env(env),
@@ -151,13 +187,35 @@ def app_fields(
         ),
         # Optional anywhere: unset, `/metrics` is for an internal network only.
         metrics_token=env.secret("ATRIZ_METRICS_TOKEN", production=False, min_length=16),
+        public_url=public_url,
+        oidc_client_id=env.string(f"{prefix}_OIDC_CLIENT_ID", service),
+        oidc_client_secret=env.secret(
+            f"{prefix}_OIDC_CLIENT_SECRET", production=production, min_length=32
+        )
+        or development_client_secret(service),
     )
+
+
+def _postgres_url(env: Env, name: str) -> str | None:
+    # No host required: a PostgreSQL URL may name a socket folder in its query instead.
+    return env.url(name, schemes=_POSTGRES_SCHEMES, require_host=False)
+
+
+def _is_https_or_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return url.startswith("https://") or host in {"localhost", "127.0.0.1", "::1"}
+
+
+def development_client_secret(service: str) -> str:
+    """The client secret an app has at core outside production: public, like the development
+    cursor secret; core's development seed registers the apps with it (`seeds/30_clients.sql`),
+    production refuses to start without a real one."""
+    return f"atriz-dev-client-secret-{service}"
 
 
 def _shared_database_url(env: Env, prefix: str, *, production: bool) -> str:
     name = f"{prefix}_SHARED_DATABASE_URL"
-    # No host required: a PostgreSQL URL may name a socket folder in its query instead.
-    url = env.url(name, schemes=_POSTGRES_SCHEMES, require_host=False)
+    url = _postgres_url(env, name)
     if url is not None:
         return url
     if production:

@@ -40,6 +40,10 @@ class LockedSession:
     revoked_at: datetime | None
     email: str
     user_can_sign_in: bool
+    client_id: str | None
+    """The OpenID Connect client whose session it is; None for `/auth/login`'s sessions."""
+    scope: str | None
+    """What that client was granted."""
 
 
 async def get_refresh_token(
@@ -59,7 +63,7 @@ async def lock_session(
     """The session, locked `FOR UPDATE`: refreshes and revocations of it queue up here."""
     row = await connection.fetchrow(
         "SELECT s.id, s.user_id, s.generation, s.rotated_at, s.expires_at, s.revoked_at,"
-        " u.email, u.is_active AND u.deleted_at IS NULL AS user_can_sign_in"
+        " u.email, u.is_active AND u.deleted_at IS NULL AS user_can_sign_in, s.client_id, s.scope"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.id = $1 FOR UPDATE OF s",
         session_id,

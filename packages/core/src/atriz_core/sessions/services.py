@@ -58,7 +58,11 @@ def token_pair(
     roles: list[str],
     session_id: uuid.UUID,
     refresh_token: str,
+    client_id: str | None = None,
+    scope: str | None = None,
 ) -> TokenPair:
+    """A new access token for a session, beside its new refresh token; a client's session's
+    access token names the client and its scope."""
     settings = core.settings
     access_token = issue_access_token(
         core.keyring,
@@ -70,6 +74,8 @@ def token_pair(
         session_id=session_id,
         now=core.clock.now(),
         lifetime_seconds=settings.access_token_seconds,
+        client_id=client_id,
+        scope=scope,
     )
     return TokenPair(
         access_token=access_token,
@@ -78,10 +84,15 @@ def token_pair(
     )
 
 
-def _judge(core: Core, token: RefreshToken, session: LockedSession | None) -> _Verdict:
+def _judge(
+    core: Core, token: RefreshToken, session: LockedSession | None, client_id: str | None
+) -> _Verdict:
     now = core.clock.now()
     if (
         session is None
+        # A client's refresh token works for that client alone, at the token endpoint; a
+        # token of `/auth/login` only at `/auth/refresh`.
+        or session.client_id != client_id
         or session.revoked_at is not None
         or session.expires_at <= now
         or token.expires_at <= now
@@ -101,16 +112,22 @@ def _judge(core: Core, token: RefreshToken, session: LockedSession | None) -> _V
 
 
 async def refresh_session(
-    connection: asyncpg.Connection, core: Core, *, refresh_token: str, context: RequestContext
+    connection: asyncpg.Connection,
+    core: Core,
+    *,
+    refresh_token: str,
+    context: RequestContext,
+    client_id: str | None = None,
 ) -> TokenPair:
-    """Rotate a refresh token: a new one of the same session, and a new access token."""
+    """Rotate a refresh token: a new one of the same session, and a new access token. With
+    `client_id`, only a token of that OpenID Connect client's sessions is accepted."""
     now = core.clock.now()
     async with connection.transaction():
         token = await repository.get_refresh_token(connection, hash_token(refresh_token))
         if token is None:
             raise AuthenticationError(SESSION_ENDED)
         session = await repository.lock_session(connection, token.session_id)
-        verdict = _judge(core, token, session)
+        verdict = _judge(core, token, session, client_id)
         if verdict is _Verdict.REUSED and session is not None:
             await repository.revoke_session(connection, session.id, now)
             await record_event(
@@ -144,6 +161,8 @@ async def refresh_session(
                 roles=roles,
                 session_id=session.id,
                 refresh_token=new_refresh_token,
+                client_id=session.client_id,
+                scope=session.scope,
             )
     # Raised after the transaction, so that a detected reuse stays revoked and audited.
     if pair is None:

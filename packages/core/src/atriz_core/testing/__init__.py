@@ -12,10 +12,11 @@ core's service:
 |---|---|
 | `tokens` | `TokenMinter`, `bad_tokens`, `assert_rejects_bad_tokens` |
 | `users` | `TestUser`, `UserFactory` (the `make_user` fixture), `TEST_PASSWORD` |
-| `databases` | `DatabaseFactory` (the `migrated_database` fixture), `MigratedDatabase` |
-| `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens` |
+| `databases` | `DatabaseFactory` (`migrated_database`), `MigratedDatabase`, `app_databases` |
+| `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens`, `replica_routes` |
 | `matrix` | `make_actors`, `assert_authorization_matrix` |
 | `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
+| `direct_sql` | `DirectSql` (a double's `sql`, `rows`), `fetch_value`, `fetch_rows`, `beside` |
 | `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
 | `doubles` | `FrozenClock`, `MemoryMailer` |
 | `fixtures` | the pytest fixtures |
@@ -28,7 +29,13 @@ from typing import TYPE_CHECKING
 from atriz_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from atriz_core.testing.databases import DatabaseFactory, MigratedDatabase
+    from atriz_core.testing.databases import (
+        AppDatabases,
+        DatabaseFactory,
+        MigratedDatabase,
+        app_databases,
+    )
+    from atriz_core.testing.direct_sql import DirectSql, beside, fetch_rows, fetch_value
     from atriz_core.testing.doubles import FrozenClock, MemoryMailer
     from atriz_core.testing.fuzzing import (
         FuzzFailure,
@@ -55,6 +62,7 @@ if TYPE_CHECKING:
         Route,
         assert_every_route_rejects_bad_tokens,
         protected_routes,
+        replica_routes,
     )
     from atriz_core.testing.tokens import (
         TEST_AUDIENCES,
@@ -73,8 +81,10 @@ __all__ = [
     "TEST_AUDIENCES",
     "TEST_ISSUER",
     "TEST_PASSWORD",
+    "AppDatabases",
     "CoreHarness",
     "DatabaseFactory",
+    "DirectSql",
     "FrozenClock",
     "FuzzFailure",
     "FuzzReport",
@@ -85,14 +95,19 @@ __all__ = [
     "TestUser",
     "TokenMinter",
     "UserFactory",
+    "app_databases",
     "assert_authorization_matrix",
     "assert_every_route_rejects_bad_tokens",
     "assert_openapi_fuzzing_passes",
     "assert_rejects_bad_tokens",
     "bad_tokens",
+    "beside",
+    "fetch_rows",
+    "fetch_value",
     "fuzz_openapi",
     "make_actors",
     "protected_routes",
+    "replica_routes",
     "running_app",
     "running_core",
     "serving",
@@ -102,8 +117,14 @@ __all__ = [
 pytest_plugins = ["atriz_core.testing.fixtures"]
 
 _HOMES = {
+    "AppDatabases": "databases",
     "DatabaseFactory": "databases",
+    "app_databases": "databases",
     "MigratedDatabase": "databases",
+    "DirectSql": "direct_sql",
+    "beside": "direct_sql",
+    "fetch_rows": "direct_sql",
+    "fetch_value": "direct_sql",
     "FrozenClock": "doubles",
     "MemoryMailer": "doubles",
     "FuzzFailure": "fuzzing",
@@ -124,6 +145,7 @@ _HOMES = {
     "Route": "routes",
     "assert_every_route_rejects_bad_tokens": "routes",
     "protected_routes": "routes",
+    "replica_routes": "routes",
     "TEST_AUDIENCES": "tokens",
     "TEST_ISSUER": "tokens",
     "TokenMinter": "tokens",

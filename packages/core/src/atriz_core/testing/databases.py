@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from atriz_database import DatabaseSettings, DatabaseTarget
 from atriz_database.migrations import Requirement, applied_migration_ids, migrate
 from atriz_database.seeds import seed
 from atriz_database.targets import TargetRegistry
+from atriz_database.testing import DatabaseRoute
 
-__all__ = ["DatabaseFactory", "MigratedDatabase"]
+__all__ = ["AppDatabases", "DatabaseFactory", "MigratedDatabase", "app_databases"]
 
 MakeDatabase = Callable[..., str]
 
@@ -104,3 +106,33 @@ class DatabaseFactory:
         if target not in self._shared:
             self._shared[target] = self(target)
         return self._shared[target]
+
+
+class AppDatabases(TypedDict):
+    """An app's database fields of `AppSettings`, as `app_databases` fills them."""
+
+    database_url: str
+    shared_database_url: str
+    shared_direct_url: str | None
+    database: DatabaseSettings
+
+
+def app_databases(
+    route: DatabaseRoute, own: MigratedDatabase, database: DatabaseSettings
+) -> AppDatabases:
+    """The database fields of an app's settings for a test: its own database and the test's
+    `atriz_shared` (the one `own` was migrated against) reached by `route` (the
+    `database_route` fixture), and `database` marked pooled or not. Through PgBouncer the app
+    also gets `atriz_shared` straight, for its `LISTEN`, as a pooled deployment does.
+
+        return PshopSettings(..., **app_databases(database_route, own, DatabaseSettings(...)))
+    """
+    shared = own.core_url
+    if shared is None:
+        raise ValueError(f"{own.target.name} was not migrated against core's database")
+    return AppDatabases(
+        database_url=route.url(own.url),
+        shared_database_url=route.url(shared),
+        shared_direct_url=shared if route.pooled else None,
+        database=route.settings(database),
+    )

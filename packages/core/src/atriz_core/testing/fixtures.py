@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -29,9 +30,9 @@ from atriz_core.testing.databases import DatabaseFactory
 from atriz_core.testing.harness import CoreHarness, running_core
 from atriz_core.testing.tokens import TokenMinter
 from atriz_core.testing.users import UserFactory
-from atriz_core.tokens.keys import SigningKey
+from atriz_core.tokens.keys import Key, RsaSigningKey
 from atriz_database import Environment
-from atriz_database.testing import MakeDatabase
+from atriz_database.testing import DatabaseRoute, MakeDatabase
 from atriz_database.urls import with_credentials
 
 __all__ = [
@@ -75,7 +76,14 @@ def make_user(core_database_url: str, token_minter: TokenMinter) -> UserFactory:
     return UserFactory(core_database_url, token_minter)
 
 
-def _install_signing_key(folder: Path, key: SigningKey) -> None:
+@functools.cache
+def _id_token_key() -> RsaSigningKey:
+    # One RSA key for the whole test session: making one takes tens of milliseconds, and what a
+    # test checks of ID tokens holds for any key.
+    return RsaSigningKey.generate()
+
+
+def _install_signing_key(folder: Path, key: Key) -> None:
     # Named like the files `atriz keys rotate` writes, so that a test may rotate after it.
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.pem"
@@ -85,13 +93,15 @@ def _install_signing_key(folder: Path, key: SigningKey) -> None:
 
 @pytest.fixture
 def core_settings(
-    core_database_url: str, tmp_path: Path, token_minter: TokenMinter
+    core_database_url: str, tmp_path: Path, token_minter: TokenMinter, database_route: DatabaseRoute
 ) -> CoreSettings:
-    """Core's settings for a test: its own database, and a key folder holding the
-    `token_minter`'s key, so core signs (and trusts) what the minter signs."""
+    """Core's settings for a test: its own database (reached by `database_route`), a key folder
+    holding the `token_minter`'s key, so core signs (and trusts) what the minter signs, and an
+    ID-token key (one for the test session)."""
     _install_signing_key(tmp_path / "keys", token_minter.key)
+    _install_signing_key(tmp_path / "keys" / "id-tokens", _id_token_key())
     return CoreSettings(
-        database_url=core_database_url,
+        database_url=database_route.url(core_database_url),
         environment=Environment.TEST,
         public_url="https://auth.atriz.test",
         issuer=token_minter.issuer,

@@ -23,6 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from atriz_core.app import create_app
 from atriz_core.settings import CoreSettings
+from atriz_core.testing.direct_sql import fetch_rows, fetch_value
 from atriz_core.testing.doubles import FrozenClock, MemoryMailer
 from atriz_core.testing.users import TEST_PASSWORD
 from atriz_database import DatabaseSettings
@@ -105,20 +106,11 @@ class CoreHarness:
 
     async def sql_value(self, sql: str, *args: Any) -> Any:
         """One value read (or written) straight in the test's database, beside the app."""
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
+        return await fetch_value(self.settings.database_url, sql, *args)
 
     async def sql_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows read (or written) straight in the test's database, beside the app."""
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
-        finally:
-            await connection.close()
-        return rows
+        return await fetch_rows(self.settings.database_url, sql, *args)
 
     @staticmethod
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
 from atriz_core.client.litestar import PUBLIC_OPT_KEY, AtrizAuth
+from atriz_core.kit.replica import REPLICA_OPT_KEY
 from atriz_core.testing.tokens import TokenMinter, bad_token_failures, bad_tokens
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "assert_every_route_rejects_bad_tokens",
     "placeholder",
     "protected_routes",
+    "replica_routes",
 ]
 
 PUBLIC_PATHS = ("/schema", "/health", "/ready", "/metrics")
@@ -134,3 +136,15 @@ async def assert_every_route_rejects_bad_tokens(
         + "\n".join(report)
     )
     return routes
+
+
+def replica_routes(app: Litestar) -> set[str]:
+    """`METHOD /path` of every route whose reads a replica may serve (`opt=REPLICA_READS`)."""
+    return {
+        f"{method} {route.path_format}"
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if handler.opt.get(REPLICA_OPT_KEY)
+        for method in handler.http_methods - _SKIPPED_METHODS
+    }

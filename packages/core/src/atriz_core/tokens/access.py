@@ -8,7 +8,7 @@ from datetime import datetime
 
 import jwt
 
-from atriz_core.tokens.keys import KeyRing
+from atriz_core.tokens.keys import KeyRing, SigningKey
 
 __all__ = ["ACCESS_TOKEN_TYPE", "issue_access_token"]
 
@@ -17,7 +17,7 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 
 def issue_access_token(
-    keyring: KeyRing,
+    keyring: KeyRing[SigningKey],
     *,
     issuer: str,
     audiences: Sequence[str],
@@ -27,8 +27,11 @@ def issue_access_token(
     session_id: uuid.UUID,
     now: datetime,
     lifetime_seconds: int,
+    client_id: str | None = None,
+    scope: str | None = None,
 ) -> str:
-    """A signed access token for one user and session."""
+    """A signed access token for one user and session; for an OpenID Connect client's
+    session also `client_id` and `scope` (RFC 9068), which `/oauth/userinfo` reads."""
     issued_at = int(now.timestamp())
     key = keyring.current
     claims = {
@@ -42,6 +45,10 @@ def issue_access_token(
         "email": email,
         "roles": sorted(roles),
     }
+    if client_id is not None:
+        claims["client_id"] = client_id
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(
         claims,
         key.private_key,

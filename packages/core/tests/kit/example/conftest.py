@@ -40,8 +40,9 @@ from atriz_core.kit.pagination_params import (
 )
 from atriz_core.kit.service import app_service
 from atriz_core.kit.settings import AppSettings
-from atriz_core.testing import DatabaseFactory, TokenMinter, serving
+from atriz_core.testing import DatabaseFactory, DirectSql, TokenMinter, app_databases, serving
 from atriz_database import DatabaseSettings, DatabaseTarget, Environment
+from atriz_database.testing import DatabaseRoute
 
 HERE = Path(__file__).parent
 SERVICE = "notes"
@@ -183,32 +184,29 @@ def token_minter() -> TokenMinter:
 
 
 @pytest.fixture
-def notes_settings(migrated_database: DatabaseFactory, core_database_url: str) -> AppSettings:
+def notes_settings(
+    migrated_database: DatabaseFactory, core_database_url: str, database_route: DatabaseRoute
+) -> AppSettings:
     own = migrated_database(target)
     assert own.core_url == core_database_url
     return AppSettings(
         service=SERVICE,
         environment=Environment.TEST,
         port=8009,
-        database_url=own.url,
-        shared_database_url=core_database_url,
         cursor_secret=b"example app cursor secret, 32 b.",
-        database=DatabaseSettings(pool_min_size=1, pool_max_size=5, acquire_timeout=5),
+        **app_databases(
+            database_route,
+            own,
+            DatabaseSettings(pool_min_size=1, pool_max_size=5, acquire_timeout=5),
+        ),
     )
 
 
 @dataclass
-class RunningNotes:
+class RunningNotes(DirectSql):
     app: Litestar
     client: AsyncClient
     settings: AppSettings
-
-    async def sql(self, sql: str, *args: Any) -> Any:
-        connection = await asyncpg.connect(self.settings.database_url)
-        try:
-            return await connection.fetchval(sql, *args)
-        finally:
-            await connection.close()
 
 
 @pytest.fixture

@@ -21,15 +21,21 @@ from atriz_core.kit.service import app_service
 from atriz_core.kit.settings import AppSettings
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import (
+    DatabaseFactory,
     TokenMinter,
     UserFactory,
+    app_databases,
     assert_authorization_matrix,
     assert_every_route_rejects_bad_tokens,
     assert_openapi_fuzzing_passes,
+    beside,
     make_actors,
     running_core,
     serving,
 )
+from atriz_database import DatabaseSettings
+from atriz_database.pgbouncer import PgBouncer
+from atriz_database.testing import PGBOUNCER, DatabaseRoute
 
 SERVICE, MODERATOR = "notes", "notes.moderator"
 RunningNotes = Any  # the `notes` fixture's value (conftest.RunningNotes)
@@ -64,6 +70,7 @@ async def test_routes_need_a_token_and_moderator_routes_the_role(
     assert counted.json() == {"notes": 0}
 
 
+@pytest.mark.pgbouncer
 async def test_writes_list_a_page_at_a_time_and_refuse_bad_input(
     notes: RunningNotes, make_user: UserFactory
 ) -> None:
@@ -148,6 +155,7 @@ async def test_the_openapi_passes_fuzzing_with_a_real_token(
     await assert_openapi_fuzzing_passes(notes.client, headers=moderator.headers, max_examples=15)
 
 
+@pytest.mark.pgbouncer
 async def test_a_deletion_is_applied_once_across_a_crash_before_the_commit(
     example: Any,
     notes_settings: AppSettings,
@@ -186,7 +194,7 @@ async def test_a_deletion_is_applied_once_across_a_crash_before_the_commit(
         await until(lambda: consumer.applied >= 1, seconds=15)
 
         async def owners() -> list[uuid.UUID]:
-            connection = await asyncpg.connect(notes_settings.database_url)
+            connection = await beside(notes_settings.database_url)
             try:
                 rows = await connection.fetch("SELECT owner_id FROM notes")
             finally:
@@ -198,6 +206,7 @@ async def test_a_deletion_is_applied_once_across_a_crash_before_the_commit(
     assert consumer.failures >= 1
 
 
+@pytest.mark.pgbouncer
 async def test_a_revoked_user_is_refused_within_five_seconds(
     notes: RunningNotes, make_user: UserFactory, core_settings: CoreSettings
 ) -> None:
@@ -252,3 +261,54 @@ async def test_the_request_id_is_in_the_header_the_error_body_and_the_log(
     assert response.json()["request_id"] == "trace-42"
     logged = [line for line in capfd.readouterr().err.splitlines() if "trace-42" in line]
     assert logged, "no log line carries the request id"
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["listening straight", "polling"])
+async def test_through_pgbouncer_user_events_are_listened_for_straight_or_polled(
+    direct: bool,
+    example: Any,
+    migrated_database: DatabaseFactory,
+    pgbouncer: PgBouncer,
+    token_minter: TokenMinter,
+    make_user: UserFactory,
+    core_settings: CoreSettings,
+) -> None:
+    # LISTEN cannot go through PgBouncer's transaction mode: the app listens on a connection
+    # of its own straight to PostgreSQL (`<PREFIX>_SHARED_DIRECT_URL`), or without one polls.
+    own = migrated_database(example.target)
+    databases = app_databases(
+        DatabaseRoute(PGBOUNCER, pgbouncer), own, DatabaseSettings(pool_max_size=5)
+    )
+    if not direct:
+        databases["shared_direct_url"] = None
+    settings = AppSettings(
+        service=SERVICE, port=8009, cursor_secret=b"example app cursor secret, 32 b.", **databases
+    )
+    app = app_service(
+        settings, route_handlers=[example.controller], verifier=token_minter.verifier(SERVICE)
+    )
+    user = await make_user()
+    async with (
+        serving(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://notes.test") as client,  # type: ignore[arg-type]
+        running_core(core_settings) as core,
+    ):
+        assert app.state.shared_pool.pooled
+        listener = app.state.get("user_event_listener")
+        if direct:
+            await until(lambda: listener.connected)
+            assert listener.pool is app.state.listen_pool
+            assert not listener.pool.pooled
+        else:
+            assert listener is None
+            assert "listen_pool" not in app.state
+        assert (await client.get("/notes", headers=user.headers)).status_code == 200
+
+        admin = await core.admin_headers()
+        response = await core.client.post(f"/admin/users/{user.id}/deactivate", headers=admin)
+        assert response.status_code == 204
+
+        async def refused() -> bool:
+            return (await client.get("/notes", headers=user.headers)).status_code == 401
+
+        await until(refused, seconds=5)

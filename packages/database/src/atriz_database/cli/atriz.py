@@ -30,7 +30,7 @@ from atriz_database.services import (
     stop,
 )
 from atriz_database.targets import ALL, TargetRegistry
-from atriz_database.urls import database_url, describe_url, server_is_configured
+from atriz_database.urls import describe_url, direct_url, server_is_configured
 
 __all__ = ["main"]
 
@@ -38,7 +38,7 @@ __all__ = ["main"]
 def _prepare_databases() -> None:
     registry = TargetRegistry.from_entry_points()
     for target in registry.select(ALL):
-        url = database_url(target)
+        url = direct_url(target)
         created = create_database(url)
         print(f"{target.name}: {'created' if created else 'using'} {describe_url(url)}")
         migrate(target, url, requirement_met=requirement_checker(registry))
@@ -74,6 +74,10 @@ def _dev(serve: bool) -> int:
         if ":" in reachable:
             reachable = f"[{reachable}]"  # an IPv6 address in a URL
         os.environ.setdefault("ATRIZ_CORE_URL", f"http://{reachable}:{services['core'].port}")
+        # Browsers go to core's sign-in where it really is, and tokens name it as their issuer,
+        # in every service alike. Cookies are per host, not per port: core's (`atriz_session`,
+        # `atriz_csrf`) and each app's (`atriz_<app>_...`) are named apart.
+        os.environ.setdefault("CORE_PUBLIC_URL", f"http://{reachable}:{services['core'].port}")
     return _serve_all(host)
 
 

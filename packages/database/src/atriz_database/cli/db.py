@@ -24,7 +24,7 @@ from atriz_database.migrations import (
 from atriz_database.references import check_references, repair_references
 from atriz_database.seeds import refuse_in_production, seed
 from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
-from atriz_database.urls import database_url, describe_url
+from atriz_database.urls import describe_url, direct_url
 
 __all__ = [
     "check_refs_main",
@@ -49,7 +49,7 @@ def requirement_checker(registry: TargetRegistry) -> Callable[[Requirement], boo
     """Whether another target's database has the migration a `-- requires:` line names."""
 
     def requirement_met(requirement: Requirement) -> bool:
-        url = database_url(registry.get(requirement.target))
+        url = direct_url(registry.get(requirement.target))
         return database_exists(url) and requirement.migration_id in applied_migration_ids(url)
 
     return requirement_met
@@ -63,7 +63,7 @@ def create_main(argv: list[str] | None = None, registry: TargetRegistry | None =
 
     def body() -> int:
         for target in selected_targets(args.target, registry):
-            url = database_url(target)
+            url = direct_url(target)
             created = create_database(url)
             print(f"{target.name}: {'created' if created else 'exists'} {describe_url(url)}")
         return 0
@@ -84,7 +84,7 @@ def migrate_main(argv: list[str] | None = None, registry: TargetRegistry | None 
         for target in known.select(args.target):
             migrate(
                 target,
-                database_url(target),
+                direct_url(target),
                 requirement_met=requirement_checker(known),
                 dry_run=args.dry_run,
             )
@@ -102,7 +102,7 @@ def rollback_main(argv: list[str] | None = None, registry: TargetRegistry | None
     def body() -> int:
         # Dependents first: an app's schema goes before the core schema it relies on.
         for target in reversed(selected_targets(args.target, registry)):
-            rollback(target, database_url(target), count=args.count)
+            rollback(target, direct_url(target), count=args.count)
         return 0
 
     run_command("db-rollback", body)
@@ -110,6 +110,10 @@ def rollback_main(argv: list[str] | None = None, registry: TargetRegistry | None
 
 def status_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
     """db-status: applied, pending and drifted migrations; exit 1 on drift or a missing database.
+
+    `--fail-on-pending`: exit 1 while a migration is pending too, so that a deployment can wait
+    until the databases hold every migration its code ships (deploy/k8s: each service's
+    `wait-for-migrations` init container).
 
     `--health`: reachability, size, connections, the longest transaction, cache hits, dead rows
     and the slowest statements of each database instead; exit 1 if one is unreachable.
@@ -122,15 +126,22 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
     parser.add_argument(
         "target", nargs="?", default=ALL, help=f"a registered target, or {ALL!r} (default)"
     )
+    parser.add_argument(
+        "--fail-on-pending",
+        action="store_true",
+        help="exit 1 while a migration is pending, too (wait for the migrate job with it)",
+    )
     parser.add_argument("--health", action="store_true", help="report database health instead")
     parser.add_argument("--json", action="store_true", help="with --health: one JSON document")
     args = parser.parse_args(argv)
     if args.json and not args.health:
         parser.error("--json goes with --health")
+    if args.fail_on_pending and args.health:
+        parser.error("--fail-on-pending does not go with --health")
 
     def health_body() -> int:
         reports = [
-            check_health(target, database_url(target))
+            check_health(target, direct_url(target))
             for target in selected_targets(args.target, registry)
         ]
         if args.json:
@@ -143,7 +154,7 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
     def body() -> int:
         problems = 0
         for target in selected_targets(args.target, registry):
-            url = database_url(target)
+            url = direct_url(target)
             where = f"{target.name} ({describe_url(url)})"
             if not database_exists(url):
                 print(f"{where}: database does not exist (run `uv run db-create {target.name}`)")
@@ -158,6 +169,8 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
             for migration_id in report.missing:
                 print(f"  MISSING  {migration_id}: applied, but its file is gone")
             problems += len(report.drifted) + len(report.missing)
+            if args.fail_on_pending:
+                problems += len(report.pending)
         return 1 if problems else 0
 
     run_command("db-status", health_body if args.health else body)
@@ -184,7 +197,7 @@ def check_refs_main(argv: list[str] | None = None, registry: TargetRegistry | No
         known = registry or TargetRegistry.from_entry_points()
         dangling = 0
         for target in selected_targets(args.target, known):
-            url = database_url(target)
+            url = direct_url(target)
             where = f"{target.name} ({describe_url(url)})"
             if not target.references:
                 print(f"{where}: no references declared")
@@ -205,7 +218,7 @@ def _report_references(
 ) -> list[Any]:
     """Print each reference's counts and dangling ids; return the distinct dangling ids."""
     found: dict[Any, None] = {}
-    for check in check_references(target, url, lambda name: database_url(known.get(name))):
+    for check in check_references(target, url, lambda name: direct_url(known.get(name))):
         ref = check.reference
         print(
             f"{where}: {ref.column} -> {ref.target} {ref.referenced}:"
@@ -248,7 +261,7 @@ def seed_main(argv: list[str] | None = None, registry: TargetRegistry | None = N
     def body() -> int:
         refuse_in_production("db-seed")
         for target in selected_targets(args.target, registry):
-            files = seed(target, database_url(target))
+            files = seed(target, direct_url(target))
             names = ", ".join(p.name for p in files) or "no seed files"
             print(f"{target.name}: seeded ({names})")
         return 0
@@ -265,10 +278,10 @@ def clean_main(argv: list[str] | None = None, registry: TargetRegistry | None = 
     def body() -> int:
         refuse_in_production("db-clean")
         targets = selected_targets(args.target, registry)
-        names = ", ".join(describe_url(database_url(t)) for t in targets)
+        names = ", ".join(describe_url(direct_url(t)) for t in targets)
         confirm(f"Delete every row in {names}?", assume_yes=args.yes)
         for target in targets:
-            tables = truncate_all(database_url(target))
+            tables = truncate_all(direct_url(target))
             print(f"{target.name}: emptied {len(tables)} table(s)")
         return 0
 
@@ -285,13 +298,13 @@ def reset_main(argv: list[str] | None = None, registry: TargetRegistry | None = 
         refuse_in_production("db-reset")
         known = registry or TargetRegistry.from_entry_points()
         targets = known.select(args.target)
-        names = ", ".join(describe_url(database_url(t)) for t in targets)
+        names = ", ".join(describe_url(direct_url(t)) for t in targets)
         confirm(f"Drop and rebuild {names}?", assume_yes=args.yes)
         for target in reversed(targets):
-            if drop_database(database_url(target)):
-                print(f"{target.name}: dropped {describe_url(database_url(target))}")
+            if drop_database(direct_url(target)):
+                print(f"{target.name}: dropped {describe_url(direct_url(target))}")
         for target in targets:
-            url = database_url(target)
+            url = direct_url(target)
             create_database(url)
             print(f"{target.name}: created {describe_url(url)}")
             migrate(

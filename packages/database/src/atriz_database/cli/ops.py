@@ -16,7 +16,7 @@ from atriz_database.cli.common import run_command, selected_targets
 from atriz_database.errors import BackupError, DatabaseToolError
 from atriz_database.restore import restore_database
 from atriz_database.targets import TargetRegistry
-from atriz_database.urls import database_url, describe_url
+from atriz_database.urls import describe_url, direct_url
 
 __all__ = ["backup_main", "restore_main"]
 
@@ -41,7 +41,7 @@ def backup_main(argv: list[str] | None = None, registry: TargetRegistry | None =
         targets = selected_targets(args.target, registry)
         failed = 0
         for target in targets:
-            url = database_url(target)
+            url = direct_url(target)
             progress = terminal_progress(target.name)
             try:
                 backup = dump_database(target, url, folder, progress=progress)
@@ -100,7 +100,7 @@ def restore_main(argv: list[str] | None = None, registry: TargetRegistry | None 
         if len(targets) != 1:
             raise BackupError("db-restore restores one target at a time, not all")
         target = targets[0]
-        url = database_url(target)
+        url = direct_url(target)
         restored = restore_database(
             target,
             url,

@@ -1,0 +1,1 @@
+"""Core as an OpenID Connect provider: sign-in page, browser sessions, code flow with PKCE."""

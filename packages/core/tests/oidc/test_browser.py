@@ -1,0 +1,325 @@
+"""Core's sign-in page and browser session: framing refused, CSRF tokens, the cookie's
+attributes, `/auth/login`'s limits and answers, consent, and every way the session ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from atriz_core.testing import CoreHarness
+
+from .conftest import (
+    EMAIL,
+    LOGOUT_URI,
+    RegisteredClient,
+    authorize,
+    authorize_params,
+    code_for,
+    exchange,
+    hidden,
+    pkce,
+    query_of,
+    register_client,
+    sign_in,
+)
+
+
+def csp(response: Any) -> dict[str, str]:
+    directives = (d.strip() for d in response.headers["content-security-policy"].split(";"))
+    return {d.split(" ", 1)[0]: d.split(" ", 1)[1] for d in directives if d}
+
+
+async def test_the_sign_in_page_cannot_be_framed_and_is_accessible(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    _, challenge = pkce()
+    start = await core_harness.client.get(
+        "/oauth/authorize", params=authorize_params(webapp, challenge)
+    )
+    page = await core_harness.client.get(start.headers["location"])
+
+    assert page.status_code == 200
+    assert csp(page)["frame-ancestors"] == "'none'"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "script-src" not in csp(page)
+    assert csp(page)["default-src"] == "'none'"
+    # The sign-in's redirects end at the client: its origin, and no other, may follow the form.
+    assert csp(page)["form-action"] == "'self' https://app.example.test"
+    assert '<label for="email">' in page.text
+    assert '<label for="password">' in page.text
+    assert "The webapp app" in page.text
+
+
+async def test_the_browser_session_cookie_is_httponly_lax_and_secure(
+    core_harness: CoreHarness, user: dict[str, Any]
+) -> None:
+    response = await sign_in(core_harness)
+
+    assert response.status_code == 303
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("__Host-atriz_session=")
+    )
+    attributes = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "secure", "path=/", "samesite=lax"} <= attributes
+    assert not any(a.startswith("domain=") for a in attributes)
+
+
+@pytest.mark.parametrize("token", [None, "", "forged-token"], ids=["missing", "empty", "wrong"])
+async def test_a_sign_in_without_the_csrf_token_is_refused(
+    core_harness: CoreHarness, user: dict[str, Any], token: str | None
+) -> None:
+    await core_harness.client.get("/oauth/sign-in")  # the browser has its CSRF cookie
+    data = {"email": EMAIL, "password": "a long and unusual passphrase"}
+    if token is not None:
+        data["csrf_token"] = token
+
+    response = await core_harness.client.post("/oauth/sign-in", data=data)
+
+    assert response.status_code == 403
+    assert "atriz_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_a_csrf_token_of_another_browser_is_refused(
+    core_harness: CoreHarness, user: dict[str, Any]
+) -> None:
+    page = await core_harness.client.get("/oauth/sign-in")
+    token = hidden(page, "csrf_token")
+    core_harness.client.cookies.clear()  # the victim's browser: another CSRF cookie, or none
+    await core_harness.client.get("/oauth/sign-in")
+
+    response = await core_harness.client.post(
+        "/oauth/sign-in",
+        data={"email": EMAIL, "password": "a long and unusual passphrase", "csrf_token": token},
+    )
+
+    assert response.status_code == 403
+
+
+async def test_the_page_answers_an_unknown_email_and_a_wrong_password_alike(
+    core_harness: CoreHarness, user: dict[str, Any]
+) -> None:
+    page = await core_harness.client.get("/oauth/sign-in")
+    token = hidden(page, "csrf_token")
+
+    async def attempt(email: str, password: str) -> Any:
+        data = {"email": email, "password": password, "csrf_token": token}
+        return await core_harness.client.post("/oauth/sign-in", data=data)
+
+    unknown = await attempt("nobody@example.test", "whatever password")
+    wrong = await attempt(EMAIL, "whatever password")
+
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.text.replace("nobody@example.test", EMAIL) == wrong.text
+    assert "Invalid e-mail or password." in wrong.text
+
+
+@pytest.fixture
+def core_overrides() -> dict[str, Any]:
+    return {"issuer": "https://auth.atriz.test", "login_max_failures": 2, "address_max_failures": 4}
+
+
+async def test_the_page_obeys_the_lockout_and_the_address_limit(
+    core_harness: CoreHarness, user: dict[str, Any]
+) -> None:
+    for _ in range(2):
+        assert (await sign_in(core_harness, password="wrong password")).status_code == 401
+
+    locked = await sign_in(core_harness)  # the right password, on a locked account
+    core_harness.clock.advance(31)  # the lock is over; the address's window is not
+    limited = await sign_in(core_harness, password="wrong password")
+    limited_again = await sign_in(core_harness)
+
+    assert locked.status_code == 401
+    assert limited.status_code == 401
+    assert limited_again.status_code == 429, "the address used up its failures"
+    assert int(limited_again.headers["retry-after"]) > 0
+    assert "atriz_session" not in limited_again.headers.get("set-cookie", "")
+
+
+async def test_sign_in_continues_only_to_core_s_own_authorization_endpoint(
+    core_harness: CoreHarness, user: dict[str, Any]
+) -> None:
+    response = await sign_in(core_harness, return_to="https://evil.example.test/")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/oauth/sign-in"
+
+
+async def test_a_signed_in_browser_goes_straight_through(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    other = await register_client(core_harness, "otherapp", redirect_uri="https://other.test/cb")
+    _, challenge = pkce()
+    await code_for(core_harness, authorize_params(webapp, challenge))
+
+    second = await core_harness.client.get(
+        "/oauth/authorize", params=authorize_params(other, challenge)
+    )
+
+    assert second.status_code == 302
+    assert "code" in query_of(second.headers["location"])
+
+
+async def test_prompt_none_without_a_session_answers_login_required(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    _, challenge = pkce()
+    params = authorize_params(webapp, challenge, prompt="none")
+
+    response = await core_harness.client.get("/oauth/authorize", params=params)
+
+    assert response.status_code == 302
+    assert query_of(response.headers["location"])["error"] == "login_required"
+
+
+async def test_a_third_party_client_asks_consent(
+    core_harness: CoreHarness, user: dict[str, Any]
+) -> None:
+    third = await register_client(core_harness, "partner", first_party=False)
+    _, challenge = pkce()
+    params = authorize_params(third, challenge)
+
+    consent = await authorize(core_harness, params)
+    fields = {name: hidden(consent, name) for name in (*params, "csrf_token")}
+    forged = await core_harness.client.post(
+        "/oauth/authorize", data={**fields, "csrf_token": "forged", "decision": "allow"}
+    )
+    denied = await core_harness.client.post("/oauth/authorize", data={**fields, "decision": "deny"})
+    allowed = await core_harness.client.post(
+        "/oauth/authorize", data={**fields, "decision": "allow"}
+    )
+
+    assert consent.status_code == 200
+    assert "Allow The partner app?" in consent.text
+    assert csp(consent)["frame-ancestors"] == "'none'"
+    assert forged.status_code == 403
+    assert query_of(denied.headers["location"])["error"] == "access_denied"
+    assert "code" in query_of(allowed.headers["location"])
+
+
+async def signed_in_tokens(
+    core_harness: CoreHarness, client: RegisteredClient
+) -> tuple[dict[str, Any], dict[str, str]]:
+    verifier, challenge = pkce()
+    params = authorize_params(client, challenge)
+    response = await exchange(core_harness, client, await code_for(core_harness, params), verifier)
+    assert response.status_code == 200, response.text
+    return response.json(), params
+
+
+async def session_is_live(core_harness: CoreHarness, client: RegisteredClient) -> bool:
+    _, challenge = pkce()
+    response = await core_harness.client.get(
+        "/oauth/authorize", params=authorize_params(client, challenge)
+    )
+    return response.status_code == 302
+
+
+async def refresh(core_harness: CoreHarness, client: RegisteredClient, token: str) -> int:
+    response = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        auth=client.auth,
+    )
+    return response.status_code
+
+
+async def test_logout_all_ends_the_browser_session(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    tokens, _ = await signed_in_tokens(core_harness, webapp)
+
+    ended = await core_harness.client.post(
+        "/auth/logout-all", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+
+    assert ended.status_code == 204
+    assert not await session_is_live(core_harness, webapp)
+    assert await refresh(core_harness, webapp, tokens["refresh_token"]) == 400
+
+
+async def test_deactivation_ends_the_browser_session(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    tokens, _ = await signed_in_tokens(core_harness, webapp)
+    admin = await core_harness.admin_headers()
+    core_harness.client.cookies.clear()
+    await sign_in(core_harness)  # signed in again, in this browser, as Ana
+
+    deactivated = await core_harness.client.post(
+        f"/admin/users/{user['id']}/deactivate", headers=admin
+    )
+
+    assert deactivated.status_code == 204
+    assert not await session_is_live(core_harness, webapp)
+    assert await refresh(core_harness, webapp, tokens["refresh_token"]) == 400
+
+
+async def test_rp_initiated_logout_ends_every_app_session_and_returns_to_the_client(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    tokens, _ = await signed_in_tokens(core_harness, webapp)
+
+    response = await core_harness.client.get(
+        "/oauth/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": LOGOUT_URI,
+            "state": "s1",
+        },
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{LOGOUT_URI}?state=s1"
+    assert not await session_is_live(core_harness, webapp)
+    assert await refresh(core_harness, webapp, tokens["refresh_token"]) == 400
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example.test/",
+        LOGOUT_URI + "evil",
+        "https://app.example.test.evil.test/",
+        "//evil.example.test/",
+    ],
+)
+async def test_logout_never_redirects_to_an_unregistered_uri(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient, uri: str
+) -> None:
+    tokens, _ = await signed_in_tokens(core_harness, webapp)
+
+    response = await core_harness.client.get(
+        "/oauth/logout",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": uri},
+    )
+
+    assert "location" not in response.headers
+    assert response.status_code == 200
+    assert "Signed out" in response.text
+
+
+async def test_logout_without_an_id_token_asks_first(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    await signed_in_tokens(core_harness, webapp)
+    params = {"client_id": webapp.id, "post_logout_redirect_uri": LOGOUT_URI}
+
+    asked = await core_harness.client.get("/oauth/logout", params=params)
+    still_live = await session_is_live(core_harness, webapp)
+    forged = await core_harness.client.post(
+        "/oauth/logout", data={**params, "csrf_token": "forged"}
+    )
+    confirmed = await core_harness.client.post(
+        "/oauth/logout", data={**params, "csrf_token": hidden(asked, "csrf_token")}
+    )
+
+    assert asked.status_code == 200
+    assert "Sign out of Atriz?" in asked.text
+    assert still_live, "a link alone signs nobody out"
+    assert forged.status_code == 200
+    assert "Sign out of Atriz?" in forged.text
+    assert confirmed.status_code == 303
+    assert confirmed.headers["location"] == LOGOUT_URI
+    assert not await session_is_live(core_harness, webapp)
