@@ -50,6 +50,7 @@ def serving_mextrack(own: str, shared: str, signer: TokenMinter, workers: int) -
         "BENCH_ISSUER": BENCH_ISSUER,
         "ATRIZ_ENV": "production",  # JSON log lines, as served; no development defaults
         "ATRIZ_CURSOR_SECRET": secrets.token_urlsafe(32),
+        "MEXTRACK_OIDC_CLIENT_SECRET": secrets.token_urlsafe(32),  # sign-in pages, unused here
     }
     with serve("mextrack_app:create_bench_app", workers=workers, env=env) as base:
         yield base

@@ -158,6 +158,7 @@ def main() -> None:
             "WEBSITE_SHARED_DATABASE_URL": shared_url,
             "ATRIZ_ENV": "production",
             "ATRIZ_CURSOR_SECRET": secrets.token_urlsafe(32),
+            "WEBSITE_OIDC_CLIENT_SECRET": secrets.token_urlsafe(32),  # sign-in pages, unused
             "ATRIZ_DB_POOL_MIN_SIZE": "2",
         }
         with serve("atriz_website.app:create_app_from_env", workers=1, env=env) as base:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import numpy as np
 
 from atriz_core.kit.pagination import Keyset
+from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy
 from atriz_mextrack.positions.schemas import DayStats, LatestPosition, PointIn, Position, Stats
-from atriz_mextrack.positions.track import StoredFix
+from atriz_mextrack.positions.track import Judged, StoredFix
 
 __all__ = [
     "BY_TIME",
@@ -137,28 +140,32 @@ async def stored_neighbours(
     return [StoredFix(*row) for row in rows]
 
 
-async def copy_positions(
-    conn: asyncpg.Connection, vehicle_id: uuid.UUID, points: list[PointIn], jump: list[bool]
-) -> None:
-    """COPY `points` into `positions` (their partitions must exist), each `ok` or `jump`."""
-    await conn.copy_records_to_table(
-        "positions",
-        records=[
-            (
-                vehicle_id,
-                p.recorded_at,
-                p.latitude,
-                p.longitude,
-                p.speed_kmh,
-                p.heading,
-                p.altitude_m,
-                p.accuracy_m,
-                "jump" if flagged else "ok",
-            )
-            for p, flagged in zip(points, jump, strict=True)
+async def copy_positions(conn: asyncpg.Connection, vehicle_id: uuid.UUID, judged: Judged) -> None:
+    """COPY the judged batch's new points into `positions` (their partitions must exist), each
+    `ok` or `jump`, in PostgreSQL's binary format written from the batch's columns."""
+    batch, new = judged.batch, judged.new
+    altitude, accuracy = batch.altitude_m[new], batch.accuracy_m[new]
+    stream = binary_copy(
+        [
+            CopyColumn("uuid", vehicle_id.bytes),
+            CopyColumn("timestamptz", batch.recorded_us[new]),
+            CopyColumn("float8", batch.latitude[new]),
+            CopyColumn("float8", batch.longitude[new]),
+            CopyColumn("float4", batch.speed_kmh[new]),
+            CopyColumn("float4", batch.heading[new]),
+            CopyColumn("float4", altitude, nulls=np.isnan(altitude)),
+            CopyColumn("float4", accuracy, nulls=np.isnan(accuracy)),
+            CopyColumn("text", np.where(judged.jump, b"jump", b"ok")),
         ],
-        columns=COPY_COLUMNS,
+        len(new),
     )
+    await conn.copy_to_table(
+        "positions", source=_once(stream), columns=COPY_COLUMNS, format="binary"
+    )
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def move_latest(conn: asyncpg.Connection, vehicle_id: uuid.UUID, point: PointIn) -> bool:

@@ -172,16 +172,16 @@ async def record_positions(
     # committed before the lock was granted), so no other batch can store one of these fix
     # times between this read and the COPY.
     stored = await repository.stored_neighbours(conn, vehicle_id, first, last)
-    judged = track.judge(points, stored, max_speed_kmh)
-    if judged.new:
-        await repository.copy_positions(conn, vehicle_id, judged.new, judged.jump)
+    judged = track.judge(track.Batch.of(points), stored, max_speed_kmh)
+    if len(judged.new):
+        await repository.copy_positions(conn, vehicle_id, judged)
     newest = judged.newest_ok()
     latest_moved = newest is not None and await repository.move_latest(conn, vehicle_id, newest)
     return IngestResult(
         received=len(points),
         new=len(judged.new),
         duplicate=len(points) - len(judged.new),
-        jump=sum(judged.jump),
+        jump=int(judged.jump.sum()),
         latest_moved=latest_moved,
     )
 
