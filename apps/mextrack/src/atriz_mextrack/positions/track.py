@@ -48,8 +48,10 @@ class StoredFix(NamedTuple):
 def unix_microseconds(moments: Sequence[datetime]) -> npt.NDArray[np.int64]:
     """Each moment in whole microseconds since the Unix epoch.
 
-    Through `timestamp()`'s float, the fastest way out of a `datetime`: it is within a tenth of
-    a microsecond of the true value (spacing 0.24 us until 2106), so rounding gives it exactly.
+    Through `timestamp()`'s float, the fastest way out of a `datetime`: with the product by a
+    million, it is within a quarter of a microsecond of the true value until 2038 and within
+    half of one until 2106 (two roundings of half a float's spacing each), so rounding to the
+    nearest microsecond gives it exactly (tested over random times up to 2100).
     """
     seconds = np.fromiter(map(datetime.timestamp, moments), np.float64, len(moments))
     return np.rint(seconds * 1e6).astype(np.int64)
