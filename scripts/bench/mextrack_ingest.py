@@ -24,7 +24,6 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,7 +33,7 @@ import msgspec
 import numpy as np
 from _mextrack import dispatcher_token, mextrack_databases, minter, points, serving_mextrack
 
-from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy
+from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy, copy_source
 from atriz_mextrack.positions.track import unix_microseconds
 
 CONCURRENCY = 4
@@ -140,10 +139,6 @@ def _encoded(records: list[tuple[Any, ...]]) -> bytes:
 KINDS = ((2, "float8"), (3, "float8"), (4, "float4"), (5, "float4"), (6, "float4"))
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 async def copy_rate(url: str, batches: list[tuple[uuid.UUID, list[Any]]], encoded: bool) -> float:
     """Points per second COPYed into `positions`, CONCURRENCY batches at a time: as asyncpg
     encodes records (`copy_records_to_table`, the ceiling), or `encoded` beforehand (what
@@ -160,7 +155,7 @@ async def copy_rate(url: str, batches: list[tuple[uuid.UUID, list[Any]]], encode
                 if encoded:
                     await connection.copy_to_table(
                         "positions",
-                        source=_once(streams[number]),
+                        source=copy_source(streams[number]),
                         columns=COPY_COLUMNS,
                         format="binary",
                     )

@@ -1,18 +1,20 @@
-"""The binary COPY writer stores exactly what asyncpg's own encoding stores, row for row."""
+"""The binary COPY writer stores exactly what asyncpg's own encoding stores, row for row: in
+general, and for a judged batch copied into `positions`."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from atriz_core.testing import beside
-from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy
-from atriz_mextrack.positions.track import unix_microseconds
+from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy, copy_source
+from atriz_mextrack.positions.repository import COPY_COLUMNS, copy_positions
+from atriz_mextrack.positions.schemas import PointIn
+from atriz_mextrack.positions.track import Batch, judge, unix_microseconds
 
 Mextrack = Any  # the `mextrack` fixture's value (conftest.Mextrack)
 TABLE = """
@@ -21,10 +23,6 @@ CREATE TABLE {name} (
 )
 """
 COLUMNS = ("id", "at", "x", "y", "maybe", "label")
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def test_every_shape_of_row_arrives_as_asyncpg_would_store_it(mextrack: Mextrack) -> None:
@@ -36,7 +34,7 @@ async def test_every_shape_of_row_arrives_as_asyncpg_would_store_it(mextrack: Me
             vehicle,
             start + timedelta(microseconds=rng.randrange(-(10**15), 10**15)),
             rng.uniform(-180, 180),
-            rng.uniform(0, 400),  # a float8 rounded to real as PostgreSQL rounds it
+            rng.uniform(0, 400),  # a float8 rounded to real by the client, as asyncpg does
             rng.choice((None, rng.uniform(-1000, 9000))),
             rng.choice(("ok", "jump", "", "ñandú")),
         )
@@ -59,7 +57,7 @@ async def test_every_shape_of_row_arrives_as_asyncpg_would_store_it(mextrack: Me
         for name in ("written", "encoded"):
             await connection.execute(TABLE.format(name=name))
         await connection.copy_to_table(
-            "written", source=_once(stream), columns=COLUMNS, format="binary"
+            "written", source=copy_source(stream), columns=COLUMNS, format="binary"
         )
         await connection.copy_records_to_table("encoded", records=rows, columns=COLUMNS)
 
@@ -74,3 +72,59 @@ async def test_every_shape_of_row_arrives_as_asyncpg_would_store_it(mextrack: Me
         await connection.close()
     assert differ == 0
     assert shapes == 8, "NULL and non-NULL values, texts of four lengths"
+
+
+async def test_a_judged_batch_lands_in_positions_as_asyncpg_would_store_it(
+    mextrack: Mextrack,
+) -> None:
+    rng = random.Random(8)  # noqa: S311 - test data, not a secret
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    points = [
+        PointIn(
+            recorded_at=start + timedelta(seconds=i, microseconds=rng.randrange(10**6)),
+            latitude=19.43 + (3.0 if i % 97 == 5 else 0.0),  # a wild fix now and then
+            longitude=-99.13 + 0.0001 * i,
+            speed_kmh=rng.uniform(0, 120),
+            heading=rng.uniform(0, 359.9),
+            altitude_m=rng.choice((None, rng.uniform(-50, 3000))),
+            accuracy_m=rng.choice((None, rng.uniform(0, 50))),
+        )
+        for i in range(3_000)
+    ]
+    vehicle = uuid.uuid4()
+    judged = judge(Batch.of(points), [], max_speed_kmh=300)
+    new = [points[i] for i in judged.new]
+    records = [
+        (
+            vehicle,
+            p.recorded_at,
+            p.latitude,
+            p.longitude,
+            p.speed_kmh,
+            p.heading,
+            p.altitude_m,
+            p.accuracy_m,
+            "jump" if flagged else "ok",
+        )
+        for p, flagged in zip(new, judged.jump.tolist(), strict=True)
+    ]
+    connection = await beside(mextrack.settings.database_url)
+    try:
+        await connection.execute("SELECT ensure_positions_partition($1)", start.date())
+        await copy_positions(connection, vehicle, judged)
+        await connection.execute(
+            "CREATE TABLE encoded (LIKE positions INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        await connection.copy_records_to_table("encoded", records=records, columns=COPY_COLUMNS)
+        columns = ", ".join(COPY_COLUMNS)
+        differ = await connection.fetchval(
+            f"SELECT count(*) FROM ((SELECT {columns} FROM positions"
+            f"  EXCEPT ALL SELECT {columns} FROM encoded)"
+            f" UNION ALL (SELECT {columns} FROM encoded"
+            f"  EXCEPT ALL SELECT {columns} FROM positions)) d"
+        )
+        jumps = await connection.fetchval("SELECT count(*) FROM positions WHERE quality = 'jump'")
+    finally:
+        await connection.close()
+    assert differ == 0
+    assert jumps == int(judged.jump.sum()) > 0

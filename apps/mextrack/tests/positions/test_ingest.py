@@ -113,6 +113,22 @@ async def test_ten_thousand_points_pass_and_one_more_is_refused(
     assert counts["jump"] == 0
 
 
+async def test_a_heading_that_rounds_to_360_is_stored_as_north(
+    mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
+) -> None:
+    owner = await make_user()
+    vehicle = await mextrack.vehicle(owner)
+    points = helpers.drive(now - timedelta(minutes=5), 3)
+    points[1]["heading"], points[2]["heading"] = 359.99999, 359.9999
+
+    counts = await mextrack.store(vehicle["id"], points, owner.headers)
+
+    assert counts["new"] == 3
+    stored = await mextrack.rows("SELECT heading FROM positions ORDER BY recorded_at")
+    assert [row["heading"] for row in stored] == [90.0, 0.0, pytest.approx(359.9999)]
+    assert await mextrack.sql("SELECT heading FROM latest_positions") == pytest.approx(359.9999)
+
+
 async def test_a_late_batch_does_not_move_the_latest_position_back(
     mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
 ) -> None:

@@ -7,12 +7,13 @@ values are NULL, how long each text is), and every group is one structured array
 are laid out as the format lays out a row (a field count, then each value's length and bytes,
 big-endian). Rows leave in group order, which a COPY does not care about.
 
-The format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+The format: https://www.postgresql.org/docs/current/sql-copy.html, "File Formats", "Binary
+Format".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CopyColumn", "binary_copy", "postgres_microseconds"]
+__all__ = ["CopyColumn", "binary_copy", "copy_source"]
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = _SIGNATURE + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")  # flags, no extension
@@ -39,20 +40,27 @@ _LAYOUT: dict[Kind, str] = {
 
 @dataclass(frozen=True)
 class CopyColumn:
-    """One column's values for every row (or one value for all: a `bytes` uuid, say).
+    """One column's values for every row, or for a `uuid` column one value for all (its 16
+    `bytes`).
 
     `timestamptz` values are microseconds since the Unix epoch (`int64`), `text` values bytes
-    (`numpy.bytes_` arrays); `nulls` marks the rows whose value is NULL.
+    without NUL (a `numpy.bytes_` array, which cannot hold trailing NULs; PostgreSQL's text has
+    none); `nulls` marks the rows whose value is NULL.
     """
 
     kind: Kind
     values: npt.NDArray[Any] | bytes
     nulls: npt.NDArray[np.bool_] | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.values, bytes) and self.kind != "uuid":
+            raise ValueError("only a uuid column takes one value for all rows")
 
-def postgres_microseconds(unix_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Microseconds since the Unix epoch as PostgreSQL's timestamps count them (from 2000)."""
-    return unix_us - _POSTGRES_EPOCH_US
+
+async def copy_source(stream: bytes) -> AsyncIterator[bytes]:
+    """`stream` as the `source` of asyncpg's `copy_to_table`, which takes a file or an
+    iterable, not bytes."""
+    yield stream
 
 
 def _widths(column: CopyColumn, rows: int) -> npt.NDArray[np.int32]:
@@ -68,10 +76,11 @@ def _widths(column: CopyColumn, rows: int) -> npt.NDArray[np.int32]:
 
 
 def _value(column: CopyColumn, picked: npt.NDArray[np.intp]) -> object:
-    if isinstance(column.values, bytes):  # one value for every row
+    if isinstance(column.values, bytes):  # one uuid for every row
         return np.frombuffer(column.values, dtype=_LAYOUT[column.kind])[0]
     values = column.values[picked]
-    return postgres_microseconds(values) if column.kind == "timestamptz" else values
+    # PostgreSQL counts its timestamps from 2000.
+    return values - _POSTGRES_EPOCH_US if column.kind == "timestamptz" else values
 
 
 def _shapes(widths: npt.NDArray[np.int32]) -> npt.NDArray[np.intp]:
@@ -92,9 +101,11 @@ def binary_copy(columns: Sequence[CopyColumn], rows: int) -> bytes:
     """The COPY ... (FORMAT binary) stream of `rows` rows of `columns` (grouped by shape)."""
     widths = np.stack([_widths(column, rows) for column in columns], axis=1)
     shape_of_row = _shapes(widths)
+    by_shape = np.argsort(shape_of_row, kind="stable")
     parts = [_HEADER]
-    for number in range(int(shape_of_row.max(initial=-1)) + 1):
-        picked = np.flatnonzero(shape_of_row == number)
+    for picked in np.split(by_shape, np.flatnonzero(np.diff(shape_of_row[by_shape])) + 1):
+        if not len(picked):  # no rows at all
+            continue
         shape = widths[picked[0]]
         fields: list[tuple[str, str]] = [("count", ">i2")]
         for i, (column, width) in enumerate(zip(columns, shape, strict=True)):

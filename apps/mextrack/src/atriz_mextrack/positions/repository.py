@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ import asyncpg
 import numpy as np
 
 from atriz_core.kit.pagination import Keyset
-from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy
+from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy, copy_source
 from atriz_mextrack.positions.schemas import DayStats, LatestPosition, PointIn, Position, Stats
 from atriz_mextrack.positions.track import Judged, StoredFix
 
@@ -160,12 +159,8 @@ async def copy_positions(conn: asyncpg.Connection, vehicle_id: uuid.UUID, judged
         len(new),
     )
     await conn.copy_to_table(
-        "positions", source=_once(stream), columns=COPY_COLUMNS, format="binary"
+        "positions", source=copy_source(stream), columns=COPY_COLUMNS, format="binary"
     )
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def move_latest(conn: asyncpg.Connection, vehicle_id: uuid.UUID, point: PointIn) -> bool:

@@ -58,6 +58,10 @@ MAX_BATCH_DAYS = 31
 MAX_TRACK_POINTS = 100_000
 """The most points a track export holds; a wider range is refused (422), never cut short."""
 
+NORTH_IN_REAL = 360 - 2**-16
+"""Headings from here to 360 (excluded) round to 360.0 in the `real` column, which holds
+[0, 360): they are stored as 0, the same direction."""
+
 _decoder = msgspec.json.Decoder(list[PointIn])
 _AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _NAMED = re.compile(r"field `(?P<name>[^`]+)`")
@@ -106,6 +110,8 @@ def decode_points(body: bytes, *, now: datetime, oldest: datetime) -> list[Point
         )
     newest = now + MAX_FUTURE
     for index, point in enumerate(points):
+        if point.heading >= NORTH_IN_REAL:
+            point.heading = 0.0
         if point.recorded_at > newest:
             raise _invalid(f"[{index}].recorded_at", "is more than 5 minutes in the future")
         if point.recorded_at < oldest:

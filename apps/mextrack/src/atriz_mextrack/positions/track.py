@@ -29,7 +29,15 @@ import numpy.typing as npt
 
 from atriz_mextrack.positions.schemas import PointIn
 
-__all__ = ["EARTH_RADIUS_M", "Batch", "Judged", "StoredFix", "great_circle_m", "judge"]
+__all__ = [
+    "EARTH_RADIUS_M",
+    "Batch",
+    "Judged",
+    "StoredFix",
+    "great_circle_m",
+    "judge",
+    "unix_microseconds",
+]
 
 EARTH_RADIUS_M = 6371008.8
 """The Earth's mean radius, as in the SQL function `great_circle_m`."""
@@ -57,7 +65,7 @@ def unix_microseconds(moments: Sequence[datetime]) -> npt.NDArray[np.int64]:
     return np.rint(seconds * 1e6).astype(np.int64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
 class Batch:
     """A decoded batch as columns, in the order sent (`None` altitudes and accuracies NaN)."""
 
@@ -91,7 +99,7 @@ class Batch:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Judged:
     batch: Batch
     new: npt.NDArray[np.intp]
@@ -99,9 +107,6 @@ class Judged:
     (the first sent wins)."""
     jump: npt.NDArray[np.bool_]
     """For each of `new`: whether it is a jump."""
-
-    def new_points(self) -> list[PointIn]:
-        return [self.batch.points[i] for i in self.new]
 
     def newest_ok(self) -> PointIn | None:
         """The newest of the new points that is not a jump: the candidate latest position."""
