@@ -247,6 +247,30 @@ async def test_logins_beyond_the_hashing_queue_limit_get_503_at_once(
         assert failures == 4, "a refused login books no failure"
 
 
+async def test_logins_arriving_together_are_admitted_only_up_to_the_queue_limit(
+    core_settings: CoreSettings,
+) -> None:
+    # Each login reads the database between its admission and its hash: counted only once
+    # their hashes were submitted, all ten saw an empty queue and were admitted.
+    async with core_with(core_settings, hash_threads=1) as core:
+        hasher = core_of(core).hasher
+        hasher.mean_seconds = 0.1
+        hasher.max_queue_wait = 0.35  # room for about four logins in the queue
+        with spying(core_of(core)) as spy:
+            spy.held.add(WRONG)
+            logins = [asyncio.create_task(login(core, WRONG)) for _ in range(10)]
+            await until(lambda: sum(task.done() for task in logins) == 6)
+            waiting = hasher.pending
+            spy.gate.set()
+            responses = await asyncio.gather(*logins)
+
+        assert core.in_flight.peak > 4
+        assert waiting == 4
+        assert sorted(r.status_code for r in responses) == [401] * 4 + [503] * 6
+        assert await core.sql_value("SELECT failed_login_count FROM users") == 4
+        assert hasher.pending == 0, "every admission gave its place back"
+
+
 @pytest.mark.pgbouncer
 async def test_right_and_wrong_passwords_at_once_from_one_address_never_deadlock(
     core_settings: CoreSettings,

@@ -80,27 +80,27 @@ async def register(
         raise InvalidInputError.for_field("name", "must not be blank")
     email = email.strip()
     acceptable = acceptable_password(password, email=email, name=name, field="password")
-    core.hasher.check_capacity()
-    # A registration costs an argon2 hash and a mail: limited per address and per e-mail.
-    await enforce_limit(
-        pool,
-        "register:address",
-        address_bucket(context.client_address),
-        now=core.clock.now(),
-        limit=core.settings.register_per_address,
-        window_seconds=core.settings.request_limit_window_seconds,
-        detail="too many registrations from this address; try again later",
-    )
-    await enforce_limit(
-        pool,
-        "mail:email",
-        email_bucket(email),
-        now=core.clock.now(),
-        limit=core.settings.mail_per_email,
-        window_seconds=core.settings.request_limit_window_seconds,
-        detail="too many mails to this address; try again later",
-    )
-    password_hash = await core.hasher.hash(acceptable)
+    with core.hasher.admission():
+        # A registration costs an argon2 hash and a mail: limited per address and per e-mail.
+        await enforce_limit(
+            pool,
+            "register:address",
+            address_bucket(context.client_address),
+            now=core.clock.now(),
+            limit=core.settings.register_per_address,
+            window_seconds=core.settings.request_limit_window_seconds,
+            detail="too many registrations from this address; try again later",
+        )
+        await enforce_limit(
+            pool,
+            "mail:email",
+            email_bucket(email),
+            now=core.clock.now(),
+            limit=core.settings.mail_per_email,
+            window_seconds=core.settings.request_limit_window_seconds,
+            detail="too many mails to this address; try again later",
+        )
+        password_hash = await core.hasher.hash(acceptable)
     try:
         async with pool.acquire() as connection, connection.transaction():
             user = await users.insert_user(connection, email, password_hash, name)
@@ -189,42 +189,45 @@ async def sign_in(
     """
     settings = core.settings
     address = address_bucket(context.client_address)
-    core.hasher.check_capacity()  # refused before anything is booked
-    attempt = await repository.reserve_login_attempt(
-        pool,
-        email.strip(),
-        address,
-        core.clock.now(),
-        lockout=_lockout(core),
-        address_max_failures=settings.address_max_failures,
-        address_window_seconds=settings.address_window_seconds,
-    )
-    if not attempt.address_admitted:
-        CORE_METRICS.login_failed("address_limit")
-        started = attempt.address_window_started_at or core.clock.now()
-        raise TooManyRequestsError(
-            "too many failed sign-ins from this address; try again later",
-            _seconds_until(
-                started + timedelta(seconds=settings.address_window_seconds), core.clock.now()
-            ),
-        )
-    user, booking = attempt.user, attempt.booking
-    checked_hash = user.password_hash if user is not None and booking is not None else None
-    verification = await core.hasher.verify(checked_hash, normalise(password))
-    if user is None or booking is None or checked_hash is None or not verification.matches:
-        await record_event(
+    with core.hasher.admission():  # refused before anything is booked
+        attempt = await repository.reserve_login_attempt(
             pool,
-            "login_failed",
-            user_id=user.id if user else None,
-            context=context,
-            details={"reason": _failure_reason(attempt)},
+            email.strip(),
+            address,
+            core.clock.now(),
+            lockout=_lockout(core),
+            address_max_failures=settings.address_max_failures,
+            address_window_seconds=settings.address_window_seconds,
         )
-        # A wrong password whose booked failure reached the threshold is the one that locked.
-        locked = (attempt.failures or 0) >= settings.login_max_failures
-        CORE_METRICS.login_failed(_failure_reason(attempt), locked_account=locked)
-        raise AuthenticationError(LOGIN_FAILED)
+        if not attempt.address_admitted:
+            CORE_METRICS.login_failed("address_limit")
+            started = attempt.address_window_started_at or core.clock.now()
+            raise TooManyRequestsError(
+                "too many failed sign-ins from this address; try again later",
+                _seconds_until(
+                    started + timedelta(seconds=settings.address_window_seconds),
+                    core.clock.now(),
+                ),
+            )
+        user, booking = attempt.user, attempt.booking
+        checked_hash = user.password_hash if user is not None and booking is not None else None
+        verification = await core.hasher.verify(checked_hash, normalise(password))
+        if user is None or booking is None or checked_hash is None or not verification.matches:
+            await record_event(
+                pool,
+                "login_failed",
+                user_id=user.id if user else None,
+                context=context,
+                details={"reason": _failure_reason(attempt)},
+            )
+            # A wrong password whose booked failure reached the threshold is the one that
+            # locked.
+            locked = (attempt.failures or 0) >= settings.login_max_failures
+            CORE_METRICS.login_failed(_failure_reason(attempt), locked_account=locked)
+            raise AuthenticationError(LOGIN_FAILED)
+        needs_rehash = verification.needs_rehash
+        new_hash = await core.hasher.hash(normalise(password)) if needs_rehash else None
 
-    new_hash = await core.hasher.hash(normalise(password)) if verification.needs_rehash else None
     now = core.clock.now()
     session_id = uuid.uuid4()
     token, token_hash = new_token()
@@ -299,20 +302,20 @@ async def change_password(
     acceptable = acceptable_password(
         new_password, email=user.email, name=user.name, field="new_password"
     )
-    core.hasher.check_capacity()
-    now = core.clock.now()
-    booking = await repository.reserve_password_check(pool, user.id, now, _lockout(core))
-    if booking is None:
-        locked = await _active_user(pool, principal.id)
-        raise TooManyRequestsError(
-            "too many wrong passwords; try again later",
-            _seconds_until(locked.locked_until or now, now),
-        )
-    verification = await core.hasher.verify(user.password_hash, normalise(current_password))
-    if not verification.matches:
-        await record_event(pool, "password_change_failed", user_id=user.id, context=context)
-        raise InvalidInputError.for_field("current_password", "is not correct")
-    password_hash = await core.hasher.hash(acceptable)
+    with core.hasher.admission():
+        now = core.clock.now()
+        booking = await repository.reserve_password_check(pool, user.id, now, _lockout(core))
+        if booking is None:
+            locked = await _active_user(pool, principal.id)
+            raise TooManyRequestsError(
+                "too many wrong passwords; try again later",
+                _seconds_until(locked.locked_until or now, now),
+            )
+        verification = await core.hasher.verify(user.password_hash, normalise(current_password))
+        if not verification.matches:
+            await record_event(pool, "password_change_failed", user_id=user.id, context=context)
+            raise InvalidInputError.for_field("current_password", "is not correct")
+        password_hash = await core.hasher.hash(acceptable)
     now = core.clock.now()
     async with pool.acquire() as connection, connection.transaction():
         await repository.settle_password_check(connection, user.id, booking)
