@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from atriz_core.context import Core
-from atriz_core.passwords.hashing import Verification
+from atriz_core.passwords.hashing import PasswordHasher, Verification
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import TEST_PASSWORD, CoreHarness, running_core
 from atriz_database import DatabaseSettings
@@ -222,13 +222,18 @@ async def test_a_busy_pool_answers_503_with_retry_after_instead_of_hanging(
         assert (await core.client.get("/auth/me", headers=headers)).status_code == 200
 
 
+def with_room_for_four(hasher: PasswordHasher) -> PasswordHasher:
+    """`hasher` whose queue has room for about four logins (a hash priced at 0.1 s)."""
+    hasher.mean_seconds = 0.1
+    hasher.max_queue_wait = 0.35
+    return hasher
+
+
 async def test_logins_beyond_the_hashing_queue_limit_get_503_at_once(
     core_settings: CoreSettings,
 ) -> None:
     async with core_with(core_settings, hash_threads=1) as core:
-        hasher = core_of(core).hasher
-        hasher.mean_seconds = 0.1
-        hasher.max_queue_wait = 0.35  # room for about four logins in the queue
+        hasher = with_room_for_four(core_of(core).hasher)
         with spying(core_of(core)) as spy:
             spy.held.add(WRONG)
             admitted = [asyncio.create_task(login(core, WRONG)) for _ in range(4)]
@@ -253,9 +258,7 @@ async def test_logins_arriving_together_are_admitted_only_up_to_the_queue_limit(
     # Each login reads the database between its admission and its hash: counted only once
     # their hashes were submitted, all ten saw an empty queue and were admitted.
     async with core_with(core_settings, hash_threads=1) as core:
-        hasher = core_of(core).hasher
-        hasher.mean_seconds = 0.1
-        hasher.max_queue_wait = 0.35  # room for about four logins in the queue
+        hasher = with_room_for_four(core_of(core).hasher)
         with spying(core_of(core)) as spy:
             spy.held.add(WRONG)
             logins = [asyncio.create_task(login(core, WRONG)) for _ in range(10)]
