@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from atriz_core.testing import UserFactory
+from atriz_core.testing import UserFactory, lock_waiters
 
 Mextrack = Any  # the `mextrack` fixture's value (conftest.Mextrack)
 
@@ -279,15 +279,7 @@ async def test_a_batch_queued_behind_the_vehicle_lock_sees_what_the_holder_store
             "SELECT 1 FROM vehicles WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(vehicle["id"])
         )
         batch = asyncio.create_task(mextrack.post_points(vehicle["id"], points, owner.headers))
-        for _ in range(200):
-            waiting = await holder.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
-            )
-            if waiting:
-                break
-            await asyncio.sleep(0.05)
-        assert waiting, "the batch waits for the vehicle's lock"
+        assert await lock_waiters(holder), "the batch waits for the vehicle's lock"
         await holder.execute(
             "INSERT INTO positions (vehicle_id, recorded_at, latitude, longitude, speed_kmh,"
             " heading) SELECT $1, t, 19.43, -99.13, 30, 90 FROM unnest($2::timestamptz[]) AS t",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from atriz_core.testing import beside
+from atriz_core.testing import beside, lock_waiters
 from atriz_pshop.idempotency import purge_expired_keys
 
 RunningPshop = Any
@@ -103,14 +103,7 @@ async def test_a_key_in_flight_answers_409(pshop: RunningPshop) -> None:
             uuid.UUID(product["id"]),
         )
         first = asyncio.create_task(pshop.sell([(product["id"], 1)], key=key))
-        for _ in range(100):
-            waiting = await blocker.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND datname = current_database()"
-            )
-            if waiting:
-                break
-            await asyncio.sleep(0.05)
+        assert await lock_waiters(blocker) == 1, "the first request waits behind the lock"
         second = await pshop.sell([(product["id"], 1)], key=key)
         await transaction.rollback()
         first_response = await first

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from atriz_core.testing import TokenMinter, beside
+from atriz_core.testing import TokenMinter, beside, lock_waiters
 from atriz_database.testing import free_port
 
 RunningPshop = Any
@@ -94,15 +94,7 @@ async def test_a_server_killed_mid_sale_leaves_no_partial_sale(
                     headers={**pshop.cashier.headers, "Idempotency-Key": "killed-1"},
                 )
             )
-            waiting = 0
-            for _ in range(200):
-                waiting = await blocker.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-                if waiting:
-                    break
-                await asyncio.sleep(0.05)
+            waiting = await lock_waiters(blocker)
             assert waiting == 1, "the sale is in flight, past its first product"
 
             os.killpg(server.pid, signal.SIGKILL)

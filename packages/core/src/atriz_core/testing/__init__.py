@@ -16,7 +16,7 @@ core's service:
 | `routes` | `protected_routes`, `assert_every_route_rejects_bad_tokens`, `replica_routes` |
 | `matrix` | `make_actors`, `assert_authorization_matrix` |
 | `fuzzing` | `fuzz_openapi`, `assert_openapi_fuzzing_passes` (Schemathesis) |
-| `direct_sql` | `DirectSql` (a double's `sql`, `rows`), `fetch_value`, `fetch_rows`, `beside` |
+| `direct_sql` | `DirectSql`, `fetch_value`, `fetch_rows`, `beside`, `lock_waiters` |
 | `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
 | `doubles` | `FrozenClock`, `MemoryMailer` |
 | `fixtures` | the pytest fixtures |
@@ -35,7 +35,13 @@ if TYPE_CHECKING:
         MigratedDatabase,
         app_databases,
     )
-    from atriz_core.testing.direct_sql import DirectSql, beside, fetch_rows, fetch_value
+    from atriz_core.testing.direct_sql import (
+        DirectSql,
+        beside,
+        fetch_rows,
+        fetch_value,
+        lock_waiters,
+    )
     from atriz_core.testing.doubles import FrozenClock, MemoryMailer
     from atriz_core.testing.fuzzing import (
         FuzzFailure,
@@ -105,6 +111,7 @@ __all__ = [
     "fetch_rows",
     "fetch_value",
     "fuzz_openapi",
+    "lock_waiters",
     "make_actors",
     "protected_routes",
     "replica_routes",
@@ -125,6 +132,7 @@ _HOMES = {
     "beside": "direct_sql",
     "fetch_rows": "direct_sql",
     "fetch_value": "direct_sql",
+    "lock_waiters": "direct_sql",
     "FrozenClock": "doubles",
     "MemoryMailer": "doubles",
     "FuzzFailure": "fuzzing",

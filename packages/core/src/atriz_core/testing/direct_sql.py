@@ -3,11 +3,12 @@ the API cannot make (what a failed request left behind, a row the app must never
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 import asyncpg
 
-__all__ = ["DirectSql", "beside", "fetch_rows", "fetch_value"]
+__all__ = ["DirectSql", "beside", "fetch_rows", "fetch_value", "lock_waiters"]
 
 
 async def beside(url: str) -> asyncpg.Connection:
@@ -34,6 +35,27 @@ async def fetch_rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     finally:
         await connection.close()
     return rows
+
+
+async def lock_waiters(connection: asyncpg.Connection, *, seconds: float = 10) -> int:
+    """How many other sessions of the connection's database wait for a lock, once at least one
+    does (0 if none does within `seconds`): a test holding a lock sees its request queue behind
+    it before it moves on.
+
+    The statistics snapshot is cleared before each look: inside a transaction (the one holding
+    the lock) `pg_stat_activity` is read once and then repeated until the transaction ends, so
+    a wait that began after the first look would never show.
+    """
+    for _ in range(int(seconds / 0.05)):
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        waiting: int = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        if waiting:
+            return waiting
+        await asyncio.sleep(0.05)
+    return 0
 
 
 class _HasDatabase(Protocol):
