@@ -369,10 +369,9 @@ class Order(msgspec.Struct, forbid_unknown_fields=True):
 
 @post("/orders", status_code=201)
 async def place_order(data: JSONBody[Order]) -> dict[str, int]:
-    """Breaks on odd quantities: a server error the schema cannot excuse."""
-    if data.quantity % 2:
-        raise RuntimeError("the warehouse counts in pairs")
-    return {"quantity": data.quantity}
+    """Breaks on every valid order: a server error the schema cannot excuse. (On odd
+    quantities only, ten examples sometimes held none, and the test failed now and then.)"""
+    raise RuntimeError(f"the warehouse is closed: {data.quantity} not placed")
 
 
 @get("/teapot")
