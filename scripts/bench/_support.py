@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from atriz_core.testing.tokens import TokenMinter
 from atriz_database.connections import create_database, drop_database
 from atriz_database.embedded import embedded_url
 from atriz_database.migrations import migrate
+from atriz_database.pool import connect
 from atriz_database.seeds import seed
 from atriz_database.services import server_environment
 from atriz_database.settings import env_str
@@ -133,11 +135,10 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
 SERVERS: dict[str, int] = {}
 
 
-def server_cpu_seconds(base: str) -> float:
-    """CPU time (user and system) used so far by the server at `base`: its main process and
-    every process under it (granian's workers), read from /proc."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+def _process_table() -> dict[int, tuple[int, float]]:
+    """Every process's parent and CPU time so far (user and system, its own and that of the
+    children it has reaped), from /proc."""
+    table: dict[int, tuple[int, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -147,14 +148,72 @@ def server_cpu_seconds(base: str) -> float:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    tree, total = [SERVERS[base]], 0.0
+        # utime, stime, cutime, cstime: a child's time moves to its parent when it is reaped,
+        # so each second is counted once, in the process or in whoever reaped it.
+        table[int(entry)] = (int(fields[1]), sum(int(v) for v in fields[11:15]) / tick)
+    return table
+
+
+def tree_cpu_seconds(roots: list[int], table: dict[int, tuple[int, float]] | None = None) -> float:
+    """CPU time used so far by the processes `roots` and every process under them."""
+    table = _process_table() if table is None else table
+    tree, total = list(roots), 0.0
     while tree:
         pid = tree.pop()
-        total += times.get(pid, 0.0)
-        tree += [child for child, parent in parents.items() if parent == pid]
+        total += table.get(pid, (0, 0.0))[1]
+        tree += [child for child, (parent, _) in table.items() if parent == pid]
     return total
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU time used so far by the server at `base`: its main process and granian's workers."""
+    return tree_cpu_seconds([SERVERS[base]])
+
+
+def postgres_server_pid(url: str) -> int | None:
+    """The PostgreSQL server's main process for `url`, if it runs on this machine."""
+
+    async def backend_pid() -> int:
+        connection = await connect(url)
+        try:
+            pid: int = await connection.fetchval("SELECT pg_backend_pid()")
+        finally:
+            await connection.close()
+        return pid
+
+    parent = _process_table().get(asyncio.run(backend_pid()))
+    return parent[0] if parent is not None else None
+
+
+def _machine_busy_seconds() -> float:
+    """CPU time every core has spent busy so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+@contextmanager
+def others_load(database_url: str) -> Iterator[Callable[[], float]]:
+    """Measure, while the block runs, the share of the machine's CPU taken by processes that
+    are not the benchmark's: the whole machine's busy time less that of this process and all
+    under it (servers, wrk) and of the PostgreSQL server of `database_url`. Call what it yields,
+    after the block, for that share (0 to 1).
+
+    These machines are shared: another job's tests on the same two cores took a fifth of the
+    logins away in one run, and its figures looked like a regression. A share above a few
+    percent says the run's ratios mean less.
+    """
+    roots = [os.getpid()]
+    postgres = postgres_server_pid(database_url)
+    if postgres is not None:
+        roots.append(postgres)
+    started = (time.perf_counter(), _machine_busy_seconds(), tree_cpu_seconds(roots))
+    measured: list[float] = []
+    yield lambda: measured[0]
+    elapsed = time.perf_counter() - started[0]
+    busy = _machine_busy_seconds() - started[1]
+    own = tree_cpu_seconds(roots) - started[2]
+    measured.append(max(busy - own, 0.0) / (elapsed * (os.cpu_count() or 1)))
 
 
 def _python_path() -> str:

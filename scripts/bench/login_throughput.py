@@ -40,6 +40,7 @@ from _support import (
     compare_in_rounds,
     core_argon2,
     core_database,
+    others_load,
     report,
     report_compared,
     run_wrk,
@@ -197,11 +198,12 @@ def main() -> None:
         with serve(CORE_FACTORY, workers=2, env=core_env) as core:
             for connections in CONNECTIONS:  # warm up: pools, caches
                 storm(core, 1, connections)
-            compared = compare_in_rounds(
-                lambda: argon2_ceiling(SECONDS / 2),
-                {f"{c}": partial(_logins, core, c, storms[c]) for c in CONNECTIONS},
-                ROUNDS,
-            )
+            with others_load(url) as others_share:
+                compared = compare_in_rounds(
+                    lambda: argon2_ceiling(SECONDS / 2),
+                    {f"{c}": partial(_logins, core, c, storms[c]) for c in CONNECTIONS},
+                    ROUNDS,
+                )
         # 2. An app beside core: its p99 when quiet, then during a storm.
         with serve(CORE_FACTORY, workers=2, env=core_env) as core:
             minter = bench_minter()
@@ -223,6 +225,10 @@ def main() -> None:
         f" {' and '.join(map(str, CONNECTIONS))} connections, core on granian with 2 workers);"
         " medians; probe: the app's GET 20 times a second"
         + (f"; core switches {CORE_SWITCHES}" if CORE_SWITCHES else "")
+    )
+    print(
+        f"other processes took {others_share():.1%} of the machine's CPU during the ceilings and"
+        " storms (above a few percent, another job competed for the cores: the ratios mean less)"
     )
     report("argon2id verifications, all cores", ceiling, ceiling, "/s", "ceiling")
     for connections in CONNECTIONS:
