@@ -31,7 +31,7 @@ from atriz_database.embedded import embedded_url
 from atriz_database.migrations import migrate
 from atriz_database.pool import connect
 from atriz_database.seeds import seed
-from atriz_database.services import server_environment
+from atriz_database.services import ServiceSpec, server_command, server_environment
 from atriz_database.settings import env_str
 from atriz_database.testing import free_port
 from atriz_database.urls import libpq_env_url, server_is_configured, with_database
@@ -93,22 +93,13 @@ def serve(factory: str, *, workers: int, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--factory",
-                factory,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--no-access-log",
-            ],
+            # The command line `atriz serve` runs, so that what is measured is what is served.
+            server_command(
+                ServiceSpec("bench", factory, "BENCH_PORT", port),
+                host="127.0.0.1",
+                port=port,
+                workers=workers,
+            ),
             env={**server_environment(workers), "PYTHONPATH": _python_path(), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
