@@ -12,6 +12,10 @@ requirement that is not met stops the migration with `db-migrate`'s own error.
 Within one test every dependent is migrated against the same database of each dependency
 (`migrated_database.shared("core")`, which the `core_database_url` fixture also is), so the users
 an app's test creates in `atriz_shared` are the ones the app reads.
+
+Given the session's `DatabaseTemplates` (the fixture does), a fresh database is a copy of the
+target's template, migrated once per session, which is checked against the test's databases the
+same way; if a copy cannot be made, the database is migrated as above.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+from atriz_core.testing.templates import DatabaseTemplates
 from atriz_database import DatabaseSettings, DatabaseTarget
+from atriz_database.cloning import TemplateUnavailableError
+from atriz_database.connections import create_database
 from atriz_database.migrations import Requirement, applied_migration_ids, migrate
 from atriz_database.seeds import seed
 from atriz_database.targets import TargetRegistry
@@ -56,10 +63,12 @@ class DatabaseFactory:
         make_database: MakeDatabase,
         registry: TargetRegistry | None = None,
         settings: DatabaseSettings | None = None,
+        templates: DatabaseTemplates | None = None,
     ) -> None:
         self._make_database = make_database
         self._registry = registry
         self._settings = settings
+        self._templates = templates
         self._shared: dict[str, MigratedDatabase] = {}
 
     @property
@@ -78,26 +87,60 @@ class DatabaseFactory:
         target's seed files."""
         resolved = self._target(target)
         dependencies = {name: self.shared(name).url for name in resolved.depends_on}
-        url = self._make_database(resolved.name)
+        url = self._make_database(resolved.name, create=False)
+        if not self._copied(resolved, seeded, url, dependencies):
+            create_database(url)
+            self._migrate(resolved, seeded, url, dependencies)
+        return MigratedDatabase(
+            resolved, url, tuple(applied_migration_ids(url)), dict(dependencies)
+        )
+
+    def _migrate(
+        self, target: DatabaseTarget, seeded: bool, url: str, dependencies: dict[str, str]
+    ) -> tuple[Requirement, ...]:
+        met: list[Requirement] = []
 
         def requirement_met(requirement: Requirement) -> bool:
             # The same question `db-migrate` asks, put to this test's databases.
             other = self.shared(requirement.target)
             dependencies.setdefault(requirement.target, other.url)
-            return requirement.migration_id in applied_migration_ids(other.url)
+            if requirement.migration_id not in applied_migration_ids(other.url):
+                return False
+            met.append(requirement)
+            return True
 
         migrate(
-            resolved,
+            target,
             url,
             requirement_met=requirement_met,
             settings=self._settings,
             out=lambda _: None,
         )
         if seeded:
-            seed(resolved, url)
-        return MigratedDatabase(
-            resolved, url, tuple(applied_migration_ids(url)), dict(dependencies)
+            seed(target, url)
+        return tuple(met)
+
+    def _copied(
+        self, target: DatabaseTarget, seeded: bool, url: str, dependencies: dict[str, str]
+    ) -> bool:
+        """Make the database at `url` a copy of the target's template, if this test's databases
+        meet the template's requirements and the copy can be made."""
+        if self._templates is None:
+            return False
+        template = self._templates.template(
+            target, seeded, lambda template_url: self._migrate(target, seeded, template_url, {})
         )
+        needed = {requirement.target for requirement in template.requirements}
+        applied = {name: set(applied_migration_ids(self.shared(name).url)) for name in needed}
+        if any(r.migration_id not in applied[r.target] for r in template.requirements):
+            return False  # migrating for real stops where db-migrate would, and says why
+        try:
+            self._templates.copy(template, url)
+        except TemplateUnavailableError:
+            return False
+        for name in needed:
+            dependencies.setdefault(name, self.shared(name).url)
+        return True
 
     def shared(self, target: str) -> MigratedDatabase:
         """The test's one database of a registered target, made (migrated, not seeded: tests

@@ -4,6 +4,7 @@
 | fixture | what it gives |
 |---|---|
 | `token_minter` | a `TokenMinter`: the key core signs with in this test, and apps trust |
+| `database_templates` | the session's migrated templates, which `migrated_database` copies |
 | `migrated_database` | a `DatabaseFactory`: `migrated_database("pshop")` -> `MigratedDatabase` |
 | `core_database_url` | the test's `atriz_shared`, migrated (no development seeds) |
 | `make_user` | a `UserFactory`: `await make_user(roles=(...))` -> `TestUser` with a token |
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ import pytest
 from atriz_core.settings import CoreSettings
 from atriz_core.testing.databases import DatabaseFactory
 from atriz_core.testing.harness import CoreHarness, running_core
+from atriz_core.testing.templates import DatabaseTemplates
 from atriz_core.testing.tokens import TokenMinter
 from atriz_core.testing.users import UserFactory
 from atriz_core.tokens.keys import Key, RsaSigningKey
@@ -41,6 +43,7 @@ __all__ = [
     "core_harness",
     "core_overrides",
     "core_settings",
+    "database_templates",
     "make_user",
     "migrated_database",
     "token_minter",
@@ -54,12 +57,24 @@ def token_minter() -> TokenMinter:
     return TokenMinter()
 
 
+@pytest.fixture(scope="session")
+def database_templates(postgres_server_url: str) -> Iterator[DatabaseTemplates]:
+    """The session's template databases, one per target migrated on first use; dropped at the
+    end, with those that sessions which died left behind."""
+    templates = DatabaseTemplates(postgres_server_url)
+    templates.drop_stale()
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture
-def migrated_database(make_database: MakeDatabase) -> DatabaseFactory:
+def migrated_database(
+    make_database: MakeDatabase, database_templates: DatabaseTemplates
+) -> DatabaseFactory:
     """`migrated_database(target)`: a fresh database of any registered target (or a
-    `DatabaseTarget`), built by the real migrations with every `-- requires:` line checked
-    against the test's databases of the targets it depends on."""
-    return DatabaseFactory(make_database)
+    `DatabaseTarget`), built by the real migrations (once per session, then copied) with every
+    `-- requires:` line checked against the test's databases of the targets it depends on."""
+    return DatabaseFactory(make_database, templates=database_templates)
 
 
 @pytest.fixture
