@@ -7,9 +7,12 @@ users are real (`make_user`), and core signs with the key that minted their toke
 
 from __future__ import annotations
 
+import pytest
+
 from atriz_core.testing import CoreHarness, UserFactory, fuzz_openapi
 
 
+@pytest.mark.slow
 async def test_core_openapi_passes_schema_fuzzing(
     core_harness: CoreHarness, make_user: UserFactory
 ) -> None:

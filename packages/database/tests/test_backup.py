@@ -400,6 +400,7 @@ def test_a_pg_dump_older_than_the_server_is_refused(
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.slow
 def test_every_registered_target_round_trips_through_the_commands(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -73,6 +73,7 @@ def test_atriz_dev_refuses_a_taken_port_before_starting_anything(
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "moment",
     [
@@ -136,6 +137,7 @@ def test_atriz_serve_core_runs_granian_with_workers(cli_env: dict[str, str]) -> 
     assert kinds == ["OKP", "RSA"], "both workers sign with the one generated key of each kind"
 
 
+@pytest.mark.slow
 def test_create_admin_reads_the_password_from_stdin(cli_env: dict[str, str]) -> None:
     assert run_script("atriz", "dev", "--no-serve", env=cli_env).returncode == 0
     url = cli_env["SHARED_DATABASE_URL"]
@@ -176,6 +178,7 @@ def test_keys_rotate_adds_a_key(cli_env: dict[str, str], tmp_path: Path) -> None
     assert len(list((tmp_path / "keys" / "id-tokens").glob("*.pem"))) == 1
 
 
+@pytest.mark.slow
 def test_clients_commands_register_show_rotate_and_remove(cli_env: dict[str, str]) -> None:
     prepared = run_script("atriz", "dev", "--no-serve", env=cli_env)
     apps = [spec for spec in load_services().values() if spec.name != "core"]
