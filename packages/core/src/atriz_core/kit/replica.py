@@ -88,10 +88,13 @@ _REPLICA_POSITION = (
     "SELECT pg_is_in_recovery() AS standby,"
     " pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replayed"
 )
-# The connection gave out under a read: the replica stopped, restarted or went away.
+# The connection gave out under a read: the replica stopped, restarted or went away. A pooled
+# connection cut in the middle of an operation fails its next query with InternalClientError
+# (see `problems.handle_unexpected`): seen when the replica stopped during a read, answered 503.
 _LOST = (
     OSError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
