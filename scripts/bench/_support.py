@@ -145,9 +145,9 @@ def _process_table() -> dict[int, tuple[int, float]]:
     return table
 
 
-def tree_cpu_seconds(roots: list[int], table: dict[int, tuple[int, float]] | None = None) -> float:
+def tree_cpu_seconds(roots: list[int]) -> float:
     """CPU time used so far by the processes `roots` and every process under them."""
-    table = _process_table() if table is None else table
+    table = _process_table()
     tree, total = list(roots), 0.0
     while tree:
         pid = tree.pop()
