@@ -35,7 +35,6 @@ from atriz_core.errors import (
     DomainError,
 )
 from atriz_core.oidc import pages, services
-from atriz_core.oidc.repository import OpenedSession
 from atriz_core.oidc.server import (
     SCOPES,
     IssuedUser,
@@ -187,9 +186,14 @@ class TokenController(Controller):
                 detail="the account is no longer active",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        roles = await users.role_names(request.pool, user.id)
-        opened = OpenedSession(user.email, user.name, user.email_verified_at is not None, roles)
-        return {**user_claims(str(user.id), opened, scope), "roles": roles}
+        claims = user_claims(
+            str(user.id),
+            name=user.name,
+            email=user.email,
+            email_verified=user.email_verified_at is not None,
+            scope=scope,
+        )
+        return {**claims, "roles": await users.role_names(request.pool, user.id)}
 
 
 class OidcController(Controller):
