@@ -56,6 +56,10 @@ async def test_bad_vehicles_are_refused_naming_the_field(
         ("vin", 422, {"name": "a", "plate": "P-2", "vin": "1M8GDM9AXKP04278O"}),
         ("plate", 409, {"name": "a", "plate": "dup-1"}),
         ("name", 422, {"name": "   ", "plate": "P-3"}),
+        # PostgreSQL text holds no NUL: refused as the body is read, naming the field.
+        ("name", 400, {"name": "nul \x00 inside", "plate": "P-5"}),
+        ("plate", 400, {"name": "a", "plate": "P-\x00"}),
+        ("name", 400, {"name": "two\nlines", "plate": "P-6"}),
     ]
     for field, status, body in cases:
         response = await mextrack.client.post("/vehicles", json=body, headers=owner.headers)

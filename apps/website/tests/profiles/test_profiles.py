@@ -81,6 +81,8 @@ PROFILE_FIELD_CASES: list[tuple[str, object]] = [
     ("time_zone", ""),
     ("preferences", {"blob": "x" * 5000}),
     ("preferences", ["not", "an", "object"]),
+    ("display_name", "nul \x00 inside"),
+    ("display_name", "two\nlines"),
     ("bio", "nul \x00 inside"),
     ("preferences", {"k": "nul \x00 inside"}),
     ("surprise", 1),

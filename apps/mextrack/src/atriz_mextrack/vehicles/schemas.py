@@ -8,10 +8,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from atriz_core.kit.text import ONE_LINE
+
 __all__ = ["Status", "Vehicle", "VehicleCreate", "VehicleUpdate"]
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=20, description="Unique.")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
+Plate = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=20, pattern=ONE_LINE, description="Unique.")
+]
 Vin = Annotated[
     str,
     msgspec.Meta(

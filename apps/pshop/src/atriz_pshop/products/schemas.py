@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from atriz_core.kit.text import NO_NUL, ONE_LINE
+
 __all__ = [
     "Barcode",
     "Currency",
@@ -20,8 +22,8 @@ Sku = Annotated[str, msgspec.Meta(pattern=r"^[!-~]{1,64}$", description="1-64 vi
 Barcode = Annotated[
     str, msgspec.Meta(pattern=r"^[!-~]{1,64}$", description="EAN/UPC/Code 128: 1-64 visible ASCII")
 ]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Description = Annotated[str, msgspec.Meta(max_length=2000)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+Description = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
 PriceMinor = Annotated[
     int, msgspec.Meta(ge=0, le=10**12, description="Price in the currency's minor units (cents)")
 ]

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from atriz_core.kit.text import NO_NUL
+
 __all__ = [
     "DaySummary",
     "Refund",
@@ -23,7 +25,7 @@ __all__ = [
 ]
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
-Note = Annotated[str, msgspec.Meta(max_length=500)]
+Note = Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)]
 
 
 class SaleLineIn(msgspec.Struct, forbid_unknown_fields=True):

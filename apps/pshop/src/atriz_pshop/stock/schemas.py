@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from atriz_core.kit.text import NO_NUL
+
 __all__ = [
     "Adjustment",
     "Count",
@@ -18,8 +20,8 @@ __all__ = [
     "StockLevel",
 ]
 
-Note = Annotated[str, msgspec.Meta(max_length=500)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Note = Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=NO_NUL)]
 MovementReason = Literal["sale", "restock", "adjustment", "count", "void", "refund"]
 
 

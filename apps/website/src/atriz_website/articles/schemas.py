@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from atriz_core.kit.text import NO_NUL, ONE_LINE
 from atriz_website.articles.languages import Language
 from atriz_website.articles.slugs import MAX_SLUG_LENGTH, SLUG_PATTERN
 
@@ -22,9 +23,7 @@ __all__ = [
 ]
 
 Status = Literal["draft", "published", "archived"]
-# PostgreSQL text holds no NUL character: refused here, naming the field.
-NO_NUL = r"^[^\x00]*$"
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Summary = Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)]
 Body = Annotated[
     str, msgspec.Meta(max_length=100_000, pattern=NO_NUL, description="Markdown (CommonMark).")

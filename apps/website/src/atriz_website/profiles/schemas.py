@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 import msgspec
 
+from atriz_core.kit.text import NO_NUL, ONE_LINE
+
 __all__ = ["MAX_PREFERENCES_BYTES", "Profile", "ProfileUpdate", "PublicProfile"]
 
 MAX_PREFERENCES_BYTES = 4096
 """The largest `preferences` object, encoded as JSON."""
 
-# PostgreSQL text holds no NUL character: refused here, naming the field.
-NO_NUL = r"^[^\x00]*$"
-DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_NUL)]
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=ONE_LINE)]
 Bio = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
 AvatarUrl = Annotated[
     str,

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import msgspec
 
+from atriz_core.kit.text import NO_NUL
+
 __all__ = [
     "ROLE_NAME_PATTERN",
     "Role",
@@ -51,8 +53,7 @@ class Role(msgspec.Struct):
 
 class RoleCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: RoleName
-    # Any text but NUL, which PostgreSQL text cannot hold.
-    description: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^[^\x00]*$")] = ""
+    description: Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] = ""
 
 
 class RoleGrant(msgspec.Struct, forbid_unknown_fields=True):

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import msgspec
 
+from atriz_core.kit.text import ONE_LINE
+
 __all__ = ["CLIENT_ID_PATTERN", "Client", "ClientCreate", "ClientId", "RegisteredClient"]
 
 # The format the `oauth_clients_id_format` check enforces; `(?!\n)` as in the role names.
@@ -25,7 +27,7 @@ Uri = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 class ClientCreate(msgspec.Struct, forbid_unknown_fields=True):
     id: ClientId
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
     redirect_uris: Annotated[list[Uri], msgspec.Meta(min_length=1, max_length=20)]
     """Compared exactly: `https://`, or `http://` on a loopback address; no fragment."""
     post_logout_redirect_uris: Annotated[list[Uri], msgspec.Meta(max_length=20)] = []

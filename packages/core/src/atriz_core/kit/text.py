@@ -1,0 +1,16 @@
+"""Patterns for the text fields of request bodies, as `msgspec.Meta(pattern=...)`.
+
+PostgreSQL's `text` cannot hold NUL. A field that reaches the database with one is refused
+there, as a 400 that can name only `body` (`atriz_core.kit.problems.handle_unstorable_value`);
+with one of these on the field, the body is refused as it is decoded, naming the field.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NO_NUL", "ONE_LINE"]
+
+NO_NUL = r"^[^\x00]*$"
+"""Any text PostgreSQL can store: all but NUL (notes, descriptions, articles)."""
+
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+"""One line of text: no control character at all (names, titles, plates)."""
