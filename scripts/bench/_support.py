@@ -176,11 +176,12 @@ def postgres_server_pid(url: str) -> int | None:
     return parent[0] if parent is not None else None
 
 
-def _machine_busy_seconds() -> float:
-    """CPU time every core has spent busy so far, from /proc/stat."""
+def machine_seconds() -> tuple[float, float]:
+    """(busy, all): CPU time of every core so far, busy and in all, from /proc/stat."""
     with open("/proc/stat") as stat:
         fields = [int(v) for v in stat.readline().split()[1:8]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[3] - fields[4]) / tick, sum(fields) / tick  # less idle, iowait
 
 
 @contextmanager
@@ -198,11 +199,11 @@ def others_load(database_url: str) -> Iterator[Callable[[], float]]:
     postgres = postgres_server_pid(database_url)
     if postgres is not None:
         roots.append(postgres)
-    started = (time.perf_counter(), _machine_busy_seconds(), tree_cpu_seconds(roots))
+    started = (time.perf_counter(), machine_seconds()[0], tree_cpu_seconds(roots))
     measured: list[float] = []
     yield lambda: measured[0]
     elapsed = time.perf_counter() - started[0]
-    busy = _machine_busy_seconds() - started[1]
+    busy = machine_seconds()[0] - started[1]
     own = tree_cpu_seconds(roots) - started[2]
     measured.append(max(busy - own, 0.0) / (elapsed * (os.cpu_count() or 1)))
 

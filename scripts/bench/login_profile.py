@@ -41,7 +41,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
-from _support import HERE, SERVERS, core_argon2, core_database, run_wrk, serve
+from _support import (
+    HERE,
+    SERVERS,
+    core_argon2,
+    core_database,
+    machine_seconds,
+    run_wrk,
+    serve,
+)
 from login_throughput import DRAIN_SECONDS, USERS, make_users, storm
 from token_verification import PASSWORD
 
@@ -63,15 +71,6 @@ def _schedstat(path: str) -> tuple[float, float]:
     except (OSError, ValueError):
         return 0.0, 0.0
     return int(run) / 1e9, int(wait) / 1e9
-
-
-def _machine() -> tuple[float, float]:
-    """(busy, all) seconds of every core so far, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
 
 
 def _workers(base: str) -> list[int]:
@@ -130,7 +129,7 @@ def _snapshot(workers: list[int], names: dict[int, str], backends: list[int]) ->
         threads=threads,
         postgres=sum(_schedstat(f"/proc/{pid}")[0] for pid in backends),
         wrk=usage.ru_utime + usage.ru_stime,
-        machine=_machine(),
+        machine=machine_seconds(),
     )
 
 
