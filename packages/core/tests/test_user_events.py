@@ -11,7 +11,6 @@ import pytest
 
 from atriz_core.db import target
 from atriz_core.testing import CoreHarness
-from atriz_core.user_events import newest_revocation_sql
 from atriz_database.migrations import applied_migration_ids, migrate, rollback
 
 NEW_PASSWORD = "another long and unusual passphrase"
@@ -183,47 +182,3 @@ def test_the_migration_rolls_back_and_applies_again(core_database_url: str) -> N
 
     migrate(target, core_database_url, requirement_met=lambda _: True, out=lambda _: None)
     assert applied_migration_ids(core_database_url) == applied
-
-
-BY_USER_MIGRATION = "20261203_100000_user_events_by_user"
-
-
-async def test_the_newest_revocation_of_a_user_is_one_index_probe(
-    core_harness: CoreHarness,
-) -> None:
-    """Read by every login and refresh (`users.token_subject_columns`), among many events."""
-    await core_harness.sql_value(
-        "INSERT INTO users (id, email, password_hash, name)"
-        " SELECT gen_random_uuid(), 'u' || n || '@example.test', 'x', 'U'"
-        " FROM generate_series(1, 200) n"
-    )
-    await core_harness.sql_value(
-        "INSERT INTO user_events (user_id, event_type, created_at)"
-        " SELECT id, 'roles_changed', now() - n * interval '1 s'"
-        " FROM users, generate_series(1, 20) n"
-    )
-    await core_harness.sql_value("ANALYZE user_events")
-    user_id = await core_harness.sql_value("SELECT id FROM users LIMIT 1")
-    plan = "\n".join(
-        row[0]
-        for row in await core_harness.sql_rows(
-            f"EXPLAIN SELECT {newest_revocation_sql('$1')}", user_id
-        )
-    )
-    assert "user_events_user_id_created_at_idx" in plan, plan
-    assert "Seq Scan" not in plan, plan
-
-
-def test_the_by_user_index_rolls_back_and_applies_again(core_database_url: str) -> None:
-    applied = applied_migration_ids(core_database_url)
-    since = len(applied) - applied.index(BY_USER_MIGRATION)
-    index = "SELECT to_regclass('user_events_user_id_created_at_idx') IS NOT NULL"
-
-    rollback(target, core_database_url, count=since, out=lambda _: None)
-    with psycopg.connect(core_database_url) as connection:
-        assert connection.execute(index).fetchone() == (False,)
-
-    migrate(target, core_database_url, requirement_met=lambda _: True, out=lambda _: None)
-    assert applied_migration_ids(core_database_url) == applied
-    with psycopg.connect(core_database_url) as connection:
-        assert connection.execute(index).fetchone() == (True,)
