@@ -13,7 +13,6 @@ from datetime import datetime
 
 import asyncpg
 
-from atriz_core.users import repository as users
 from atriz_core.users.repository import USER_FIELDS, UserRecord, user_record
 
 __all__ = [
@@ -217,11 +216,11 @@ async def start_session(
     client_address: str | None,
     rehashed: bool,
     token_type: str = REFRESH,
-) -> users.TokenSubject | None:
+) -> list[str] | None:
     """A successful login, as one atomic statement: give back the attempt's bookings on its
     address and its account (see `_SETTLE`), store a rehash, open the session with its first
     token (a refresh token, or a browser session's cookie: `token_type`), audit the login;
-    return what the user's access token says of them.
+    return the user's role names.
     None, and nothing written, if the account was deactivated, deleted or given a new password
     while its password was being checked.
 
@@ -254,7 +253,9 @@ async def start_session(
         "  INSERT INTO auth_events (event_type, user_id, client_address, user_agent, details)"
         "  SELECT 'login', id, $11, $10, $12 FROM signed_in"
         ")"
-        f" SELECT EXISTS (SELECT FROM signed_in) AS signed_in, {users.token_subject_columns('$1')}",
+        " SELECT EXISTS (SELECT FROM signed_in) AS signed_in, array("
+        "  SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+        "  WHERE ur.user_id = $1 ORDER BY r.name) AS roles",
         user_id,
         booking,
         now,
@@ -271,7 +272,7 @@ async def start_session(
         token_type,
     )
     assert row is not None
-    return users.token_subject(row) if row["signed_in"] else None
+    return list(row["roles"]) if row["signed_in"] else None
 
 
 async def insert_token(

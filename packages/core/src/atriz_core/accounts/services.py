@@ -141,8 +141,7 @@ class SignedIn:
     """A successful sign-in: the session it opened and that session's first token."""
 
     user: UserRecord
-    subject: users.TokenSubject
-    """What the session's access tokens say of the user, as the session started."""
+    roles: list[str]
     session_id: uuid.UUID
     token: str
     """A refresh token, or a browser session's cookie (`sign_in`'s `token_type`)."""
@@ -164,7 +163,7 @@ async def log_in(
         core,
         user_id=signed_in.user.id,
         email=signed_in.user.email,
-        subject=signed_in.subject,
+        roles=signed_in.roles,
         session_id=signed_in.session_id,
         refresh_token=signed_in.token,
     )
@@ -233,7 +232,7 @@ async def sign_in(
     session_id = uuid.uuid4()
     token, token_hash = new_token()
     session_expires_at = now + timedelta(seconds=settings.session_max_seconds)
-    subject = await repository.start_session(
+    granted = await repository.start_session(
         pool,
         user_id=user.id,
         booking=booking,
@@ -252,11 +251,11 @@ async def sign_in(
         rehashed=new_hash is not None,
         token_type=token_type,
     )
-    if subject is None:  # deactivated, deleted or re-passworded during the check
+    if granted is None:  # deactivated, deleted or re-passworded during the check
         CORE_METRICS.login_failed("inactive")
         raise AuthenticationError(LOGIN_FAILED)
     CORE_METRICS.login_succeeded()
-    return SignedIn(user, subject, session_id, token, session_expires_at)
+    return SignedIn(user, granted, session_id, token, session_expires_at)
 
 
 async def _active_user(

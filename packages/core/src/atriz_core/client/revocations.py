@@ -4,9 +4,9 @@ Fed from `user_events` (by `atriz_core.kit.events.revocation_feed`, in every wor
 `TokenVerifier` on every request, a dictionary lookup. An access token carries its issue time
 (`iat`, whole seconds, core's clock) and every event carries core's clock when it was recorded,
 after the change took its locks (see `atriz_core.user_events`), so a token minted before the
-change is refused. A token minted after it, in the same second, would be too, but core reads the
-user's newest event in the statement that issues the token and gives it a later `iat`
-(`atriz_core.tokens.access`): a client that refreshes right after a change is not refused.
+change is refused, and so is one minted in the same second after it: the client refreshes (or
+signs in) again a moment later. That second is the price of `iat`'s resolution; telling the two
+apart by a few milliseconds would stake the rule on two hosts' clocks agreeing that well.
 
 - `deactivated`, `sessions_revoked`, `roles_changed`: tokens issued up to the event's time.
   After a reactivation the user signs in again and their new tokens work; those from before
@@ -33,14 +33,13 @@ from atriz_core.client.user_events import (
     UserEvent,
 )
 
-__all__ = ["DEFAULT_HORIZON_SECONDS", "UP_TO_THE_EVENT", "Revocations"]
+__all__ = ["DEFAULT_HORIZON_SECONDS", "Revocations"]
 
 # Core issues access tokens for at most 15 minutes (CORE_ACCESS_TOKEN_SECONDS), and a verifier
 # accepts them for at most 60 seconds of leeway past `exp`.
 DEFAULT_HORIZON_SECONDS = 15 * 60 + 60
 
-# The events after which a user's tokens issued up to the event's time are refused.
-UP_TO_THE_EVENT = frozenset({DEACTIVATED, SESSIONS_REVOKED, ROLES_CHANGED})
+_UP_TO_THE_EVENT = frozenset({DEACTIVATED, SESSIONS_REVOKED, ROLES_CHANGED})
 
 
 class Revocations:
@@ -90,7 +89,7 @@ class Revocations:
     def apply(self, event: UserEvent) -> bool:
         """Take in one event of `user_events`; True if it refuses tokens."""
         at = event.created_at.timestamp()
-        if event.event_type in UP_TO_THE_EVENT:
+        if event.event_type in _UP_TO_THE_EVENT:
             self.revoke(event.user_id, at)
         elif event.event_type == DELETED:
             self.revoke(event.user_id, math.inf, at=at)

@@ -35,6 +35,7 @@ from atriz_core.errors import (
     DomainError,
 )
 from atriz_core.oidc import pages, services
+from atriz_core.oidc.repository import OpenedSession
 from atriz_core.oidc.server import (
     SCOPES,
     IssuedUser,
@@ -186,14 +187,9 @@ class TokenController(Controller):
                 detail="the account is no longer active",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
-        claims = user_claims(
-            str(user.id),
-            name=user.name,
-            email=user.email,
-            email_verified=user.email_verified_at is not None,
-            scope=scope,
-        )
-        return {**claims, "roles": await users.role_names(request.pool, user.id)}
+        roles = await users.role_names(request.pool, user.id)
+        opened = OpenedSession(user.email, user.name, user.email_verified_at is not None, roles)
+        return {**user_claims(str(user.id), opened, scope), "roles": roles}
 
 
 class OidcController(Controller):

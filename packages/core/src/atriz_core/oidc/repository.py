@@ -9,8 +9,6 @@ from datetime import datetime
 
 import asyncpg
 
-from atriz_core.users.repository import TokenSubject, token_subject, token_subject_columns
-
 __all__ = [
     "BrowserSession",
     "CodeRecord",
@@ -63,7 +61,7 @@ class OpenedSession:
     email: str
     name: str
     email_verified: bool
-    subject: TokenSubject
+    roles: list[str]
 
 
 async def get_browser_session(
@@ -202,8 +200,10 @@ async def open_client_session(
         "), noted AS ("
         "  UPDATE oauth_codes SET session_id = opened.id FROM opened WHERE code_hash = $1"
         ")"
-        " SELECT browser.email, browser.name, browser.verified,"
-        f" {token_subject_columns('browser.user_id')} FROM browser",
+        " SELECT browser.email, browser.name, browser.verified, array("
+        "  SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+        "  WHERE ur.user_id = browser.user_id ORDER BY r.name) AS roles"
+        " FROM browser",
         code_hash,
         session_id,
         client_id,
@@ -217,7 +217,7 @@ async def open_client_session(
     )
     if row is None:
         return None
-    return OpenedSession(row["email"], row["name"], row["verified"], token_subject(row))
+    return OpenedSession(row["email"], row["name"], row["verified"], list(row["roles"]))
 
 
 async def refresh_token_grant(

@@ -307,14 +307,7 @@ class _IdTokens(OpenIDCode):  # type: ignore[misc]
         return claims
 
     def generate_user_info(self, user: IssuedUser, scope: str) -> UserInfo:
-        opened = user.opened
-        return user_claims(
-            user.id,
-            name=opened.name,
-            email=opened.email,
-            email_verified=opened.email_verified,
-            scope=scope,
-        )
+        return user_claims(user.id, user.opened, scope)
 
 
 class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
@@ -431,10 +424,10 @@ def _rsa_key(key: RsaSigningKey) -> RSAKey:
     return imported
 
 
-def user_claims(
-    user_id: str, *, name: str, email: str, email_verified: bool, scope: str
-) -> UserInfo:
-    """The user's standard claims that `scope` grants (`sub` always), as the ID token and
+def user_claims(user_id: str, user: OpenedSession, scope: str) -> UserInfo:
+    """The standard claims of `user` that `scope` grants (`sub` always), as the ID token and
     `/oauth/userinfo` give them."""
-    claims = UserInfo(sub=user_id, name=name, email=email, email_verified=email_verified)
+    claims = UserInfo(
+        sub=user_id, name=user.name, email=user.email, email_verified=user.email_verified
+    )
     return claims.filter(scope)

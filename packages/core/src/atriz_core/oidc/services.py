@@ -174,7 +174,7 @@ async def exchange_code(
         core,
         user_id=stored.user_id,
         email=opened.email,
-        subject=opened.subject,
+        roles=opened.roles,
         session_id=session_id,
         refresh_token=refresh_token,
         client_id=stored.client_id,

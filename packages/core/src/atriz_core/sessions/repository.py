@@ -8,8 +8,6 @@ from datetime import datetime
 
 import asyncpg
 
-from atriz_core.users.repository import TokenSubject, token_subject, token_subject_columns
-
 __all__ = [
     "LockedSession",
     "RefreshToken",
@@ -97,11 +95,10 @@ async def rotate_session(
     expires_at: datetime,
     user_agent: str | None,
     client_address: str | None,
-) -> TokenSubject:
+) -> list[str]:
     """Store the session's next refresh token (of `generation`, advancing the session to it if
-    it is newer), mark the presented one used; return what the user's next access token says
-    of them. One round trip."""
-    row = await connection.fetchrow(
+    it is newer), mark the presented one used; return the user's role names. One round trip."""
+    rows = await connection.fetch(
         "WITH advanced AS ("
         "  UPDATE sessions SET generation = $3, rotated_at = $4"
         "  WHERE id = $1 AND generation < $3"
@@ -112,7 +109,8 @@ async def rotate_session(
         "   expires_at, user_agent, client_address)"
         "  VALUES ($2, 'refresh', $6, $1, $3, $7, $8, $9)"
         ")"
-        f" SELECT {token_subject_columns('$2')}",
+        " SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
+        " WHERE ur.user_id = $2 ORDER BY r.name",
         session.id,
         session.user_id,
         generation,
@@ -123,8 +121,7 @@ async def rotate_session(
         user_agent,
         client_address,
     )
-    assert row is not None  # the SELECT has no FROM: always one row
-    return token_subject(row)
+    return [row["name"] for row in rows]
 
 
 async def revoke_session(

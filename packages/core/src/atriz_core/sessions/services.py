@@ -32,7 +32,6 @@ from atriz_core.sessions.repository import LockedSession, RefreshToken
 from atriz_core.tokens.access import issue_access_token
 from atriz_core.tokens.opaque import hash_token, new_token
 from atriz_core.user_events import record_user_event
-from atriz_core.users.repository import TokenSubject
 
 __all__ = ["log_out", "log_out_everywhere", "refresh_session", "token_pair"]
 
@@ -56,15 +55,14 @@ def token_pair(
     *,
     user_id: uuid.UUID,
     email: str,
-    subject: TokenSubject,
+    roles: list[str],
     session_id: uuid.UUID,
     refresh_token: str,
     client_id: str | None = None,
     scope: str | None = None,
 ) -> TokenPair:
     """A new access token for a session, beside its new refresh token; a client's session's
-    access token names the client and its scope. `subject` comes from the statement that
-    issued the refresh token (`users.token_subject_columns`)."""
+    access token names the client and its scope."""
     settings = core.settings
     access_token = issue_access_token(
         core.keyring,
@@ -72,10 +70,9 @@ def token_pair(
         audiences=settings.audiences,
         user_id=user_id,
         email=email,
-        roles=subject.roles,
+        roles=roles,
         session_id=session_id,
         now=core.clock.now(),
-        issued_after=subject.refused_up_to,
         lifetime_seconds=settings.access_token_seconds,
         client_id=client_id,
         scope=scope,
@@ -146,7 +143,7 @@ async def refresh_session(
             generation = session.generation + (verdict is _Verdict.ROTATE)
             new_refresh_token, new_hash = new_token()
             idle_end = now + timedelta(seconds=core.settings.refresh_token_seconds)
-            subject = await repository.rotate_session(
+            roles = await repository.rotate_session(
                 connection,
                 session=session,
                 spent_token_id=token.id,
@@ -161,7 +158,7 @@ async def refresh_session(
                 core,
                 user_id=session.user_id,
                 email=session.email,
-                subject=subject,
+                roles=roles,
                 session_id=session.id,
                 refresh_token=new_refresh_token,
                 client_id=session.client_id,

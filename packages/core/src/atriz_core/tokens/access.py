@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,22 +29,10 @@ def issue_access_token(
     lifetime_seconds: int,
     client_id: str | None = None,
     scope: str | None = None,
-    issued_after: datetime | None = None,
 ) -> str:
     """A signed access token for one user and session; for an OpenID Connect client's
-    session also `client_id` and `scope` (RFC 9068), which `/oauth/userinfo` reads.
-
-    `issued_after` is the user's newest revocation: the apps refuse the user's tokens whose
-    `iat` (whole seconds) is at or before it. A token issued after it within the same second
-    gets the next second as its `iat` (and its lifetime from there), so that a client which
-    refreshes right after a role change or a logout elsewhere is not refused. That `iat` is at
-    most a second ahead: the kit's verifier allows for it (its leeway); a third party's
-    verifier with no leeway may refuse the token for that second, as the apps did before."""
+    session also `client_id` and `scope` (RFC 9068), which `/oauth/userinfo` reads."""
     issued_at = int(now.timestamp())
-    if issued_after is not None and issued_at <= issued_after.timestamp():
-        # Never more than a second ahead: an event stamped further on by a core host whose
-        # clock runs ahead leaves the token refused until then, as it would be without this.
-        issued_at = min(math.floor(issued_after.timestamp()), issued_at) + 1
     key = keyring.current
     claims = {
         "iss": issuer,

@@ -3,8 +3,7 @@
 These tables belong to no one feature: accounts registers users and reads their roles, admin
 activates, deletes and grants, the test kit makes users. What only one feature does stays in its
 repository: a login's bookings on the account (`accounts.repository`), the admin list's search
-(`admin.repository`), a login's or a refresh's single statement, which reads what the new token
-says of its user along (`token_subject_columns`).
+(`admin.repository`), a login's or a refresh's single statement that reads the roles along.
 """
 
 from __future__ import annotations
@@ -15,12 +14,9 @@ from datetime import datetime
 
 import asyncpg
 
-from atriz_core.user_events import newest_revocation_sql
-
 __all__ = [
     "USER_FIELDS",
     "RoleRecord",
-    "TokenSubject",
     "UserRecord",
     "clear_login_failures",
     "delete_role_grant",
@@ -34,8 +30,6 @@ __all__ = [
     "role_names",
     "set_user_active",
     "soft_delete_user",
-    "token_subject",
-    "token_subject_columns",
     "user_record",
 ]
 
@@ -118,32 +112,6 @@ async def role_names(connection: asyncpg.Connection, user_id: uuid.UUID) -> list
         user_id,
     )
     return [row["name"] for row in rows]
-
-
-@dataclass(frozen=True)
-class TokenSubject:
-    """What a new access token says of its user, read by the statement that issues it."""
-
-    roles: list[str]
-    refused_up_to: datetime | None
-    """The time of the user's newest revocation (`atriz_core.client.revocations`): the apps
-    refuse the user's tokens issued up to it, so a new token's `iat` must be later."""
-
-
-def token_subject_columns(user_id: str) -> str:
-    """The columns `roles` and `refused_up_to` (`TokenSubject`) of the user whose id the SQL
-    expression `user_id` gives (a parameter or a column of the statement). Read in the statement
-    that reads the roles, they come from one snapshot: a token that carries what a change
-    committed is also issued after it."""
-    return (
-        "array(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
-        f"  WHERE ur.user_id = {user_id} ORDER BY r.name) AS roles,"
-        f" {newest_revocation_sql(user_id)} AS refused_up_to"
-    )
-
-
-def token_subject(row: asyncpg.Record) -> TokenSubject:
-    return TokenSubject(list(row["roles"]), row["refused_up_to"])
 
 
 async def clear_login_failures(connection: asyncpg.Connection, user_id: uuid.UUID) -> None:
