@@ -235,7 +235,6 @@ _CATEGORIES = (
     ("atriz_core/kit/logs.py", "log line (structlog)"),
     ("logging/", "log line (structlog)"),
     ("prometheus_client/", "Prometheus middleware"),
-    ("litestar/plugins/prometheus/", "Prometheus middleware"),
     ("atriz_core/kit/metrics.py", "Prometheus middleware"),
     ("atriz_core/kit/request_ids.py", "request id middleware"),
     ("asyncpg/", "asyncpg"),

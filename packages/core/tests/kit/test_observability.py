@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -49,6 +50,11 @@ async def about() -> dict[str, str]:
     return {"app": "things"}
 
 
+@get("/held", opt=PUBLIC)
+async def held(request: Request[Any, Any, Any]) -> None:
+    await request.app.state.release.wait()
+
+
 @dataclass
 class Things:
     app: Litestar
@@ -66,7 +72,7 @@ def build(minter: TokenMinter, *, database_url: str | None = None, **options: An
     log = io.StringIO()
     parts = observability("things", Environment.PRODUCTION, log_stream=log, **options)
     app = Litestar(
-        route_handlers=[get_thing, boom, about, *parts.route_handlers],
+        route_handlers=[get_thing, boom, about, held, *parts.route_handlers],
         plugins=[*parts.plugins, AtrizAuth(minter.verifier("mextrack"))],
         middleware=parts.middleware,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -135,6 +141,34 @@ async def test_an_auth_refusal_is_counted_with_its_own_status(
 
     assert requests_total(samples, "/things/{thing_id}", 401) == 1
     assert requests_total(samples, "/things/{thing_id}", 200) == 0
+
+
+async def test_a_failure_is_counted_as_an_error_and_in_progress_goes_back_to_zero(
+    things: Things, client: httpx.AsyncClient, token_minter: TokenMinter
+) -> None:
+    things.app.state.release = asyncio.Event()
+    holding = asyncio.create_task(client.get("/held"))
+    during: dict[tuple[str, str], float] = {}
+    serving = "app_name=things,method=GET,path=/held"
+    for _ in range(100):
+        during = await scrape(client)
+        if during.get(("atriz_requests_in_progress", serving)) == 1:
+            break
+        await asyncio.sleep(0.01)
+    things.app.state.release.set()
+    assert (await holding).status_code == 200
+    assert (await client.get("/boom", headers=bearer(token_minter))).status_code == 500
+
+    after = await scrape(client)
+
+    assert during["atriz_requests_in_progress", serving] == 1
+    assert after["atriz_requests_in_progress", serving] == 0
+    assert requests_total(after, "/held", 200) == 1
+    assert requests_total(after, "/boom", 500) == 1
+    failed = "app_name=things,method=GET,path=/boom,status_code=500"
+    assert after["atriz_requests_error_total", failed] == 1
+    held_ok = "app_name=things,method=GET,path=/held,status_code=200"
+    assert ("atriz_requests_error_total", held_ok) not in after
 
 
 async def test_pool_gauges_are_read_when_scraped(

@@ -43,7 +43,7 @@ from prometheus_client.registry import Collector
 
 from atriz_core.client.litestar import PUBLIC
 from atriz_core.kit.logs import logging_plugin
-from atriz_core.kit.metrics import AppMetrics, prometheus_config
+from atriz_core.kit.metrics import AppMetrics, RequestMetricsMiddleware
 from atriz_core.kit.request_ids import RequestContextMiddleware
 from atriz_database import Environment
 
@@ -119,7 +119,7 @@ def observability(
             logging_plugin(environment, stream=log_stream, level=log_level),
             _BindMetrics(metrics),
         ],
-        middleware=[prometheus_config(service, metrics).middleware, RequestContextMiddleware()],
+        middleware=[RequestMetricsMiddleware(service, metrics), RequestContextMiddleware()],
         route_handlers=[metrics_handler(metrics, metrics_token)],
     )
 
