@@ -147,6 +147,8 @@ class SignedIn:
     """A refresh token, or a browser session's cookie (`sign_in`'s `token_type`)."""
     expires_at: datetime
     """When the session ends however it is used (`CORE_SESSION_MAX_SECONDS`)."""
+    started_at: datetime
+    """Core's clock before the statement that started it: its first access token's `iat`."""
 
 
 async def log_in(
@@ -166,6 +168,7 @@ async def log_in(
         roles=signed_in.roles,
         session_id=signed_in.session_id,
         refresh_token=signed_in.token,
+        issued_at=signed_in.started_at,
     )
 
 
@@ -255,7 +258,7 @@ async def sign_in(
         CORE_METRICS.login_failed("inactive")
         raise AuthenticationError(LOGIN_FAILED)
     CORE_METRICS.login_succeeded()
-    return SignedIn(user, granted, session_id, token, session_expires_at)
+    return SignedIn(user, granted, session_id, token, session_expires_at, now)
 
 
 async def _active_user(

@@ -177,6 +177,7 @@ async def exchange_code(
         roles=opened.roles,
         session_id=session_id,
         refresh_token=refresh_token,
+        issued_at=now,
         client_id=stored.client_id,
         scope=stored.scope,
     )

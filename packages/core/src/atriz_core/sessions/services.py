@@ -15,7 +15,7 @@ once a revocation commits, no token of the session works, a token minted beside 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 import asyncpg
@@ -58,11 +58,18 @@ def token_pair(
     roles: list[str],
     session_id: uuid.UUID,
     refresh_token: str,
+    issued_at: datetime,
     client_id: str | None = None,
     scope: str | None = None,
 ) -> TokenPair:
     """A new access token for a session, beside its new refresh token; a client's session's
-    access token names the client and its scope."""
+    access token names the client and its scope.
+
+    `issued_at` is core's clock before the statement that read the token's claims, not after
+    it: that statement may have waited on a lock held by a change of the user (a role taken
+    away) and read the claims from before it. Stamped after the wait, in a later second than
+    the change's event, such a token would outlive the change (apps refuse only tokens issued
+    up to the event's time, `atriz_core.client.revocations`)."""
     settings = core.settings
     access_token = issue_access_token(
         core.keyring,
@@ -72,7 +79,7 @@ def token_pair(
         email=email,
         roles=roles,
         session_id=session_id,
-        now=core.clock.now(),
+        now=issued_at,
         lifetime_seconds=settings.access_token_seconds,
         client_id=client_id,
         scope=scope,
@@ -161,6 +168,7 @@ async def refresh_session(
                 roles=roles,
                 session_id=session.id,
                 refresh_token=new_refresh_token,
+                issued_at=now,
                 client_id=session.client_id,
                 scope=session.scope,
             )
