@@ -164,16 +164,17 @@ def server_cpu_seconds(base: str) -> float:
 def postgres_server_pid(url: str) -> int | None:
     """The PostgreSQL server's main process for `url`, if it runs on this machine."""
 
-    async def backend_pid() -> int:
+    async def backends_parent() -> int | None:
         connection = await connect(url)
         try:
             pid: int = await connection.fetchval("SELECT pg_backend_pid()")
+            # Read while connected: a backend exits as soon as its connection closes.
+            parent = _process_table().get(pid)
         finally:
             await connection.close()
-        return pid
+        return parent[0] if parent is not None else None
 
-    parent = _process_table().get(asyncio.run(backend_pid()))
-    return parent[0] if parent is not None else None
+    return asyncio.run(backends_parent())
 
 
 def machine_seconds() -> tuple[float, float]:
