@@ -12,6 +12,13 @@ time (`/proc/stat`), all per successful login; medians over the rounds. The rati
 splits into two factors: how much a verification costs a hashing thread (against the ceiling's
 threads) and how much of the time the hashing threads spend on a core (against the ceiling's).
 
+The first factor is set by interruptions: both cores being busy hashing, every wake-up of an
+event loop, a granian thread, a PostgreSQL backend or wrk preempts a hashing thread, and argon2
+(19 MiB streamed through the caches) then finds part of its working set evicted. So each storm
+also counts context switches per login, by kind of thread (from /proc `status`), and the run
+begins by measuring what one interruption costs a verification: the ceiling's threads alone,
+then beside two processes that wake every millisecond.
+
 Then one storm per connection count under py-spy (both workers, `--nonblocking --gil`: only
 the thread holding the GIL is sampled, so an event loop woken from `select` but still waiting for
 a core does not count, nor does hashing, which runs without the GIL): where the Python side's
@@ -61,6 +68,7 @@ CONNECTIONS = (8, 64)
 CORE_SWITCHES: dict[str, str] = json.loads(os.environ.get("BENCH_CORE_ENV", "{}"))
 CORE_FACTORY = "bench_core:create_app" if CORE_SWITCHES else "atriz_core.app:create_app_from_env"
 KINDS = ("hashing", "event loop", "granian (Rust)", "other core threads")
+POSTGRES = "PostgreSQL backends"
 
 
 def _schedstat(path: str) -> tuple[float, float]:
@@ -107,9 +115,29 @@ def _kind(pid: int, tid: int, names: dict[int, str]) -> str:
     return "other core threads"
 
 
+def _switches(path: str) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of a task or process so far. A voluntary one
+    is a wait (I/O, a lock, the GIL); an involuntary one, a preemption or a `sched_yield`."""
+    counts = {"voluntary_ctxt_switches": 0, "nonvoluntary_ctxt_switches": 0}
+    try:
+        with open(f"{path}/status") as status:
+            for line in status:
+                name, _, value = line.partition(":")
+                if name in counts:
+                    counts[name] = int(value)
+    except OSError:  # gone meanwhile
+        pass
+    return counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"]
+
+
+def _add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
+
+
 @dataclass
 class Snapshot:
     threads: dict[str, tuple[float, float]]  # kind: (on a core, waiting for one)
+    switches: dict[str, tuple[int, int]]  # kind, or PostgreSQL: (voluntary, involuntary)
     postgres: float
     wrk: float
     machine: tuple[float, float]
@@ -118,15 +146,20 @@ class Snapshot:
 
 def _snapshot(workers: list[int], names: dict[int, str], backends: list[int]) -> Snapshot:
     threads = dict.fromkeys(KINDS, (0.0, 0.0))
+    switches = dict.fromkeys((*KINDS, POSTGRES), (0, 0))
     for pid in workers:
         for entry in os.listdir(f"/proc/{pid}/task"):
             tid = int(entry)
             run, wait = _schedstat(f"/proc/{pid}/task/{tid}")
             kind = _kind(pid, tid, names)
             threads[kind] = (threads[kind][0] + run, threads[kind][1] + wait)
+            switches[kind] = _add(switches[kind], _switches(f"/proc/{pid}/task/{tid}"))
+    for pid in backends:
+        switches[POSTGRES] = _add(switches[POSTGRES], _switches(f"/proc/{pid}"))
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return Snapshot(
         threads=threads,
+        switches=switches,
         postgres=sum(_schedstat(f"/proc/{pid}")[0] for pid in backends),
         wrk=usage.ru_utime + usage.ru_stime,
         machine=machine_seconds(),
@@ -151,23 +184,27 @@ class Ceiling:
     cpu_ms: float  # one verification's time on a core
     wait_ms: float  # one verification's time runnable, waiting for a core
     on_core: float  # share of the window the hashing threads spent on a core
+    interrupted: float  # involuntary context switches per verification
 
 
 def ceiling(seconds: float) -> Ceiling:
     """Two threads verifying, as `login_throughput.argon2_ceiling`; with their schedstat."""
     hasher = core_argon2()
     stored = hasher.hash(PASSWORD)
-    results: list[tuple[int, float, float]] = []
+    results: list[tuple[int, float, float, int]] = []
     deadline = time.perf_counter() + seconds
 
     def work() -> None:
         run0, wait0 = _schedstat("/proc/thread-self")
+        switched0 = _switches("/proc/thread-self")[1]
         count = 0
         while time.perf_counter() < deadline:
             hasher.verify(stored, PASSWORD)
             count += 1
         run1, wait1 = _schedstat("/proc/thread-self")
-        results.append((count, run1 - run0, wait1 - wait0))
+        results.append(
+            (count, run1 - run0, wait1 - wait0, _switches("/proc/thread-self")[1] - switched0)
+        )
 
     started = time.perf_counter()
     threads = [threading.Thread(target=work) for _ in range(2)]
@@ -179,7 +216,50 @@ def ceiling(seconds: float) -> Ceiling:
     count = sum(r[0] for r in results)
     run = sum(r[1] for r in results)
     wait = sum(r[2] for r in results)
-    return Ceiling(count / wall, run / count * 1000, wait / count * 1000, run / (2 * wall))
+    interrupted = sum(r[3] for r in results) / count
+    return Ceiling(
+        count / wall, run / count * 1000, wait / count * 1000, run / (2 * wall), interrupted
+    )
+
+
+# A stand-in for a server's short bursts of work: every WAKER_PERIOD it wakes, and for WAKER_BURST
+# walks 8 MiB of memory (as an event loop or a PostgreSQL backend brings its own data to a core).
+WAKER_PERIOD, WAKER_BURST = 0.001, 0.0001
+_WAKER = """
+import sys, time
+period, burst, until = (float(v) for v in sys.argv[1:])
+memory = bytearray(8 << 20)
+while time.monotonic() < until:
+    time.sleep(period)
+    started = time.perf_counter()
+    while time.perf_counter() - started < burst:
+        memory[::4096] = bytes(len(memory[::4096]))
+"""
+
+
+def interruption_cost(seconds: float) -> tuple[Ceiling, Ceiling, float]:
+    """What one interruption costs a verification: the ceiling's threads alone, then beside two
+    processes that wake every WAKER_PERIOD for WAKER_BURST (each wake-up preempts a hashing
+    thread, both cores being busy); the extra CPU per verification over the extra involuntary
+    switches per verification, in ms. argon2 streams through 19 MiB: whatever ran in between has
+    evicted part of what it had in the core's caches and TLB."""
+    alone = ceiling(seconds)
+    until = time.monotonic() + seconds + 1
+    wakers = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", _WAKER, str(WAKER_PERIOD), str(WAKER_BURST), str(until)]
+        )
+        for _ in range(2)
+    ]
+    try:
+        time.sleep(0.3)  # started
+        beside = ceiling(seconds)
+    finally:
+        for waker in wakers:
+            waker.kill()
+            waker.wait()
+    extra = beside.interrupted - alone.interrupted
+    return alone, beside, (beside.cpu_ms - alone.cpu_ms) / extra if extra > 0 else float("nan")
 
 
 @dataclass
@@ -187,6 +267,7 @@ class Window:
     logins: float  # successful, per second
     busy: int  # 503s
     per_login_ms: dict[str, float]  # what each part spent per successful login
+    switches_per_login: dict[str, tuple[float, float]]  # (voluntary, involuntary), by kind
     hashing_on_core: float  # share of the window the hashing threads spent on a core
     hashing_waiting: float  # share of it they spent runnable, waiting for a core
 
@@ -214,7 +295,7 @@ def storm_window(
         per[f"{kind}: waiting for a core"] = (
             (after.threads[kind][1] - before.threads[kind][1]) / ok * 1000
         )
-    per["PostgreSQL backends"] = (after.postgres - before.postgres) / ok * 1000
+    per[POSTGRES] = (after.postgres - before.postgres) / ok * 1000
     per["wrk"] = (after.wrk - before.wrk) / ok * 1000
     machine_busy = after.machine[0] - before.machine[0]
     per["whole machine busy"] = machine_busy / ok * 1000
@@ -225,6 +306,13 @@ def storm_window(
         logins=ok / (float(figures["duration_us"]) / 1e6),
         busy=int(figures.get("status_503", 0)),
         per_login_ms=per,
+        switches_per_login={
+            kind: (
+                (after.switches[kind][0] - before.switches[kind][0]) / ok,
+                (after.switches[kind][1] - before.switches[kind][1]) / ok,
+            )
+            for kind in after.switches
+        },
         hashing_on_core=hashing_run / (2 * wall),
         hashing_waiting=hashing_wait / (2 * wall),
     )
@@ -378,6 +466,7 @@ def without_argon2() -> None:
         for name in runs[0].per_login_ms:
             values = [w.per_login_ms[name] for w in runs]
             print(f"    {name:<42} {median(values):>7.3f}  ({min(values):.3f}-{max(values):.3f})")
+        _print_switches(runs)
     for connections, found in profiles.items():
         _print_profile(connections, found, leaves=25)
 
@@ -400,6 +489,7 @@ def main() -> None:
                 storm(core, 1, connections)
             workers = _workers(core)
             names = _thread_names(workers)
+            interruptions = [interruption_cost(CEILING_SECONDS) for _ in range(2)]
             ceilings: list[Ceiling] = [ceiling(CEILING_SECONDS)]
             windows: dict[int, list[tuple[Window, float]]] = {c: [] for c in CONNECTIONS}
             for _ in range(ROUNDS):
@@ -420,7 +510,18 @@ def main() -> None:
         f"ceiling: {median(c.per_second for c in ceilings):.1f} verifies/s; per verify"
         f" {median(c.cpu_ms for c in ceilings):.1f} ms on a core,"
         f" {median(c.wait_ms for c in ceilings):.1f} ms waiting for one; threads on a core"
-        f" {median(c.on_core for c in ceilings):.0%} of the time"
+        f" {median(c.on_core for c in ceilings):.0%} of the time;"
+        f" interrupted {median(c.interrupted for c in ceilings):.1f} times per verify"
+    )
+    cost_ms = median(cost for _, _, cost in interruptions)
+    print(
+        f"an interruption costs a verify {cost_ms * 1000:.0f} us of CPU"
+        f" ({', '.join(f'{c * 1000:.0f}' for _, _, c in interruptions)}): alone"
+        f" {median(a.cpu_ms for a, _, _ in interruptions):.2f} ms per verify,"
+        f" {median(a.interrupted for a, _, _ in interruptions):.1f} interruptions; beside two"
+        f" processes waking every {WAKER_PERIOD * 1000:.0f} ms"
+        f" {median(b.cpu_ms for _, b, _ in interruptions):.2f} ms,"
+        f" {median(b.interrupted for _, b, _ in interruptions):.1f} interruptions"
     )
     for connections in CONNECTIONS:
         runs = windows[connections]
@@ -454,8 +555,24 @@ def main() -> None:
         for name in runs[0][0].per_login_ms:
             values = [w.per_login_ms[name] for w, _ in runs]
             print(f"    {name:<42} {median(values):>7.2f}  ({min(values):.2f}-{max(values):.2f})")
+        _print_switches([w for w, _ in runs])
+        interrupted = median(w.switches_per_login["hashing"][1] for w, _ in runs)
+        print(
+            f"  the hashing threads' {interrupted:.1f} interruptions per login cost about"
+            f" {interrupted * cost_ms:.2f} ms of their CPU per login (at the cost measured above)"
+        )
     for connections, found in profiles.items():
         _print_profile(connections, found)
+
+
+def _print_switches(runs: list[Window]) -> None:
+    """Context switches per login: each is a wake-up that, both cores being busy hashing,
+    interrupts a hashing thread."""
+    print("  context switches per successful login: waits (voluntary), preempted or yielded:")
+    for kind in runs[0].switches_per_login:
+        waits = statistics.median(w.switches_per_login[kind][0] for w in runs)
+        preempted = statistics.median(w.switches_per_login[kind][1] for w in runs)
+        print(f"    {kind:<42} {waits:>6.2f}  {preempted:>6.2f}")
 
 
 if __name__ == "__main__":
