@@ -491,7 +491,7 @@ def main() -> None:
             names = _thread_names(workers)
             interruptions = [interruption_cost(CEILING_SECONDS) for _ in range(2)]
             ceilings: list[Ceiling] = [ceiling(CEILING_SECONDS)]
-            windows: dict[int, list[tuple[Window, float]]] = {c: [] for c in CONNECTIONS}
+            windows: dict[int, list[tuple[Window, int]]] = {c: [] for c in CONNECTIONS}
             for _ in range(ROUNDS):
                 for connections in CONNECTIONS:
                     window = storm_window(core, connections, workers, names, url)
