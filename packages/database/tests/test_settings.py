@@ -104,6 +104,25 @@ def test_socket_folder_in_pghost_goes_in_the_query(monkeypatch: pytest.MonkeyPat
     assert describe_url(url) == "/var/run/postgresql:5432/atriz_shared"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://atriz:s3cret@/atriz_shared?host=/run/postgresql?sslmode=require",
+        "postgresql://atriz:s3cret%zz@db.internal/atriz_shared",
+    ],
+    ids=["two question marks", "bad percent-encoding"],
+)
+def test_a_url_that_libpq_cannot_read_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("SHARED_DATABASE_URL", url)
+    with pytest.raises(ConfigurationError, match="SHARED_DATABASE_URL is not a URL") as refused:
+        database_url(CORE)
+    assert "s3cret" not in str(refused.value)
+    # Error messages describe such a URL from its parts, without the password.
+    assert "s3cret" not in describe_url(url)
+
+
 def test_a_url_that_is_not_postgresql_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHARED_DATABASE_URL", "mysql://root@localhost/atriz_shared")
     with pytest.raises(ConfigurationError, match="SHARED_DATABASE_URL must be a postgresql"):

@@ -298,6 +298,12 @@ def test_production_requires_the_reader_login_and_a_cursor_secret() -> None:
         ("PSHOP_PORT", "http", "PSHOP_PORT must be an integer, got 'http'"),
         ("PSHOP_MAX_BODY_BYTES", "10", "PSHOP_MAX_BODY_BYTES must be between 1024 and"),
         ("PSHOP_SHARED_DATABASE_URL", "mysql://db/x", "must be a postgresql:// or postgres://"),
+        (
+            "PSHOP_SHARED_DATABASE_URL",
+            "postgresql://r@/atriz_shared?host=/run/pg?sslmode=require",
+            "PSHOP_SHARED_DATABASE_URL is not a URL that libpq can read",
+        ),
+        ("PSHOP_REPLICA_URL", "postgresql://r:pw%zz@db/pshop", "PSHOP_REPLICA_URL is not a URL"),
         ("ATRIZ_CORE_URL", "core:8000", "ATRIZ_CORE_URL must be a http:// or https:// URL"),
         ("ATRIZ_ENV", "staging", "ATRIZ_ENV must be one of"),
         ("ATRIZ_DB_POOL_MAX", "many", "ATRIZ_DB_POOL_MAX must be an integer, got 'many'"),

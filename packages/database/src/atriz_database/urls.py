@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from atriz_database.embedded import embedded_url
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from atriz_database.targets import DatabaseTarget
 
 __all__ = [
+    "check_postgres_url",
     "database_url",
     "describe_url",
     "direct_url",
@@ -50,7 +52,7 @@ def database_url(target: DatabaseTarget) -> str:
     """
     explicit = env_str(target.url_env)
     if explicit is not None:
-        _check_scheme(target.url_env, explicit)
+        check_postgres_url(target.url_env, explicit)
         return explicit
     if server_is_configured():
         return libpq_env_url(target.database)
@@ -72,7 +74,7 @@ def direct_url(target: DatabaseTarget) -> str:
     """
     explicit = env_str(target.direct_url_env)
     if explicit is not None:
-        _check_scheme(target.direct_url_env, explicit)
+        check_postgres_url(target.direct_url_env, explicit)
         return explicit
     if DatabaseSettings.from_env().pooled:
         raise ConfigurationError(
@@ -83,10 +85,22 @@ def direct_url(target: DatabaseTarget) -> str:
     return database_url(target)
 
 
-def _check_scheme(name: str, url: str) -> None:
+def check_postgres_url(name: str, url: str) -> None:
+    """Refuse, naming the variable, a URL that is not PostgreSQL's or that libpq cannot read
+    (the migrations connect through libpq): asyncpg reads some of those its own way, and the
+    mistake would only show as a failed connection, far from its cause. libpq's own message is
+    left out: it quotes the part it could not read, which may be the password."""
     scheme = urlsplit(url).scheme
     if scheme not in _SCHEMES:
         raise ConfigurationError(f"{name} must be a postgresql:// URL, got scheme {scheme!r}")
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise ConfigurationError(
+            f"{name} is not a URL that libpq can read: check that its query has one '?' and"
+            " its parameters are joined by '&', and that special characters (in the password"
+            " too) are percent-encoded"
+        ) from None
 
 
 def with_server(url: str, host: str, port: int) -> str:
@@ -130,8 +144,13 @@ def maintenance_url(url: str) -> str:
 
 
 def describe_url(url: str) -> str:
-    """`host:port/database` for messages: never the password."""
-    params = conninfo_to_dict(url)
+    """`host:port/database` for messages: never the password. It never raises, as it describes
+    URLs in error messages: one that libpq cannot read is described from its parts."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        parts = urlsplit(url)
+        return f"{parts.netloc.rpartition('@')[2] or 'localhost'}/{parts.path.lstrip('/')}"
     host = params.get("host") or "localhost"
     port = params.get("port") or "5432"
     return f"{host}:{port}/{params.get('dbname', '')}"

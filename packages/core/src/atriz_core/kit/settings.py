@@ -43,6 +43,7 @@ from atriz_database import (
     database_url,
 )
 from atriz_database.env import Env, is_placeholder, parse_duration
+from atriz_database.urls import check_postgres_url
 
 __all__ = [
     "DEFAULT_CORE_URL",
@@ -198,7 +199,10 @@ def app_fields(
 
 def _postgres_url(env: Env, name: str) -> str | None:
     # No host required: a PostgreSQL URL may name a socket folder in its query instead.
-    return env.url(name, schemes=_POSTGRES_SCHEMES, require_host=False)
+    url = env.url(name, schemes=_POSTGRES_SCHEMES, require_host=False)
+    if url is not None:
+        check_postgres_url(name, url)
+    return url
 
 
 def _is_https_or_loopback(url: str) -> bool:
