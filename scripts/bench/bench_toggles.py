@@ -69,13 +69,13 @@ def apply_toggles() -> None:
 
         hashing.PasswordHasher._verify = verify  # type: ignore[method-assign]
     if os.environ.get("BENCH_ACCESS_LOG", "1") == "0":
-        request_ids.access_log = _Silent()  # type: ignore[assignment]
+        request_ids.access_log = _Silent()
     drop_metrics = os.environ.get("BENCH_METRICS", "1") == "0"
     drop_context = os.environ.get("BENCH_REQUEST_CONTEXT", "1") == "0"
     log_format = os.environ.get("BENCH_LOG_FORMAT")
     if not (drop_metrics or drop_context or log_format):
         return
-    original = service.observability
+    original = service.observability  # type: ignore[attr-defined]  # patched where it is used
 
     def observability(name: str, environment: Environment, **options: Any) -> Any:
         if log_format is not None:
@@ -89,4 +89,4 @@ def apply_toggles() -> None:
         ]
         return replace(parts, middleware=middleware)
 
-    service.observability = observability  # type: ignore[assignment]
+    service.observability = observability  # type: ignore[attr-defined, assignment]

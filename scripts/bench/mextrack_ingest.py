@@ -33,7 +33,7 @@ import msgspec
 import numpy as np
 from _mextrack import dispatcher_token, mextrack_databases, minter, points, serving_mextrack
 
-from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy, copy_source
+from atriz_mextrack.positions.binary_copy import CopyColumn, Kind, binary_copy, copy_source
 from atriz_mextrack.positions.track import unix_microseconds
 
 CONCURRENCY = 4
@@ -62,7 +62,7 @@ def batches_for(
     in time (a second apart, within the last day)."""
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)
     per_vehicle = -(-total // size // len(vehicles))
-    out = []
+    out: list[tuple[uuid.UUID, list[Any]]] = []
     for v, vehicle in enumerate(vehicles):
         for b in range(per_vehicle):
             if len(out) * size >= total:
@@ -136,7 +136,13 @@ def _encoded(records: list[tuple[Any, ...]]) -> bytes:
     )
 
 
-KINDS = ((2, "float8"), (3, "float8"), (4, "float4"), (5, "float4"), (6, "float4"))
+KINDS: tuple[tuple[int, Kind], ...] = (
+    (2, "float8"),
+    (3, "float8"),
+    (4, "float4"),
+    (5, "float4"),
+    (6, "float4"),
+)
 
 
 async def copy_rate(url: str, batches: list[tuple[uuid.UUID, list[Any]]], encoded: bool) -> float:

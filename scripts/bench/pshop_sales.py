@@ -220,6 +220,7 @@ def sql_seller(
                 hours=24,
                 effect=effect,
             )
+        assert response.status_code is not None  # idempotent() always sets it
         return response.status_code
 
     return sell

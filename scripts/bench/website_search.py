@@ -72,7 +72,7 @@ def article_rows(count: int, rng: random.Random, words: list[str]) -> list[tuple
     weights = zipf_weights(len(words))
     authors = [uuid.uuid4() for _ in range(200)]
     now = datetime.now(UTC)
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for n in range(count):
         text = rng.choices(words, cum_weights=weights, k=rng.randint(300, 900))
         paragraphs = [" ".join(text[i : i + 80]) + "." for i in range(0, len(text), 80)]

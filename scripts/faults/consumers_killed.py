@@ -87,7 +87,7 @@ def cursors_at_end(services: SeparateServices) -> dict[str, bool]:
     for app in APPS:
         with psycopg.connect(services.cluster.url(DATABASES[app])) as connection:
             row = connection.execute("SELECT max(event_id) FROM user_event_cursor").fetchone()
-            at_end[app] = bool(row) and row[0] == last
+            at_end[app] = row is not None and row[0] == last
     return at_end
 
 
