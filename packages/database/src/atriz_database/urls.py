@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -86,21 +87,59 @@ def direct_url(target: DatabaseTarget) -> str:
 
 
 def check_postgres_url(name: str, url: str) -> None:
-    """Refuse, naming the variable, a URL that is not PostgreSQL's or that libpq cannot read
-    (the migrations connect through libpq): asyncpg reads some of those its own way, and the
-    mistake would only show as a failed connection, far from its cause. libpq's own message is
-    left out: it quotes the part it could not read, which may be the password."""
+    """Refuse, naming the variable, a URL that is not PostgreSQL's or that libpq cannot read as
+    it is written (the migrations connect through libpq): asyncpg reads some of those its own
+    way, and the mistake would only show as a failed connection, far from its cause. Neither
+    the URL nor libpq's message is quoted back: either may hold the password."""
     scheme = urlsplit(url).scheme
     if scheme not in _SCHEMES:
         raise ConfigurationError(f"{name} must be a postgresql:// URL, got scheme {scheme!r}")
+    reason = _unreadable(url)
+    if reason is not None:
+        raise ConfigurationError(f"{name} is not a URL that libpq can read as written: {reason}")
+
+
+# libpq's complaint about a query parameter it does not know: the name alone is quoted back,
+# when it looks like one (a password with a stray '?' would land there otherwise).
+_UNKNOWN_PARAMETER = re.compile(r'invalid URI query parameter: "([a-z_]+)"')
+
+
+def _unreadable(url: str) -> str | None:
+    """Why libpq cannot read `url`, or would read it otherwise than it looks; None if it reads
+    it as written. Never quotes the URL."""
     try:
-        conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        raise ConfigurationError(
-            f"{name} is not a URL that libpq can read: check that its query has one '?' and"
-            " its parameters are joined by '&', and that special characters (in the password"
-            " too) are percent-encoded"
-        ) from None
+        params = conninfo_to_dict(url)
+        parts = urlsplit(url)  # as asyncpg, which the services connect with, reads it
+    except psycopg.ProgrammingError as exc:
+        unknown = _UNKNOWN_PARAMETER.search(str(exc))
+        if unknown is not None:
+            return (
+                f"libpq knows no parameter {unknown[1]!r} (a server setting goes in `options`:"
+                f" options=-c%20{unknown[1]}%3D...)"
+            )
+        return (
+            "check that its query has one '?' and its parameters are joined by '&', and that"
+            " special characters are percent-encoded"
+        )
+    except ValueError:  # UnicodeError too
+        return "it does not parse as a URL"
+    # An unencoded '@', '/', '?' or '#' in the user name or password moves the rest of it into
+    # the host, the port or the database, for libpq or for asyncpg, without complaint.
+    read = {key: str(value) for key, value in params.items()}
+    query = dict(parse_qsl(parts.query))  # a user name or password may come in the query too
+    user = unquote(parts.username) if parts.username is not None else query.get("user", "")
+    password = unquote(parts.password) if parts.password is not None else query.get("password", "")
+    ports = read.get("port", "").split(",")
+    if (
+        any(port and not port.isdigit() for port in ports)
+        or any("@" in read.get(key, "") for key in ("host", "hostaddr", "dbname"))
+        or (user, password) != (read.get("user", ""), read.get("password", ""))
+    ):
+        return (
+            "its user name or password would be read as part of the host, port or database:"
+            " percent-encode '@', '/', '?', '#' and ':' in them"
+        )
+    return None
 
 
 def with_server(url: str, host: str, port: int) -> str:
@@ -145,12 +184,11 @@ def maintenance_url(url: str) -> str:
 
 def describe_url(url: str) -> str:
     """`host:port/database` for messages: never the password. It never raises, as it describes
-    URLs in error messages: one that libpq cannot read is described from its parts."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        parts = urlsplit(url)
-        return f"{parts.netloc.rpartition('@')[2] or 'localhost'}/{parts.path.lstrip('/')}"
+    URLs in error messages: one that libpq cannot read as written is not described at all (its
+    parts could hold the password)."""
+    if _unreadable(url) is not None:
+        return "(a URL that libpq cannot read)"
+    params = conninfo_to_dict(url)
     host = params.get("host") or "localhost"
     port = params.get("port") or "5432"
     return f"{host}:{port}/{params.get('dbname', '')}"
