@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import resource
@@ -43,7 +44,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -223,7 +224,8 @@ def ceiling(seconds: float) -> Ceiling:
 
 
 # A stand-in for a server's short bursts of work: every WAKER_PERIOD it wakes, and for WAKER_BURST
-# walks 8 MiB of memory (as an event loop or a PostgreSQL backend brings its own data to a core).
+# touches one byte in each page of 8 MiB (as an event loop or a PostgreSQL backend brings its own
+# data and pages to a core: cache lines and TLB entries).
 WAKER_PERIOD, WAKER_BURST = 0.001, 0.0001
 _WAKER = """
 import sys, time
@@ -238,12 +240,13 @@ while time.monotonic() < until:
 
 
 def interruption_cost(seconds: float) -> tuple[Ceiling, Ceiling, float]:
-    """What one interruption costs a verification: the ceiling's threads alone, then beside two
-    processes that wake every WAKER_PERIOD for WAKER_BURST (each wake-up preempts a hashing
-    thread, both cores being busy); the extra CPU per verification over the extra involuntary
-    switches per verification, in ms. argon2 streams through 19 MiB: whatever ran in between has
-    evicted part of what it had in the core's caches and TLB."""
-    alone = ceiling(seconds)
+    """What one interruption costs a verification: the ceiling's threads beside two processes
+    that wake every WAKER_PERIOD for WAKER_BURST (each wake-up preempts a hashing thread, both
+    cores being busy), against the same threads alone just before and just after (the host's
+    speed drifts); the extra CPU per verification over the extra involuntary switches per
+    verification, in ms (NaN if there were none). argon2 streams through 19 MiB: whatever ran in
+    between has evicted part of what it had in the core's caches and TLB."""
+    before = ceiling(seconds)
     until = time.monotonic() + seconds + 1
     wakers = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and code
@@ -258,8 +261,12 @@ def interruption_cost(seconds: float) -> tuple[Ceiling, Ceiling, float]:
         for waker in wakers:
             waker.kill()
             waker.wait()
+    after = ceiling(seconds)
+    alone = Ceiling(
+        *(statistics.mean(pair) for pair in zip(astuple(before), astuple(after), strict=True))
+    )
     extra = beside.interrupted - alone.interrupted
-    return alone, beside, (beside.cpu_ms - alone.cpu_ms) / extra if extra > 0 else float("nan")
+    return alone, beside, (beside.cpu_ms - alone.cpu_ms) / extra if extra > 0 else math.nan
 
 
 @dataclass
@@ -513,10 +520,11 @@ def main() -> None:
         f" {median(c.on_core for c in ceilings):.0%} of the time;"
         f" interrupted {median(c.interrupted for c in ceilings):.1f} times per verify"
     )
-    cost_ms = median(cost for _, _, cost in interruptions)
+    costs = [cost for _, _, cost in interruptions if not math.isnan(cost)]
+    cost_ms = median(costs) if costs else math.nan
     print(
         f"an interruption costs a verify {cost_ms * 1000:.0f} us of CPU"
-        f" ({', '.join(f'{c * 1000:.0f}' for _, _, c in interruptions)}): alone"
+        f" ({', '.join(f'{c * 1000:.0f}' for _, _, c in interruptions)}): alone (before and after)"
         f" {median(a.cpu_ms for a, _, _ in interruptions):.2f} ms per verify,"
         f" {median(a.interrupted for a, _, _ in interruptions):.1f} interruptions; beside two"
         f" processes waking every {WAKER_PERIOD * 1000:.0f} ms"
