@@ -253,9 +253,10 @@ async def start_session(
         "  INSERT INTO auth_events (event_type, user_id, client_address, user_agent, details)"
         "  SELECT 'login', id, $11, $10, $12 FROM signed_in"
         ")"
-        " SELECT EXISTS (SELECT FROM signed_in) AS signed_in, array("
-        "  SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id"
-        "  WHERE ur.user_id = $1 ORDER BY r.name) AS roles",
+        # The roles are read once `signed_in` holds the user's row, with a snapshot taken then
+        # (`user_role_names` is VOLATILE): a role change that held the row is seen committed.
+        " SELECT EXISTS (SELECT FROM signed_in) AS signed_in,"
+        "  (SELECT user_role_names(id) FROM signed_in) AS roles",
         user_id,
         booking,
         now,

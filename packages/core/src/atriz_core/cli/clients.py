@@ -14,6 +14,7 @@ import msgspec
 from atriz_core.clients import repository, services
 from atriz_core.clients.repository import ClientRecord
 from atriz_core.clients.schemas import ClientCreate
+from atriz_core.clock import SystemClock
 from atriz_core.errors import DomainError
 from atriz_core.kit.settings import development_client_secret
 from atriz_core.settings import CoreSettings
@@ -107,7 +108,7 @@ def rotate_secret(args: argparse.Namespace) -> int:
 
 def remove(args: argparse.Namespace) -> int:
     """Remove a client and end its sessions."""
-    _run(lambda c: services.remove_client(c, args.client_id, datetime.now(UTC)))
+    _run(lambda c: services.remove_client(c, args.client_id, SystemClock()))
     print(f"removed client {args.client_id}; its sessions have ended")
     return 0
 

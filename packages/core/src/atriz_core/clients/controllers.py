@@ -75,7 +75,7 @@ class ClientAdminController(Controller):
         await services.remove_client(
             conn,
             client_id,
-            request.core.clock.now(),
+            request.core.clock,
             actor=request.user.id,
             context=request.context,
         )

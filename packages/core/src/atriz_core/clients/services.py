@@ -22,6 +22,7 @@ from atriz_core.client.user_events import SESSIONS_REVOKED
 from atriz_core.clients import repository
 from atriz_core.clients.repository import ClientRecord
 from atriz_core.clients.schemas import Client, ClientCreate, RegisteredClient
+from atriz_core.clock import Clock
 from atriz_core.context import RequestContext
 from atriz_core.errors import ConflictError, InvalidInputError, NotFoundError
 from atriz_core.tokens.opaque import hash_token, new_token
@@ -180,7 +181,7 @@ async def rotate_client_secret(
 async def remove_client(
     connection: asyncpg.Connection,
     client_id: str,
-    now: datetime,
+    clock: Clock,
     *,
     actor: uuid.UUID | None = None,
     context: RequestContext | None = None,
@@ -189,8 +190,12 @@ async def remove_client(
     issued before, within seconds (`sessions_revoked`)."""
     async with connection.transaction():
         await existing_client(connection, client_id)
-        for user_id in await repository.revoke_client_sessions(connection, client_id, now):
-            await record_user_event(connection, user_id, SESSIONS_REVOKED, at=now)
+        ended = await repository.revoke_client_sessions(connection, client_id, clock.now())
+        # Stamped once the sessions are ours: the revocation may have waited for a refresh
+        # holding one, whose access token is issued after the time read before the wait.
+        revoked_at = clock.now()
+        for user_id in ended:
+            await record_user_event(connection, user_id, SESSIONS_REVOKED, at=revoked_at)
         await repository.delete_client(connection, client_id)
         await record_event(
             connection,

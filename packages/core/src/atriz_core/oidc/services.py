@@ -29,6 +29,7 @@ from atriz_core.oidc.repository import BrowserSession, CodeRecord, OpenedSession
 from atriz_core.sessions.services import token_pair
 from atriz_core.tokens.opaque import hash_token, new_token
 from atriz_core.user_events import record_user_event
+from atriz_core.users import repository as users
 
 __all__ = [
     "CODE_SECONDS",
@@ -148,6 +149,10 @@ async def exchange_code(
     refresh_token, refresh_hash = new_token()
     async with pool.acquire() as connection:
         async with connection.transaction():
+            # As a refresh does (`users.hold_for_a_token`): the roles read below are the ones
+            # after any change to the user that held its row, and the token is issued then.
+            await users.hold_for_a_token(connection, stored.user_id)
+            issued_at = core.clock.now()
             spent_now = await repository.consume_code(connection, code_hash, now)
             opened = None
             if spent_now:
@@ -177,7 +182,7 @@ async def exchange_code(
         roles=opened.roles,
         session_id=session_id,
         refresh_token=refresh_token,
-        issued_at=now,
+        issued_at=issued_at,
         client_id=stored.client_id,
         scope=stored.scope,
     )

@@ -23,6 +23,7 @@ __all__ = [
 @dataclass(frozen=True)
 class RefreshToken:
     id: uuid.UUID
+    user_id: uuid.UUID
     session_id: uuid.UUID
     generation: int
     expires_at: datetime
@@ -50,7 +51,7 @@ async def get_refresh_token(
     connection: asyncpg.Connection, token_hash: bytes
 ) -> RefreshToken | None:
     row = await connection.fetchrow(
-        "SELECT id, family_id AS session_id, generation, expires_at FROM auth_tokens"
+        "SELECT id, user_id, family_id AS session_id, generation, expires_at FROM auth_tokens"
         " WHERE token_hash = $1 AND token_type = 'refresh'",
         token_hash,
     )

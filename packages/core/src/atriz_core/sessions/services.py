@@ -32,6 +32,7 @@ from atriz_core.sessions.repository import LockedSession, RefreshToken
 from atriz_core.tokens.access import issue_access_token
 from atriz_core.tokens.opaque import hash_token, new_token
 from atriz_core.user_events import record_user_event
+from atriz_core.users import repository as users
 
 __all__ = ["log_out", "log_out_everywhere", "refresh_session", "token_pair"]
 
@@ -133,7 +134,12 @@ async def refresh_session(
         token = await repository.get_refresh_token(connection, hash_token(refresh_token))
         if token is None:
             raise AuthenticationError(SESSION_ENDED)
+        # The user first, then the session: the order every change to a user takes them in.
+        await users.hold_for_a_token(connection, token.user_id)
         session = await repository.lock_session(connection, token.session_id)
+        # Read under the locks: issued after any change that held the user has committed (its
+        # roles are read after it, below), and before any change still waiting stamps.
+        issued_at = core.clock.now()
         verdict = _judge(core, token, session, client_id)
         if verdict is _Verdict.REUSED and session is not None:
             await repository.revoke_session(connection, session.id, now)
@@ -168,7 +174,7 @@ async def refresh_session(
                 roles=roles,
                 session_id=session.id,
                 refresh_token=new_refresh_token,
-                issued_at=now,
+                issued_at=issued_at,
                 client_id=session.client_id,
                 scope=session.scope,
             )

@@ -10,6 +10,7 @@ the same way, for an app's own tests.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,12 +22,16 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from atriz_core.admin import services as admin_services
 from atriz_core.app import create_app
+from atriz_core.client.verifier import Principal
+from atriz_core.context import RequestContext
 from atriz_core.settings import CoreSettings
 from atriz_core.testing.direct_sql import fetch_rows, fetch_value
 from atriz_core.testing.doubles import FrozenClock, MemoryMailer
 from atriz_core.testing.users import TEST_PASSWORD
 from atriz_database import DatabaseSettings
+from atriz_database.pool import connect
 
 __all__ = ["CoreHarness", "InFlight", "running_app", "running_core", "serving"]
 
@@ -111,6 +116,38 @@ class CoreHarness:
     async def sql_rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Rows read (or written) straight in the test's database, beside the app."""
         return await fetch_rows(self.settings.database_url, sql, *args)
+
+    @asynccontextmanager
+    async def role_removal_held_open(
+        self, user_id: uuid.UUID, role: str, *, admin_id: uuid.UUID
+    ) -> AsyncIterator[None]:
+        """Take `role` from the user as administrator `admin_id` does, in a transaction left
+        open while the block runs (the user's row locked, the `roles_changed` event stamped with
+        the harness's clock), committed after it: for what runs beside a role change."""
+        admin = Principal(
+            admin_id, "admin@example.test", frozenset({"admin"}), uuid.uuid4(), "jti", 0, 0
+        )
+        changer = await connect(self.settings.database_url)
+        try:
+            async with changer.transaction():
+                await admin_services.revoke_role(
+                    changer, admin, user_id, role, RequestContext(None, None), clock=self.clock
+                )
+                yield
+        finally:
+            await changer.close()
+
+    async def until_a_statement_waits_on_a_lock(self, seconds: float = 5) -> None:
+        """Return once a statement on the test's database waits on a lock (a row's, a
+        transaction's); AssertionError after `seconds`."""
+        for _ in range(int(seconds * 100)):
+            if await self.sql_value(
+                "SELECT count(*) > 0 FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no statement waited on a lock within {seconds} s")
 
     @staticmethod
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:

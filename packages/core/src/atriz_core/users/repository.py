@@ -93,6 +93,19 @@ async def get_user_by_email(connection: asyncpg.Connection, email: str) -> UserR
     )
 
 
+async def hold_for_a_token(connection: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Lock the user's row FOR SHARE until the transaction ends, before minting a token from
+    what the following statements read of the user (its roles, whether it may sign in).
+
+    A change to the user (`get_user(for_update=True)`: roles, deactivation) holds the row from
+    before it stamps its event until it commits. So a token minted under this lock either reads
+    the user after such a change committed, or is issued before the stamp of a change that
+    waits for it: never issued after a change's stamp with what the change took away. Taken
+    before any session row, in the order the changes take them (the user, then its sessions).
+    """
+    await connection.execute("SELECT FROM users WHERE id = $1 FOR SHARE", user_id)
+
+
 async def get_user(
     connection: asyncpg.Connection, user_id: uuid.UUID, *, for_update: bool = False
 ) -> UserRecord | None:

@@ -1,0 +1,82 @@
+"""Token minting beside changes that revoke: a code exchanged beside a role change waits for the
+change's lock on the user and reads the roles after it commits; a client removed beside a
+refresh stamps its event after the refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import jwt
+
+from atriz_core.client import Revocations
+from atriz_core.testing import CoreHarness
+from atriz_database.pool import connect
+
+from .conftest import RegisteredClient, authorize_params, code_for, exchange, pkce
+
+ROLE = "pshop.cashier"
+
+
+async def test_an_exchange_beside_a_role_change_reads_the_roles_after_it(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    user_id = uuid.UUID(user["id"])
+    admin = await core_harness.admin_headers()
+    granted = await core_harness.client.post(
+        f"/admin/users/{user_id}/roles", json={"role": ROLE}, headers=admin
+    )
+    assert granted.status_code == 204, granted.text
+    admin_id = await core_harness.sql_value(
+        "SELECT id FROM users WHERE email = 'root@example.test'"
+    )
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge))
+
+    async with core_harness.role_removal_held_open(user_id, ROLE, admin_id=admin_id):
+        core_harness.clock.advance(5)  # the exchange reads its clock after the change's stamp
+        exchanging = asyncio.create_task(exchange(core_harness, webapp, code, verifier))
+        await core_harness.until_a_statement_waits_on_a_lock()
+    response = await exchanging
+
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["roles"] == ["user"]
+    event_at = await core_harness.sql_value("SELECT max(created_at) FROM user_events")
+    revocations = Revocations(clock=lambda: event_at.timestamp())
+    revocations.revoke(user_id, event_at.timestamp())
+    assert claims["iat"] > revocations.not_before(user_id)
+
+
+async def test_removing_a_client_stamps_its_event_after_waiting_for_a_refresh(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """The removal's `sessions_revoked` is stamped once it holds the client's sessions: a refresh
+    holding one meanwhile issues its access token after the removal began, and the apps must
+    refuse that token too."""
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge))
+    assert (await exchange(core_harness, webapp, code, verifier)).status_code == 200
+    admin = await core_harness.admin_headers()
+    holder = await connect(core_harness.settings.database_url)
+    try:
+        async with holder.transaction():  # a refresh of the client's session, in flight
+            await holder.execute("SELECT FROM sessions WHERE client_id = $1 FOR UPDATE", webapp.id)
+            removing = asyncio.create_task(
+                core_harness.client.delete(f"/admin/clients/{webapp.id}", headers=admin)
+            )
+            await core_harness.until_a_statement_waits_on_a_lock()
+            core_harness.clock.advance(5)  # the refresh's token is issued now
+            refresh_issued_at = core_harness.clock.now()
+    finally:
+        await holder.close()
+    removed = await removing
+
+    assert removed.status_code == 204, removed.text
+    stamped = await core_harness.sql_value(
+        "SELECT created_at FROM user_events WHERE user_id = $1::uuid"
+        " AND event_type = 'sessions_revoked'",
+        user["id"],
+    )
+    assert stamped >= refresh_issued_at
