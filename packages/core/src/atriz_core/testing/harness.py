@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
+import jwt
 from httpx import ASGITransport, AsyncClient
 from litestar import Litestar
 from litestar.enums import ScopeType
@@ -24,6 +25,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from atriz_core.admin import services as admin_services
 from atriz_core.app import create_app
+from atriz_core.client.revocations import Revocations
+from atriz_core.client.user_events import EventCursor, read_user_events
 from atriz_core.client.verifier import Principal
 from atriz_core.context import RequestContext
 from atriz_core.settings import CoreSettings
@@ -136,6 +139,21 @@ class CoreHarness:
                 yield
         finally:
             await changer.close()
+
+    async def apps_refuse(self, access_token: str) -> bool:
+        """Whether an app that has read every event of `user_events` so far refuses
+        `access_token`: issued at or before the newest event that refuses its user's tokens
+        (`Revocations`, the apps' own judge, at the harness's clock)."""
+        claims = jwt.decode(access_token, options={"verify_signature": False})
+        revocations = Revocations(clock=lambda: self.clock.now().timestamp())
+        connection = await connect(self.settings.database_url)
+        try:
+            for event in await read_user_events(connection, EventCursor(), limit=10_000):
+                revocations.apply(event)
+        finally:
+            await connection.close()
+        not_before = revocations.not_before(uuid.UUID(claims["sub"]))
+        return not_before is not None and claims["iat"] <= not_before
 
     async def until_a_statement_waits_on_a_lock(self, seconds: float = 5) -> None:
         """Return once a statement on the test's database waits on a lock (a row's, a
