@@ -1,6 +1,7 @@
 """Token minting beside changes that revoke: a code exchanged beside a role change waits for the
 change's lock on the user and reads the roles after it commits; a client removed beside a
-refresh stamps its event after the refresh."""
+refresh stamps its event after the refresh; a client removal or "log out everywhere" beside a
+code exchange ends the session the exchange opens."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
+import httpx
 import jwt
 
 from atriz_core.testing import CoreHarness
@@ -76,3 +79,79 @@ async def test_removing_a_client_stamps_its_event_after_waiting_for_a_refresh(
         user["id"],
     )
     assert stamped >= refresh_issued_at
+
+
+async def exchange_held_before_its_session(
+    core: CoreHarness, user: dict[str, Any], client: RegisteredClient
+) -> tuple[asyncio.Task[httpx.Response], asyncpg.Connection]:
+    """A code exchange started and held just before it opens its session: a connection of the
+    test holds the browser session's row, which the exchange locks last. Commit or close the
+    connection to let it go on."""
+    verifier, challenge = pkce()
+    code = await code_for(core, authorize_params(client, challenge))
+    holder = await connect(core.settings.database_url)
+    await holder.execute("BEGIN")
+    await holder.execute(
+        "SELECT FROM sessions WHERE user_id = $1::uuid AND client_id IS NULL FOR UPDATE",
+        user["id"],
+    )
+    exchanging = asyncio.create_task(exchange(core, client, code, verifier))
+    await core.until_a_statement_waits_on_a_lock()
+    return exchanging, holder
+
+
+async def assert_what_the_exchange_gave_is_dead(
+    core: CoreHarness, client: RegisteredClient, exchanged: httpx.Response
+) -> None:
+    """The exchange succeeded, but its refresh token no longer works and the apps refuse its
+    access token."""
+    assert exchanged.status_code == 200, exchanged.text
+    tokens = exchanged.json()
+    refreshed = await core.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=client.auth,
+    )
+    # invalid_grant (400), or invalid_client (401) once the client is gone
+    assert refreshed.status_code in (400, 401), refreshed.text
+    assert await core.apps_refuse(tokens["access_token"])
+
+
+async def test_removing_a_client_ends_the_session_an_exchange_opens_beside_it(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    admin = await core_harness.admin_headers()
+    exchanging, holder = await exchange_held_before_its_session(core_harness, user, webapp)
+    try:
+        removing = asyncio.create_task(
+            core_harness.client.delete(f"/admin/clients/{webapp.id}", headers=admin)
+        )
+        # The removal waits for the exchange, which holds the client.
+        await core_harness.until_a_statement_waits_on_a_lock(count=2)
+        await holder.execute("COMMIT")
+    finally:
+        await holder.close()
+    removed, exchanged = await removing, await exchanging
+
+    assert removed.status_code == 204, removed.text
+    await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
+
+
+async def test_logout_everywhere_ends_the_session_an_exchange_opens_beside_it(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """A thief with the browser's cookie racing "log out everywhere" with a code exchange."""
+    signed_in = await core_harness.login()
+    exchanging, holder = await exchange_held_before_its_session(core_harness, user, webapp)
+    try:
+        logging_out = asyncio.create_task(
+            core_harness.client.post("/auth/logout-all", headers=core_harness.bearer(signed_in))
+        )
+        await core_harness.until_a_statement_waits_on_a_lock(count=2)
+        await holder.execute("COMMIT")
+    finally:
+        await holder.close()
+    logged_out, exchanged = await logging_out, await exchanging
+
+    assert logged_out.status_code == 204, logged_out.text
+    await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)

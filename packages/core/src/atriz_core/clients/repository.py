@@ -86,11 +86,25 @@ async def insert_client(
 
 
 async def get_client(
-    connection: asyncpg.Connection | asyncpg.Pool, client_id: str
+    connection: asyncpg.Connection | asyncpg.Pool, client_id: str, *, for_update: bool = False
 ) -> ClientRecord | None:
+    """The client; with `for_update`, locked until the transaction ends (its removal), so that
+    a code exchange opening a session of it (`hold_client`) finishes first, or waits."""
+    lock = " FOR UPDATE" if for_update else ""
     return _client(
-        await connection.fetchrow(f"SELECT {_COLUMNS} FROM oauth_clients WHERE id = $1", client_id)
+        await connection.fetchrow(
+            f"SELECT {_COLUMNS} FROM oauth_clients WHERE id = $1{lock}", client_id
+        )
     )
+
+
+async def hold_client(connection: asyncpg.Connection, client_id: str) -> bool:
+    """Lock the client FOR KEY SHARE until the transaction ends, before opening a session of
+    it; False if it is gone. Its removal then either sees the session, or comes after it."""
+    held: bool = await connection.fetchval(
+        "SELECT EXISTS (SELECT FROM oauth_clients WHERE id = $1 FOR KEY SHARE)", client_id
+    )
+    return held
 
 
 async def list_clients(connection: asyncpg.Connection | asyncpg.Pool) -> list[ClientRecord]:

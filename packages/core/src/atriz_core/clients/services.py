@@ -101,9 +101,9 @@ def registered_view(client: ClientRecord, secret: str | None) -> RegisteredClien
 
 
 async def existing_client(
-    connection: asyncpg.Connection | asyncpg.Pool, client_id: str
+    connection: asyncpg.Connection | asyncpg.Pool, client_id: str, *, for_update: bool = False
 ) -> ClientRecord:
-    client = await repository.get_client(connection, client_id)
+    client = await repository.get_client(connection, client_id, for_update=for_update)
     if client is None:
         raise NotFoundError(f"no client {client_id}")
     return client
@@ -189,7 +189,9 @@ async def remove_client(
     """Remove a client, ending its sessions: the apps refuse their users' access tokens
     issued before, within seconds (`sessions_revoked`)."""
     async with connection.transaction():
-        await existing_client(connection, client_id)
+        # Locked first: a code exchange opening a session of it commits before (and the next
+        # statement sees its session) or finds the client gone.
+        await existing_client(connection, client_id, for_update=True)
         ended = await repository.revoke_client_sessions(connection, client_id, clock.now())
         # Stamped once the sessions are ours: the revocation may have waited for a refresh
         # holding one, whose access token is issued after the time read before the wait.

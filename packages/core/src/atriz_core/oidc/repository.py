@@ -247,6 +247,16 @@ async def revoke_code_session(
     return user_id
 
 
+async def browser_session_user(
+    connection: asyncpg.Connection, session_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The user of a browser session, live or not; None if there is no such session."""
+    user_id: uuid.UUID | None = await connection.fetchval(
+        "SELECT user_id FROM sessions WHERE id = $1", session_id
+    )
+    return user_id
+
+
 async def end_browser_session(
     connection: asyncpg.Connection, session_id: uuid.UUID, now: datetime
 ) -> uuid.UUID | None:

@@ -23,6 +23,7 @@ from atriz_core.accounts.schemas import TokenPair
 from atriz_core.accounts.services import SignedIn, sign_in
 from atriz_core.audit import record_event
 from atriz_core.client.user_events import SESSIONS_REVOKED
+from atriz_core.clients import repository as clients
 from atriz_core.context import Core, RequestContext
 from atriz_core.oidc import repository
 from atriz_core.oidc.repository import BrowserSession, CodeRecord, OpenedSession
@@ -152,6 +153,10 @@ async def exchange_code(
             # As a refresh does (`users.hold_for_a_token`): the roles read below are the ones
             # after any change to the user that held its row, and the token is issued then.
             await users.hold_for_a_token(connection, stored.user_id)
+            # And the client, before its code: its removal (which locks it first) then sees
+            # the session opened here, or this finds it gone.
+            if not await clients.hold_client(connection, stored.client_id):
+                raise CodeRefusedError("the client has been removed")
             issued_at = core.clock.now()
             spent_now = await repository.consume_code(connection, code_hash, now)
             opened = None
@@ -217,6 +222,12 @@ async def end_browser_session(
     """Sign out at core: end the browser session and every client session it approved; the
     apps refuse the user's access tokens issued before, within seconds."""
     async with pool.acquire() as connection, connection.transaction():
+        # The user first, as every change to a user: a code exchange under this browser session
+        # (which holds the user) commits before, and the sessions it opened end here too.
+        owner = await repository.browser_session_user(connection, session_id)
+        if owner is None:
+            return
+        await users.get_user(connection, owner, for_update=True)
         user_id = await repository.end_browser_session(connection, session_id, core.clock.now())
         if user_id is None:
             return

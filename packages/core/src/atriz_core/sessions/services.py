@@ -213,6 +213,9 @@ async def log_out_everywhere(
     The apps hear of it (`sessions_revoked`) and refuse the user's access tokens issued before,
     the caller's own included, within seconds rather than at their expiry."""
     async with connection.transaction():
+        # The user first, as every change to a user: a login or a code exchange in flight
+        # (which hold the user) commits before, and the session it opened ends here too.
+        await users.get_user(connection, principal.id, for_update=True)
         ended = await repository.revoke_user_sessions(connection, principal.id, core.clock.now())
         await record_user_event(connection, principal.id, SESSIONS_REVOKED, at=core.clock.now())
         await record_event(connection, "logout_all", user_id=principal.id, context=context)

@@ -155,17 +155,20 @@ class CoreHarness:
         not_before = revocations.not_before(uuid.UUID(claims["sub"]))
         return not_before is not None and claims["iat"] <= not_before
 
-    async def until_a_statement_waits_on_a_lock(self, seconds: float = 5) -> None:
-        """Return once a statement on the test's database waits on a lock (a row's, a
+    async def until_a_statement_waits_on_a_lock(
+        self, seconds: float = 5, *, count: int = 1
+    ) -> None:
+        """Return once `count` statements on the test's database wait on a lock (a row's, a
         transaction's); AssertionError after `seconds`."""
         for _ in range(int(seconds * 100)):
             if await self.sql_value(
-                "SELECT count(*) > 0 FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                "SELECT count(*) >= $1 FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                count,
             ):
                 return
             await asyncio.sleep(0.01)
-        raise AssertionError(f"no statement waited on a lock within {seconds} s")
+        raise AssertionError(f"fewer than {count} statements waited on a lock within {seconds} s")
 
     @staticmethod
     def bearer(tokens: dict[str, Any]) -> dict[str, str]:
