@@ -16,7 +16,7 @@ import jwt
 from atriz_core.testing import CoreHarness
 from atriz_database.pool import connect
 
-from .conftest import RegisteredClient, authorize_params, code_for, exchange, pkce
+from .conftest import LOGOUT_URI, RegisteredClient, authorize_params, code_for, exchange, pkce
 
 ROLE = "pshop.cashier"
 
@@ -154,4 +154,28 @@ async def test_logout_everywhere_ends_the_session_an_exchange_opens_beside_it(
     logged_out, exchanged = await logging_out, await exchanging
 
     assert logged_out.status_code == 204, logged_out.text
+    await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
+
+
+async def test_signing_out_at_core_ends_the_session_an_exchange_opens_beside_it(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge))
+    first = (await exchange(core_harness, webapp, code, verifier)).json()
+    exchanging, holder = await exchange_held_before_its_session(core_harness, user, webapp)
+    try:
+        signing_out = asyncio.create_task(
+            core_harness.client.get(
+                "/oauth/logout",
+                params={"id_token_hint": first["id_token"], "post_logout_redirect_uri": LOGOUT_URI},
+            )
+        )
+        await core_harness.until_a_statement_waits_on_a_lock(count=2)
+        await holder.execute("COMMIT")
+    finally:
+        await holder.close()
+    signed_out, exchanged = await signing_out, await exchanging
+
+    assert signed_out.status_code == 303, signed_out.text
     await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
