@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 
@@ -81,23 +81,31 @@ async def test_removing_a_client_stamps_its_event_after_waiting_for_a_refresh(
     assert stamped >= refresh_issued_at
 
 
-async def exchange_held_before_its_session(
-    core: CoreHarness, user: dict[str, Any], client: RegisteredClient
-) -> tuple[asyncio.Task[httpx.Response], asyncpg.Connection]:
-    """A code exchange started and held just before it opens its session: a connection of the
-    test holds the browser session's row, which the exchange locks last. Commit or close the
-    connection to let it go on."""
+async def race_an_exchange(
+    core: CoreHarness,
+    user: dict[str, Any],
+    client: RegisteredClient,
+    revoke: Callable[[], Awaitable[httpx.Response]],
+) -> tuple[httpx.Response, httpx.Response]:
+    """A code exchange held just before it opens its session (a connection of the test holds
+    the browser session's row, which the exchange locks last), `revoke` sent meanwhile and shown
+    waiting too, then both let go: (the revocation's answer, the exchange's)."""
     verifier, challenge = pkce()
     code = await code_for(core, authorize_params(client, challenge))
     holder = await connect(core.settings.database_url)
-    await holder.execute("BEGIN")
-    await holder.execute(
-        "SELECT FROM sessions WHERE user_id = $1::uuid AND client_id IS NULL FOR UPDATE",
-        user["id"],
-    )
-    exchanging = asyncio.create_task(exchange(core, client, code, verifier))
-    await core.until_a_statement_waits_on_a_lock()
-    return exchanging, holder
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT FROM sessions WHERE user_id = $1::uuid AND client_id IS NULL FOR UPDATE",
+                user["id"],
+            )
+            exchanging = asyncio.create_task(exchange(core, client, code, verifier))
+            await core.until_a_statement_waits_on_a_lock()
+            revoking = asyncio.create_task(revoke())
+            await core.until_a_statement_waits_on_a_lock(count=2)
+    finally:
+        await holder.close()
+    return await revoking, await exchanging
 
 
 async def assert_what_the_exchange_gave_is_dead(
@@ -121,17 +129,13 @@ async def test_removing_a_client_ends_the_session_an_exchange_opens_beside_it(
     core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
 ) -> None:
     admin = await core_harness.admin_headers()
-    exchanging, holder = await exchange_held_before_its_session(core_harness, user, webapp)
-    try:
-        removing = asyncio.create_task(
-            core_harness.client.delete(f"/admin/clients/{webapp.id}", headers=admin)
-        )
-        # The removal waits for the exchange, which holds the client.
-        await core_harness.until_a_statement_waits_on_a_lock(count=2)
-        await holder.execute("COMMIT")
-    finally:
-        await holder.close()
-    removed, exchanged = await removing, await exchanging
+    # The removal waits for the exchange, which holds the client.
+    removed, exchanged = await race_an_exchange(
+        core_harness,
+        user,
+        webapp,
+        lambda: core_harness.client.delete(f"/admin/clients/{webapp.id}", headers=admin),
+    )
 
     assert removed.status_code == 204, removed.text
     await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
@@ -142,16 +146,14 @@ async def test_logout_everywhere_ends_the_session_an_exchange_opens_beside_it(
 ) -> None:
     """A thief with the browser's cookie racing "log out everywhere" with a code exchange."""
     signed_in = await core_harness.login()
-    exchanging, holder = await exchange_held_before_its_session(core_harness, user, webapp)
-    try:
-        logging_out = asyncio.create_task(
-            core_harness.client.post("/auth/logout-all", headers=core_harness.bearer(signed_in))
-        )
-        await core_harness.until_a_statement_waits_on_a_lock(count=2)
-        await holder.execute("COMMIT")
-    finally:
-        await holder.close()
-    logged_out, exchanged = await logging_out, await exchanging
+    logged_out, exchanged = await race_an_exchange(
+        core_harness,
+        user,
+        webapp,
+        lambda: core_harness.client.post(
+            "/auth/logout-all", headers=core_harness.bearer(signed_in)
+        ),
+    )
 
     assert logged_out.status_code == 204, logged_out.text
     await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
@@ -163,19 +165,15 @@ async def test_signing_out_at_core_ends_the_session_an_exchange_opens_beside_it(
     verifier, challenge = pkce()
     code = await code_for(core_harness, authorize_params(webapp, challenge))
     first = (await exchange(core_harness, webapp, code, verifier)).json()
-    exchanging, holder = await exchange_held_before_its_session(core_harness, user, webapp)
-    try:
-        signing_out = asyncio.create_task(
-            core_harness.client.get(
-                "/oauth/logout",
-                params={"id_token_hint": first["id_token"], "post_logout_redirect_uri": LOGOUT_URI},
-            )
-        )
-        await core_harness.until_a_statement_waits_on_a_lock(count=2)
-        await holder.execute("COMMIT")
-    finally:
-        await holder.close()
-    signed_out, exchanged = await signing_out, await exchanging
+    signed_out, exchanged = await race_an_exchange(
+        core_harness,
+        user,
+        webapp,
+        lambda: core_harness.client.get(
+            "/oauth/logout",
+            params={"id_token_hint": first["id_token"], "post_logout_redirect_uri": LOGOUT_URI},
+        ),
+    )
 
     assert signed_out.status_code == 303, signed_out.text
     await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
