@@ -1,7 +1,8 @@
 """Token minting beside changes that revoke: a code exchanged beside a role change waits for the
 change's lock on the user and reads the roles after it commits; a client removed beside a
 refresh stamps its event after the refresh; a client removal or "log out everywhere" beside a
-code exchange ends the session the exchange opens."""
+code exchange ends the session the exchange opens; an exchange that finds its client removed
+while it waited is refused as such, not taken for a replayed code."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ import jwt
 from atriz_core.testing import CoreHarness
 from atriz_database.pool import connect
 
-from .conftest import LOGOUT_URI, RegisteredClient, authorize_params, code_for, exchange, pkce
+from .conftest import (
+    LOGOUT_URI,
+    RegisteredClient,
+    authorize_params,
+    code_for,
+    exchange,
+    pkce,
+    register_client,
+)
 
 ROLE = "pshop.cashier"
 
@@ -177,3 +186,48 @@ async def test_signing_out_at_core_ends_the_session_an_exchange_opens_beside_it(
 
     assert signed_out.status_code == 303, signed_out.text
     await assert_what_the_exchange_gave_is_dead(core_harness, webapp, exchanged)
+
+
+async def test_an_exchange_that_finds_its_client_removed_meanwhile_is_refused_as_such(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """The exchange has checked the client and the code, then waits for the user's row (held
+    here, as a role change would); the client is removed meanwhile, its codes with it. The
+    exchange must say the client is gone: taking the vanished code for one spent before would
+    end the user's sign-in at core as if the code had been stolen."""
+    admin = await core_harness.admin_headers()
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge))
+    holder = await connect(core_harness.settings.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT FROM users WHERE id = $1::uuid FOR UPDATE", user["id"])
+            exchanging = asyncio.create_task(exchange(core_harness, webapp, code, verifier))
+            await core_harness.until_a_statement_waits_on_a_lock()
+            removed = await core_harness.client.delete(f"/admin/clients/{webapp.id}", headers=admin)
+            assert removed.status_code == 204, removed.text  # while the exchange waits
+            assert not exchanging.done()
+    finally:
+        await holder.close()
+    exchanged = await exchanging
+
+    assert exchanged.status_code == 400, exchanged.text
+    assert exchanged.json() == {
+        "error": "invalid_grant",
+        "error_description": "the client has been removed",
+    }
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE user_id = $1::uuid AND client_id IS NOT NULL",
+        user["id"],
+    )
+    # Still signed in at core: another app's authorization answers with a code, no sign-in.
+    other = await register_client(core_harness, "other-app")
+    authorized = await core_harness.client.get(
+        "/oauth/authorize", params=authorize_params(other, pkce()[1])
+    )
+    assert authorized.status_code == 302, authorized.text
+    assert "code=" in authorized.headers["location"]
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE user_id = $1::uuid AND revoked_at IS NOT NULL",
+        user["id"],
+    )
