@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from atriz_core.accounts.controllers import AuthController
 from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
+from atriz_core.client.revocations import Revocations
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clients.controllers import ClientAdminController
 from atriz_core.clock import Clock, SystemClock
@@ -83,7 +84,8 @@ def create_app(
         clock=clock or SystemClock(),
         mailer=mailer or mailer_from_settings(settings),
     )
-    # Core verifies its own tokens with the keys it publishes: no HTTP round trip to itself.
+    # Core verifies its own tokens with the keys it publishes: no HTTP round trip to itself;
+    # and refuses revoked ones as the apps do, from its own `user_events` (`create_service`).
     verifier = TokenVerifier(
         PublishedKeys(
             keyring,
@@ -93,6 +95,7 @@ def create_app(
         issuer=settings.issuer,
         audience=settings.audiences,
         clock=lambda: core.clock.now().timestamp(),
+        revocations=Revocations(clock=lambda: core.clock.now().timestamp()),
     )
     return create_service(
         name="core",
@@ -114,6 +117,7 @@ def create_app(
         collectors=[CORE_METRICS],
         metrics_token=settings.metrics_token,
         database_url=settings.database_url,
+        own_database_is_shared=True,
         database=database,
         require_sign_in=False,
         transaction_per_write=False,

@@ -93,7 +93,11 @@ def query_of(location: str) -> dict[str, str]:
 
 
 async def sign_in(
-    harness: CoreHarness, return_to: str | None = None, password: str = TEST_PASSWORD
+    harness: CoreHarness,
+    return_to: str | None = None,
+    password: str = TEST_PASSWORD,
+    *,
+    email: str = EMAIL,
 ) -> httpx.Response:
     """Fill core's sign-in form as a browser does (the CSRF token from the page)."""
     url = "/oauth/sign-in" + (
@@ -101,7 +105,7 @@ async def sign_in(
     )
     form_page = await harness.client.get(url)
     assert form_page.status_code == 200, form_page.text
-    data = {"email": EMAIL, "password": password, "csrf_token": hidden(form_page, "csrf_token")}
+    data = {"email": email, "password": password, "csrf_token": hidden(form_page, "csrf_token")}
     if return_to:
         data["return_to"] = return_to
     return await harness.client.post("/oauth/sign-in", data=data)

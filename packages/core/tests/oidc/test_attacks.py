@@ -216,6 +216,69 @@ async def test_a_redirect_uri_not_registered_exactly_gets_an_error_page(
     assert_error_page(response)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("redirect_uri", REDIRECT_URI + "/\u00e9"),
+        ("redirect_uri", REDIRECT_URI + '"'),
+        ("response_type", "\u00e9"),
+        ("response_type", 'co"de'),
+        ("scope", "openid \\"),
+        ("code_challenge_method", "S256\u00e9"),
+    ],
+)
+async def test_a_parameter_authlib_cannot_quote_gets_an_error_page_naming_it(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient, name: str, value: str
+) -> None:
+    """Authlib quotes these in its errors and refuses, with a ValueError, an error holding
+    characters RFC 6749 forbids there: refused before it sees them, not with a 500."""
+    _, challenge = pkce()
+
+    response = await core_harness.client.get(
+        "/oauth/authorize", params=authorize_params(webapp, challenge, **{name: value})
+    )
+
+    assert_error_page(response)
+    assert f"{name} holds characters that are not allowed in it" in response.text
+
+
+async def test_a_token_request_with_a_parameter_authlib_cannot_quote_is_invalid_request(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    for data in ({"grant_type": "\u00e9"}, {"grant_type": "refresh_token", "scope": 'a"b'}):
+        response = await core_harness.client.post("/oauth/token", data=data, auth=webapp.auth)
+
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "invalid_request"
+        assert "holds characters that are not allowed in it" in response.json()["error_description"]
+
+
+async def test_basic_credentials_that_are_not_utf8_are_refused_as_invalid_client(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    response = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        headers={"Authorization": "Basic //46eA=="},  # base64 of bytes that are not UTF-8
+    )
+
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["www-authenticate"].startswith("Basic ")
+
+
+async def test_a_sign_out_parameter_authlib_cannot_quote_gets_an_error_page(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    response = await core_harness.client.get(
+        "/oauth/logout",
+        params={"client_id": webapp.id, "post_logout_redirect_uri": "https://evil.test/\u00e9"},
+    )
+
+    assert_error_page(response)
+    assert "post_logout_redirect_uri holds characters" in response.text
+
+
 async def test_an_unknown_client_gets_an_error_page(
     core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
 ) -> None:

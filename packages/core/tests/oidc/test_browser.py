@@ -323,3 +323,37 @@ async def test_logout_without_an_id_token_asks_first(
     assert confirmed.status_code == 303
     assert confirmed.headers["location"] == LOGOUT_URI
     assert not await session_is_live(core_harness, webapp)
+
+
+async def test_a_logout_link_with_someone_elses_id_token_asks_first(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    """Mallory's page sends Ana's browser to core's logout with Mallory's own ID token: core
+    asks Ana first instead of ending her sign-in, and Mallory's sign-in stays too."""
+    await core_harness.register(email="mallory@example.test", name="Mallory")
+    await core_harness.register(email=EMAIL, name="Ana")
+    assert (await sign_in(core_harness, email="mallory@example.test")).status_code == 303
+    mallorys, _ = await signed_in_tokens(core_harness, webapp)
+    core_harness.client.cookies.clear()
+    assert (await sign_in(core_harness)).status_code == 303  # Ana's browser
+    params = {"id_token_hint": mallorys["id_token"], "post_logout_redirect_uri": LOGOUT_URI}
+
+    asked = await core_harness.client.get("/oauth/logout", params=params)
+
+    assert asked.status_code == 200
+    assert "Sign out of Atriz?" in asked.text
+    assert await session_is_live(core_harness, webapp), "a link alone signs nobody out"
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL"
+    )
+    confirmed = await core_harness.client.post(
+        "/oauth/logout", data={**params, "csrf_token": hidden(asked, "csrf_token")}
+    )
+    assert confirmed.status_code == 303
+    assert not await session_is_live(core_harness, webapp)
+    # Ana's sign-in ended, Mallory's did not.
+    ended = await core_harness.sql_rows(
+        "SELECT DISTINCT u.email FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.revoked_at IS NOT NULL"
+    )
+    assert [row["email"] for row in ended] == [EMAIL]

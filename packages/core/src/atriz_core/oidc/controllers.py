@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import jwt
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from litestar import Controller, Response, get, post, route
 from litestar.exceptions import HTTPException, NotAuthorizedException
@@ -57,6 +57,7 @@ from atriz_core.oidc.web import (
     refused,
     session_cookie,
     session_cookie_name,
+    unquotable,
     uri_of,
 )
 from atriz_core.request import CoreRequest
@@ -125,9 +126,17 @@ class TokenController(Controller):
     async def token(self, request: CoreRequest) -> Response[Any]:
         """Exchange a code (with its PKCE verifier) or a refresh token for tokens."""
         form = multi_items(await request.form())
+        if (unreadable := unquotable(form)) is not None:
+            return answer(OAuthResponse(*unreadable()))
         fields = dict(form)
         core, pool = request.core, request.pool
-        basic_id, _ = extract_basic_authorization(request.headers)
+        try:
+            basic_id, _ = extract_basic_authorization(request.headers)
+        except UnicodeDecodeError:  # Basic credentials that are not UTF-8 name no client
+            refused_client = InvalidClientError(
+                "the client credentials are not UTF-8", status_code=401
+            )
+            return answer(OAuthResponse(*refused_client()))
         prepared = Prepared(client=await client_of(request, basic_id or fields.get("client_id")))
         grant_type, code = fields.get("grant_type"), fields.get("code")
         if grant_type == "authorization_code" and code:
@@ -223,6 +232,8 @@ class OidcController(Controller):
         query = multi_items(request.query_params)
         own = {"csrf_token", "decision"}
         params = [(k, v) for k, v in [*query, *form] if k not in own]
+        if (unreadable := unquotable(params)) is not None:
+            return refused(unreadable)
         fields = dict(params)
         prepared = Prepared(client=await client_of(request, fields.get("client_id")))
         session = await services.browser_session(
@@ -301,11 +312,17 @@ class OidcController(Controller):
         """Sign out at core (RP-initiated logout): the browser session and every app's session
         it opened end. Back to the client's `post_logout_redirect_uri` only if the client
         registered it exactly, and only for a request with the client's ID token or that the
-        user confirmed on core's page."""
+        user confirmed on core's page. Core asks first unless the request carries an ID token
+        of this browser's own sign-in."""
         core, pool = request.core, request.pool
         query = multi_items(request.query_params)
         form = multi_items(await request.form()) if request.method == "POST" else []
         fields = {k: v for k, v in [*query, *form] if k != "csrf_token"}
+        if (unreadable := unquotable([*query, *form])) is not None:
+            return pages.error_page(
+                "This sign-out request is not valid",
+                f"{unreadable.description}. You are still signed in.",
+            )
         hint = fields.get("id_token_hint")
         prepared = Prepared(
             client=await client_of(request, fields.get("client_id") or _audience(hint))
@@ -323,7 +340,11 @@ class OidcController(Controller):
             )
         cookie = request.cookies.get(session_cookie_name(request))
         session = await services.browser_session(pool, core, cookie)
-        if ending.needs_confirmation and not confirmed:
+        hinted = _hinted_session(ending.id_token_claims)
+        # A hint vouches only for the sign-in it names: a link carrying someone else's ID token
+        # (or one of an earlier sign-in) must not sign this browser out unasked.
+        foreign_hint = session is not None and hinted is not None and hinted != session.id
+        if (ending.needs_confirmation or foreign_hint) and not confirmed:
             csrf_value, cookies = csrf_cookie(request)
             uri = fields.get("post_logout_redirect_uri")
             registered = (
@@ -339,7 +360,7 @@ class OidcController(Controller):
             )
             response.cookies.extend(cookies)
             return response
-        session_id = session.id if session else _hinted_session(ending.id_token_claims)
+        session_id = session.id if session else hinted
         if session_id is not None:
             await services.end_browser_session(pool, core, session_id, request.context)
         gone = session_cookie(request, "", 0)

@@ -8,11 +8,13 @@ development, where core is served over https), and the CSRF cookie (`SameSite=St
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
@@ -38,10 +40,27 @@ __all__ = [
     "refused",
     "session_cookie",
     "session_cookie_name",
+    "unquotable",
     "uri_of",
 ]
 
 _CLIENT_ID = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
+# The parameters Authlib may quote in an error's description, which it then refuses, with a
+# ValueError (a 500), if they hold characters RFC 6749 forbids there: outside printable ASCII,
+# `"` and `\`. No valid value of any of them holds one.
+_QUOTED_PARAMETERS = frozenset(
+    {
+        "client_id",
+        "code_challenge_method",
+        "grant_type",
+        "post_logout_redirect_uri",
+        "prompt",
+        "redirect_uri",
+        "response_mode",
+        "response_type",
+        "scope",
+    }
+)
 
 
 def session_cookie_name(request: CoreRequest) -> str:
@@ -113,6 +132,15 @@ def refused(error: OAuth2Error) -> Response[Any]:
         f"{error.description or error.error}. Go back to the app and try again; if it happens"
         " again, tell the app's administrator.",
     )
+
+
+def unquotable(params: Iterable[tuple[str, str]]) -> InvalidRequestError | None:
+    """`invalid_request` naming the first parameter that Authlib could not quote in an error,
+    to answer before Authlib sees the request; None when there is none."""
+    for name, value in params:
+        if name in _QUOTED_PARAMETERS and invalid_error_characters(value):
+            return InvalidRequestError(f"{name} holds characters that are not allowed in it")
+    return None
 
 
 def multi_items(values: Any) -> list[tuple[str, str]]:

@@ -72,6 +72,25 @@ async def lock_session(
     return LockedSession(**dict(row)) if row is not None else None
 
 
+async def open_session(
+    connection: asyncpg.Connection,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """A session with no token yet, for an access token minted outside a sign-in (the test
+    kit's users): core's admin routes accept a token only while its session is open."""
+    await connection.execute(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        session_id,
+        user_id,
+        now,
+        expires_at,
+    )
+
+
 async def has_live_session(
     connection: asyncpg.Connection, user_id: uuid.UUID, now: datetime
 ) -> bool:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from atriz_core.admin import services as admin
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.passwords.policy import acceptable_password
+from atriz_core.sessions import repository as sessions
 from atriz_core.settings import CoreSettings
 from atriz_core.testing.tokens import TEST_TOKEN_SECONDS, TokenMinter
 from atriz_core.users import repository as users
@@ -63,6 +65,8 @@ class TestUser:
     roles: tuple[str, ...]
     """Every role the user holds, `user` included, sorted (as in the token)."""
     token: str
+    session_id: uuid.UUID
+    """The session `token` (and every `token_for` the user) belongs to, open in `sessions`."""
     password: str = field(default=TEST_PASSWORD, repr=False)
 
     @property
@@ -103,10 +107,21 @@ class UserFactory:
                     if await users.get_role_id(connection, role) is None:
                         await users.insert_role(connection, role, "made by a test")
                     await admin.grant_role(connection, None, record.id, role, None)
+                session_id = uuid.uuid4()
+                now = datetime.now(UTC)
+                await sessions.open_session(
+                    connection,
+                    session_id=session_id,
+                    user_id=record.id,
+                    now=now,
+                    expires_at=now + timedelta(days=30),
+                )
         finally:
             await connection.close()
-        token = self.minter.access_token(user_id=record.id, email=record.email, roles=granted)
-        user = TestUser(record.id, record.email, record.name, granted, token, password)
+        token = self.minter.access_token(
+            user_id=record.id, email=record.email, roles=granted, session_id=session_id
+        )
+        user = TestUser(record.id, record.email, record.name, granted, token, session_id, password)
         self.made.append(user)
         return user
 
@@ -116,5 +131,9 @@ class UserFactory:
         revocation (roles changed while signed in, signed out everywhere, deactivated): after
         one, mint the next token a second later."""
         return self.minter.access_token(
-            user_id=user.id, email=user.email, roles=user.roles, lifetime_seconds=lifetime_seconds
+            user_id=user.id,
+            email=user.email,
+            roles=user.roles,
+            session_id=user.session_id,
+            lifetime_seconds=lifetime_seconds,
         )
