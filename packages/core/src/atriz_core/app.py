@@ -24,7 +24,12 @@ from atriz_core.kit.service import create_service
 from atriz_core.limits import PURGE_INTERVAL_SECONDS, purge_stale_limits
 from atriz_core.mail import Mailer, mailer_from_settings
 from atriz_core.metrics import CORE_METRICS
-from atriz_core.oidc.controllers import DiscoveryController, OidcController, TokenController
+from atriz_core.oidc.controllers import (
+    USERINFO_VERIFIER_STATE_KEY,
+    DiscoveryController,
+    OidcController,
+    TokenController,
+)
 from atriz_core.oidc.repository import purge_codes
 from atriz_core.oidc.sign_in import SignInController
 from atriz_core.passwords.hashing import PasswordHasher
@@ -86,16 +91,24 @@ def create_app(
     )
     # Core verifies its own tokens with the keys it publishes: no HTTP round trip to itself;
     # and refuses revoked ones as the apps do, from its own `user_events` (`create_service`).
+    keys = PublishedKeys(
+        keyring, now=lambda: core.clock.now(), access_token_seconds=settings.access_token_seconds
+    )
+    revocations = Revocations(clock=lambda: core.clock.now().timestamp())
     verifier = TokenVerifier(
-        PublishedKeys(
-            keyring,
-            now=lambda: core.clock.now(),
-            access_token_seconds=settings.access_token_seconds,
-        ),
+        keys,
         issuer=settings.issuer,
         audience=settings.audiences,
         clock=lambda: core.clock.now().timestamp(),
-        revocations=Revocations(clock=lambda: core.clock.now().timestamp()),
+        revocations=revocations,
+    )
+    # `/oauth/userinfo` also takes a third-party client's token, whose audience is the issuer.
+    userinfo_verifier = TokenVerifier(
+        keys,
+        issuer=settings.issuer,
+        audience=(settings.issuer, *settings.audiences),
+        clock=lambda: core.clock.now().timestamp(),
+        revocations=revocations,
     )
     return create_service(
         name="core",
@@ -124,7 +137,7 @@ def create_app(
         max_body_bytes=MAX_BODY_BYTES,
         lifespan=[stale_limit_purger(core)],
         on_shutdown=[core.hasher.close],
-        state={"core": core},
+        state={"core": core, USERINFO_VERIFIER_STATE_KEY: userinfo_verifier},
         request_class=CoreRequest,
     )
 

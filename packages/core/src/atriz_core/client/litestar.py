@@ -148,12 +148,15 @@ async def _verified(verifier: TokenVerifier, authorization: str) -> Principal:
         ) from exc
 
 
-async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """The principal of the request's bearer token; 401 if it has none or it is not valid."""
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], verifier: TokenVerifier | None = None
+) -> Principal:
+    """The principal of the request's bearer token; 401 if it has none or it is not valid.
+    Checked by the app's verifier, or by `verifier` (a route that accepts other audiences)."""
     known = connection.scope.get("user")
     if isinstance(known, Principal):
         return known
-    verifier: TokenVerifier = connection.app.state[VERIFIER_STATE_KEY]
+    verifier = verifier or connection.app.state[VERIFIER_STATE_KEY]
     principal = await _verified(verifier, connection.headers.get("authorization", ""))
     connection.scope["user"] = principal
     return principal

@@ -86,6 +86,8 @@ class Principal:
     scope: str | None = None
     """What an OpenID Connect client was granted (`openid email`), for a token issued to one
     (RFC 9068); None for a token of `/auth/login`."""
+    client_id: str | None = None
+    """The OpenID Connect client the token was issued to (RFC 9068); None for `/auth/login`."""
 
     def has_role(self, *names: str) -> bool:
         return any(name in self.roles for name in names)
@@ -337,4 +339,5 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         expires_at=int(claims["exp"]),
         issued_at=int(claims["iat"]),
         scope=scope if isinstance(scope := claims.get("scope"), str) else None,
+        client_id=client if isinstance(client := claims.get("client_id"), str) else None,
     )

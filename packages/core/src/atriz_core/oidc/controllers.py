@@ -26,10 +26,13 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from litestar import Controller, Response, get, post, route
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException
-from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
-from atriz_core.client.litestar import requires_signed_in
+from atriz_core.client.litestar import authenticate
+from atriz_core.clients import repository as clients
 from atriz_core.errors import (
     AuthenticationError,
     DomainError,
@@ -64,7 +67,22 @@ from atriz_core.request import CoreRequest
 from atriz_core.sessions.services import refresh_session
 from atriz_core.users import repository as users
 
-__all__ = ["DiscoveryController", "OidcController", "TokenController"]
+USERINFO_VERIFIER_STATE_KEY = "userinfo_verifier"
+"""The verifier of `/oauth/userinfo`'s tokens in `app.state` (`atriz_core.app`)."""
+
+__all__ = [
+    "USERINFO_VERIFIER_STATE_KEY",
+    "DiscoveryController",
+    "OidcController",
+    "TokenController",
+]
+
+
+async def _requires_userinfo_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: a valid access token, for the apps or (a third-party client's) for the issuer."""
+    await authenticate(connection, connection.app.state[USERINFO_VERIFIER_STATE_KEY])
 
 
 class DiscoveryController(Controller):
@@ -150,11 +168,18 @@ class TokenController(Controller):
             grant = provider.get_token_grant(oauth_request)
             grant.validate_token_request()
             if grant_type == "authorization_code":
-                stored = prepared.code
-                assert stored is not None  # Authlib refused the request otherwise
+                stored, client = prepared.code, prepared.client
+                # Authlib refused the request otherwise.
+                assert stored is not None
+                assert client is not None
                 try:
                     exchanged = await services.exchange_code(
-                        pool, core, code=code or "", stored=stored, context=request.context
+                        pool,
+                        core,
+                        code=code or "",
+                        stored=stored,
+                        context=request.context,
+                        third_party=not client.first_party,
                     )
                 except services.CodeRefusedError as exc:
                     raise InvalidGrantError(str(exc)) from exc
@@ -180,9 +205,16 @@ class TokenController(Controller):
         except OAuth2Error as error:
             return answer(OAuthResponse(*error()))
 
-    @route("/userinfo", http_method=["GET", "POST"], guards=[requires_signed_in])
+    # 200 for both methods: OpenID Connect Core 5.3.2 (Litestar would answer a POST with 201).
+    @route(
+        "/userinfo",
+        http_method=["GET", "POST"],
+        guards=[_requires_userinfo_token],
+        status_code=HTTP_200_OK,
+    )
     async def userinfo(self, request: CoreRequest) -> dict[str, Any]:
-        """The signed-in user's claims that their access token's scope grants, and roles."""
+        """The signed-in user's claims that their access token's scope grants; and their roles,
+        for a first-party client or core's own sign-in."""
         principal = request.user
         scope = principal.scope or ""
         if "openid" not in scope.split():
@@ -198,7 +230,12 @@ class TokenController(Controller):
             )
         roles = await users.role_names(request.pool, user.id)
         opened = OpenedSession(user.email, user.name, user.email_verified_at is not None, roles)
-        return {**user_claims(str(user.id), opened, scope), "roles": roles}
+        claims: dict[str, Any] = dict(user_claims(str(user.id), opened, scope))
+        if principal.client_id is not None:
+            client = await clients.get_client(request.pool, principal.client_id)
+            if client is None or not client.first_party:
+                return claims  # what the user's roles are is none of a third party's business
+        return {**claims, "roles": roles}
 
 
 class OidcController(Controller):

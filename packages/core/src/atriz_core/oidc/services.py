@@ -141,9 +141,11 @@ async def exchange_code(
     code: str,
     stored: CodeRecord,
     context: RequestContext,
+    third_party: bool,
 ) -> Exchanged:
     """Spend a code its client presented (client, redirect URI and PKCE verifier checked) and
-    open the client's session; `CodeRefusedError` otherwise."""
+    open the client's session; `CodeRefusedError` otherwise. A `third_party` client's access
+    token only reads who the user is (`token_pair`)."""
     now = core.clock.now()
     code_hash = hash_token(code)
     session_id = uuid.uuid4()
@@ -190,6 +192,7 @@ async def exchange_code(
         issued_at=issued_at,
         client_id=stored.client_id,
         scope=stored.scope,
+        third_party=third_party,
     )
     return Exchanged(tokens, session_id, opened)
 

@@ -45,6 +45,8 @@ class LockedSession:
     """The OpenID Connect client whose session it is; None for `/auth/login`'s sessions."""
     scope: str | None
     """What that client was granted."""
+    third_party: bool
+    """That client is not first-party: its access tokens only read who the user is."""
 
 
 async def get_refresh_token(
@@ -64,8 +66,10 @@ async def lock_session(
     """The session, locked `FOR UPDATE`: refreshes and revocations of it queue up here."""
     row = await connection.fetchrow(
         "SELECT s.id, s.user_id, s.generation, s.rotated_at, s.expires_at, s.revoked_at,"
-        " u.email, u.is_active AND u.deleted_at IS NULL AS user_can_sign_in, s.client_id, s.scope"
+        " u.email, u.is_active AND u.deleted_at IS NULL AS user_can_sign_in, s.client_id, s.scope,"
+        " coalesce(NOT c.first_party, false) AS third_party"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " LEFT JOIN oauth_clients c ON c.id = s.client_id"
         " WHERE s.id = $1 FOR UPDATE OF s",
         session_id,
     )

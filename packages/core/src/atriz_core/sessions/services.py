@@ -15,6 +15,7 @@ once a revocation commits, no token of the session works, a token minted beside 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -62,9 +63,14 @@ def token_pair(
     issued_at: datetime,
     client_id: str | None = None,
     scope: str | None = None,
+    third_party: bool = False,
 ) -> TokenPair:
     """A new access token for a session, beside its new refresh token; a client's session's
     access token names the client and its scope.
+
+    A third-party client's token (`third_party`) lets it read who the user is and nothing
+    more: its audience is core's issuer (`/oauth/userinfo` accepts it, no app and no other
+    route of core does), it carries no roles, and the e-mail only with the `email` scope.
 
     `issued_at` is core's clock before the statement that read the token's claims, not after
     it: that statement may have waited on a lock held by a change of the user (a role taken
@@ -72,10 +78,14 @@ def token_pair(
     the change's event, such a token would outlive the change (apps refuse only tokens issued
     up to the event's time, `atriz_core.client.revocations`)."""
     settings = core.settings
+    audiences: Sequence[str] = settings.audiences
+    if third_party:
+        audiences, roles = (settings.issuer,), []
+        email = email if "email" in (scope or "").split() else ""
     access_token = issue_access_token(
         core.keyring,
         issuer=settings.issuer,
-        audiences=settings.audiences,
+        audiences=audiences,
         user_id=user_id,
         email=email,
         roles=roles,
@@ -177,6 +187,7 @@ async def refresh_session(
                 issued_at=issued_at,
                 client_id=session.client_id,
                 scope=session.scope,
+                third_party=session.third_party,
             )
     # Raised after the transaction, so that a detected reuse stays revoked and audited.
     if pair is None:

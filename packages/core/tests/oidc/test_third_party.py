@@ -1,0 +1,141 @@
+"""A third-party client's tokens: after the user's consent it may read who the user is, as far
+as the scope granted goes, and nothing more; no app and no other route of core takes its token,
+whoever the user is (an administrator here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from atriz_core.testing import CoreHarness
+
+from .conftest import (
+    EMAIL,
+    RegisteredClient,
+    authorize,
+    authorize_params,
+    exchange,
+    hidden,
+    pkce,
+    query_of,
+    register_client,
+)
+
+
+async def consented_tokens(
+    core_harness: CoreHarness, client: RegisteredClient, scope: str
+) -> dict[str, Any]:
+    """The user signs in, allows `client` on the consent page; the code exchanged."""
+    verifier, challenge = pkce()
+    params = authorize_params(client, challenge, scope=scope)
+    consent = await authorize(core_harness, params)
+    assert consent.status_code == 200, consent.text
+    fields = {name: hidden(consent, name) for name in (*params, "csrf_token")}
+    allowed = await core_harness.client.post(
+        "/oauth/authorize", data={**fields, "decision": "allow"}
+    )
+    assert allowed.status_code == 302, allowed.text
+    code = query_of(allowed.headers["location"])["code"]
+    response = await exchange(core_harness, client, code, verifier)
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+async def an_administrator(core_harness: CoreHarness) -> None:
+    await core_harness.register(email=EMAIL, name="Ana")
+    await core_harness.sql_rows(
+        "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r"
+        " WHERE u.email = $1 AND r.name = 'admin'",
+        EMAIL,
+    )
+
+
+async def test_a_third_party_token_reads_who_the_user_is_and_nothing_more(
+    core_harness: CoreHarness,
+) -> None:
+    await an_administrator(core_harness)
+    partner = await register_client(core_harness, "partner", first_party=False)
+
+    tokens = await consented_tokens(core_harness, partner, "openid")
+
+    claims = claims_of(tokens["access_token"])
+    assert claims["aud"] == [core_harness.settings.issuer]
+    assert not set(claims["aud"]) & set(core_harness.settings.audiences)  # no app takes it
+    assert claims["roles"] == []
+    assert claims["email"] == ""  # the e-mail was not granted
+    assert claims["client_id"] == "partner"
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    for method, path in (
+        ("GET", "/admin/users"),
+        ("GET", "/admin/clients"),
+        ("GET", "/auth/me"),
+        ("POST", "/auth/logout-all"),
+    ):
+        refused = await core_harness.client.request(method, path, headers=headers)
+        assert refused.status_code == 401, (path, refused.text)
+    userinfo = await core_harness.client.get("/oauth/userinfo", headers=headers)
+    assert userinfo.status_code == 200, userinfo.text
+    assert set(userinfo.json()) == {"sub"}
+
+    refreshed = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=partner.auth,
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    again = claims_of(refreshed.json()["access_token"])
+    assert (again["aud"], again["roles"], again["email"]) == (
+        [core_harness.settings.issuer],
+        [],
+        "",
+    )
+    refused = await core_harness.client.get(
+        "/admin/users", headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    )
+    assert refused.status_code == 401
+
+
+async def test_a_third_party_token_carries_the_email_only_with_the_email_scope(
+    core_harness: CoreHarness,
+) -> None:
+    await an_administrator(core_harness)
+    partner = await register_client(core_harness, "partner", first_party=False)
+
+    tokens = await consented_tokens(core_harness, partner, "openid email")
+
+    assert claims_of(tokens["access_token"])["email"] == EMAIL
+    userinfo = await core_harness.client.get(
+        "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert userinfo.status_code == 200, userinfo.text
+    assert userinfo.json()["email"] == EMAIL
+    assert "roles" not in userinfo.json()
+
+
+async def test_a_first_party_token_still_serves_the_apps(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    await an_administrator(core_harness)
+    verifier, challenge = pkce()
+    params = authorize_params(webapp, challenge)
+    signed_in = await authorize(core_harness, params)  # no consent page: first-party
+    code = query_of(signed_in.headers["location"])["code"]
+    tokens = (await exchange(core_harness, webapp, code, verifier)).json()
+
+    claims = claims_of(tokens["access_token"])
+    assert set(claims["aud"]) == set(core_harness.settings.audiences)
+    assert claims["roles"] == ["admin", "user"]
+    assert claims["email"] == EMAIL
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await core_harness.client.get("/admin/users", headers=headers)).status_code == 200
+    for method in ("GET", "POST"):
+        userinfo = await core_harness.client.request(method, "/oauth/userinfo", headers=headers)
+        assert userinfo.status_code == 200, userinfo.text
+        assert userinfo.json()["roles"] == ["admin", "user"]
