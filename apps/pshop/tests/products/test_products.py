@@ -78,6 +78,9 @@ async def test_the_catalogue_is_listed_by_name_and_searched(
     assert [p["id"] for p in by_barcode.json()["items"]] == [scanned["id"]]
     assert [p["id"] for p in by_sku.json()["items"]] == [scanned["id"]]
     assert "Durian" not in {p["name"] for p in active.json()["items"]}
+    with_nul = await pshop.client.get("/products", params={"q": "a\x00b"}, headers=reader.headers)
+    assert with_nul.status_code == 400, with_nul.text
+    assert with_nul.json()["errors"][0]["field"] == "q"
 
 
 async def test_a_product_is_updated_and_its_barcodes_replaced(pshop: RunningPshop) -> None:

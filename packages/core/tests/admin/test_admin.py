@@ -307,6 +307,7 @@ async def test_search_users_page_by_page(core_harness: CoreHarness) -> None:
         "limit=101",
         "limit=ten",
         "q=" + "x" * 201,
+        "q=a%00b",  # PostgreSQL's text cannot hold NUL
         "cursor=garbage",
         "cursor=" + "A" * 1025,
     ],

@@ -21,6 +21,7 @@ from atriz_core.kit.pagination_params import (
     schema_name,
 )
 from atriz_core.kit.replica import REPLICA_READS
+from atriz_core.kit.text import NO_NUL
 from atriz_pshop.products import services
 from atriz_pshop.products.schemas import Product, ProductCreate, ProductUpdate
 from atriz_pshop.roles import STAFF
@@ -33,6 +34,7 @@ Search = Annotated[
     QueryParameter(
         min_length=1,
         max_length=200,
+        pattern=NO_NUL,
         description="Part of the name (any case), or an exact SKU or barcode.",
     ),
 ]

@@ -21,6 +21,7 @@ from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import Page
 from atriz_core.kit.pagination_params import PageCursor, cursors_of, page_limit, schema_name
 from atriz_core.kit.replica import REPLICA_READS
+from atriz_core.kit.text import NO_NUL
 from atriz_website.articles import services
 from atriz_website.articles.schemas import (
     Article,
@@ -51,7 +52,7 @@ Query = Annotated[
     str | None,
     QueryParameter(
         max_length=256,
-        pattern=r"^[^\x00]*$",
+        pattern=NO_NUL,
         description=(
             'Full-text search, web-search syntax: words, "a phrase", `or`, `-excluded`.'
             " Results most relevant first, title matches before others."

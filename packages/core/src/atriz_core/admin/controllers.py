@@ -19,6 +19,7 @@ from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import CursorCodec, Page, cursor_secret_from_signing_key
 from atriz_core.kit.pagination_params import PageCursor, page_limit, schema_name
+from atriz_core.kit.text import NO_NUL
 from atriz_core.request import CoreRequest
 
 __all__ = ["AdminController"]
@@ -39,7 +40,8 @@ class AdminController(Controller):
         conn: DbConnection,
         request: CoreRequest,
         q: Annotated[
-            str | None, QueryParameter(max_length=200, description="part of e-mail or name")
+            str | None,
+            QueryParameter(max_length=200, pattern=NO_NUL, description="part of e-mail or name"),
         ] = None,
         limit: Annotated[int, page_limit(100)] = 50,
         cursor: PageCursor = None,

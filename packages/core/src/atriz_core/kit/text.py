@@ -1,8 +1,10 @@
-"""Patterns for the text fields of request bodies, as `msgspec.Meta(pattern=...)`.
+"""Patterns for the text fields of request bodies, as `msgspec.Meta(pattern=...)`, and of query
+parameters, as `QueryParameter(pattern=...)`.
 
 PostgreSQL's `text` cannot hold NUL. A field that reaches the database with one is refused
 there, as a 400 that can name only `body` (`atriz_core.kit.problems.handle_unstorable_value`);
-with one of these on the field, the body is refused as it is decoded, naming the field.
+with one of these on the field, the body is refused as it is decoded, naming the field (a query
+parameter, as its value is read, naming the parameter).
 """
 
 from __future__ import annotations
