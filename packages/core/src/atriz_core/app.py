@@ -15,7 +15,6 @@ from litestar.datastructures import State
 from atriz_core.accounts.controllers import AuthController
 from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
-from atriz_core.client.revocations import Revocations
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clients.controllers import ClientAdminController
 from atriz_core.clock import Clock, SystemClock
@@ -89,18 +88,17 @@ def create_app(
         clock=clock or SystemClock(),
         mailer=mailer or mailer_from_settings(settings),
     )
-    # Core verifies its own tokens with the keys it publishes: no HTTP round trip to itself;
-    # and refuses revoked ones as the apps do, from its own `user_events` (`create_service`).
+    # Core verifies its own tokens with the keys it publishes: no HTTP round trip to itself. A
+    # revoked token is refused by the routes' check of the caller's session
+    # (`atriz_core.standing`), not by following `user_events` as the apps do.
     keys = PublishedKeys(
         keyring, now=lambda: core.clock.now(), access_token_seconds=settings.access_token_seconds
     )
-    revocations = Revocations(clock=lambda: core.clock.now().timestamp())
     verifier = TokenVerifier(
         keys,
         issuer=settings.issuer,
         audience=settings.audiences,
         clock=lambda: core.clock.now().timestamp(),
-        revocations=revocations,
     )
     # `/oauth/userinfo` also takes a third-party client's token, whose audience is the issuer.
     userinfo_verifier = TokenVerifier(
@@ -108,7 +106,6 @@ def create_app(
         issuer=settings.issuer,
         audience=(settings.issuer, *settings.audiences),
         clock=lambda: core.clock.now().timestamp(),
-        revocations=revocations,
     )
     return create_service(
         name="core",
@@ -130,7 +127,6 @@ def create_app(
         collectors=[CORE_METRICS],
         metrics_token=settings.metrics_token,
         database_url=settings.database_url,
-        own_database_is_shared=True,
         database=database,
         require_sign_in=False,
         transaction_per_write=False,

@@ -34,7 +34,21 @@ async def test_password_change_ends_every_other_session(core_harness: CoreHarnes
 
     assert response.status_code == 204
     assert await refresh_status(core_harness, elsewhere["refresh_token"]) == 401
-    assert await refresh_status(core_harness, here["refresh_token"]) == 200
+    # At core, at once: the other session's access token is refused, the caller's still works
+    # (its session stays), in the very second of the change.
+    me_elsewhere = await core_harness.client.get("/auth/me", headers=core_harness.bearer(elsewhere))
+    assert me_elsewhere.status_code == 401
+    assert me_elsewhere.json()["detail"] == "the session has ended; sign in again"
+    me_here = await core_harness.client.get("/auth/me", headers=core_harness.bearer(here))
+    assert me_here.status_code == 200
+    refreshed = await core_harness.client.post(
+        "/auth/refresh", json={"refresh_token": here["refresh_token"]}
+    )
+    assert refreshed.status_code == 200
+    me_again = await core_harness.client.get(
+        "/auth/me", headers=core_harness.bearer(refreshed.json())
+    )
+    assert me_again.status_code == 200
     assert await login_status(core_harness, TEST_PASSWORD) == 401
     assert await login_status(core_harness, NEW_PASSWORD) == 200
 

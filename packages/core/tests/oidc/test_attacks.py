@@ -253,13 +253,21 @@ async def test_a_token_request_with_a_parameter_authlib_cannot_quote_is_invalid_
         assert "holds characters that are not allowed in it" in response.json()["error_description"]
 
 
-async def test_basic_credentials_that_are_not_utf8_are_refused_as_invalid_client(
-    core_harness: CoreHarness, webapp: RegisteredClient
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(b"Basic //46eA==", id="base64-of-bytes-that-are-not-utf8"),
+        pytest.param(b"Basic \xa0", id="a-unicode-space-only"),
+        pytest.param(b"Bearer \x85", id="another-scheme-a-unicode-space-only"),
+    ],
+)
+async def test_client_credentials_that_cannot_be_read_are_refused_as_invalid_client(
+    core_harness: CoreHarness, webapp: RegisteredClient, authorization: bytes
 ) -> None:
     response = await core_harness.client.post(
         "/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": "x"},
-        headers={"Authorization": "Basic //46eA=="},  # base64 of bytes that are not UTF-8
+        headers={"Authorization": authorization},
     )
 
     assert response.status_code == 401, response.text

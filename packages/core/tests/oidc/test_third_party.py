@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import jwt
 
 from atriz_core.testing import CoreHarness
@@ -139,3 +140,40 @@ async def test_a_first_party_token_still_serves_the_apps(
         userinfo = await core_harness.client.request(method, "/oauth/userinfo", headers=headers)
         assert userinfo.status_code == 200, userinfo.text
         assert userinfo.json()["roles"] == ["admin", "user"]
+
+
+async def test_a_third_party_client_signing_out_without_the_browser_ends_only_its_sessions(
+    core_harness: CoreHarness, webapp: RegisteredClient
+) -> None:
+    """The client calls core's logout from its own server with the user's ID token (no cookie
+    of core): its own session ends, the user's sign-in at core and at every other app stays."""
+    await core_harness.register(email=EMAIL, name="Ana")
+    partner = await register_client(core_harness, "partner", first_party=False)
+    tokens = await consented_tokens(core_harness, partner, "openid")
+    browser = httpx.Cookies(core_harness.client.cookies)
+    core_harness.client.cookies.clear()
+
+    out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": tokens["id_token"]}
+    )
+
+    assert out.status_code == 200, out.text
+    refreshed = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=partner.auth,
+    )
+    assert refreshed.status_code == 400, refreshed.text
+    userinfo = await core_harness.client.get(
+        "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert userinfo.status_code == 401
+    core_harness.client.cookies = browser
+    authorized = await core_harness.client.get(
+        "/oauth/authorize", params=authorize_params(webapp, pkce()[1])
+    )
+    assert authorized.status_code == 302, authorized.text  # still signed in at core
+    assert "code=" in authorized.headers["location"]
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM user_events WHERE event_type = 'sessions_revoked'"
+    )

@@ -22,13 +22,13 @@ from atriz_core.accounts.schemas import (
     TokenPair,
     User,
 )
-from atriz_core.client.litestar import requires_signed_in
 from atriz_core.context import Core
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.mail import MailMessage
 from atriz_core.request import CoreRequest
 from atriz_core.sessions import services as sessions
+from atriz_core.standing import requires_open_session
 
 __all__ = ["AuthController"]
 
@@ -90,12 +90,12 @@ class AuthController(Controller):
             conn, request.core, refresh_token=data.refresh_token, context=request.context
         )
 
-    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, guards=[requires_signed_in])
+    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, guards=[requires_open_session])
     async def logout_all(self, conn: DbConnection, request: CoreRequest) -> None:
         """End every session of the signed-in user."""
         await sessions.log_out_everywhere(conn, request.core, request.user, request.context)
 
-    @get("/me", guards=[requires_signed_in])
+    @get("/me", guards=[requires_open_session])
     async def me(self, conn: DbConnection, request: CoreRequest) -> Me:
         """The signed-in user, with their roles."""
         return await services.describe_me(conn, request.user)
@@ -103,7 +103,7 @@ class AuthController(Controller):
     @post(
         "/password",
         status_code=HTTP_204_NO_CONTENT,
-        guards=[requires_signed_in],
+        guards=[requires_open_session],
         responses=problem_responses(422, 429, 503),
     )
     async def change_password(self, data: JSONBody[PasswordChange], request: CoreRequest) -> None:
@@ -121,7 +121,7 @@ class AuthController(Controller):
     @post(
         "/verify-email/request",
         status_code=HTTP_202_ACCEPTED,
-        guards=[requires_signed_in],
+        guards=[requires_open_session],
         responses=problem_responses(429),
     )
     async def request_email_verification(self, request: CoreRequest) -> Response[Accepted]:

@@ -12,7 +12,6 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from atriz_core.admin import services
-from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
 from atriz_core.admin.schemas import ROLE_NAME_PATTERN, Role, RoleCreate, RoleGrant, UserSummary
 from atriz_core.client.litestar import requires_role
 from atriz_core.kit.database import DbConnection
@@ -21,6 +20,7 @@ from atriz_core.kit.pagination import CursorCodec, Page, cursor_secret_from_sign
 from atriz_core.kit.pagination_params import PageCursor, page_limit, schema_name
 from atriz_core.kit.text import NO_NUL
 from atriz_core.request import CoreRequest
+from atriz_core.standing import ADMIN_ROLE, requires_active_admin
 
 __all__ = ["AdminController"]
 

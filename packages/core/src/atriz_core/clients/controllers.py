@@ -9,13 +9,13 @@ from litestar import Controller, delete, get, post
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from atriz_core.admin.guards import ADMIN_ROLE, requires_active_admin
 from atriz_core.client.litestar import requires_role
 from atriz_core.clients import services
 from atriz_core.clients.schemas import CLIENT_ID_PATTERN, Client, ClientCreate, RegisteredClient
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.request import CoreRequest
+from atriz_core.standing import ADMIN_ROLE, requires_active_admin
 
 __all__ = ["ClientAdminController"]
 

@@ -85,7 +85,6 @@ def create_service(
     database_url: str,
     shared_database_url: str | None = None,
     shared_direct_url: str | None = None,
-    own_database_is_shared: bool = False,
     replica_url: str | None = None,
     database: DatabaseSettings | None = None,
     cursor_secret: bytes | None = None,
@@ -127,9 +126,6 @@ def create_service(
     exactly once across the app's workers, in its own database's transaction with its cursor.
     Through PgBouncer (`database.pooled`) the worker's `LISTEN` for them needs a connection
     of its own, `shared_direct_url`; without one, the followers poll (every 2 s).
-    `own_database_is_shared` is core's case: its own database is `atriz_shared`, and its
-    verifier follows `user_events` there the same way (through PgBouncer, polling), so that
-    core's own routes refuse a revoked token as the apps do.
 
     With `replica_url`, the GETs of routes marked `REPLICA_READS` read from that streaming
     replica while it keeps up (`atriz_core.kit.replica`).
@@ -150,14 +146,11 @@ def create_service(
         lifespans.append(pool_lifespan("shared_pool", shared_database_url, database))
         secondary["shared"] = "shared_pool"
         lifespans += _listen_pool(name, database, shared_direct_url)
-        lifespans.append(_followed_revocations(verifier, "shared_pool"))
+        if verifier.revocations is None:
+            verifier.revocations = Revocations()
+        lifespans.append(revocation_feed(verifier.revocations))
         if user_events is not None:
             lifespans += [user_event_consumer(user_events, name=name), _track_consumers]
-    elif own_database_is_shared:
-        if not database.pooled:  # the LISTEN on a connection of its own, not one of the pool's
-            listen = replace(database, pool_min_size=0, pool_max_size=1)
-            lifespans.append(pool_lifespan(LISTEN_POOL_KEY, database_url, listen, lazy=True))
-        lifespans.append(_followed_revocations(verifier, "db_pool"))
     elif user_events is not None:
         raise ValueError("user_events need shared_database_url: they are read there")
     app = Litestar(
@@ -256,14 +249,6 @@ def app_service(
         user_events=user_events,
         lifespan=[browser_sign_in(browser_client), *lifespan],
     )
-
-
-def _followed_revocations(verifier: TokenVerifier, pool_key: str) -> Lifespan:
-    """The lifespan that keeps `verifier`'s revocations (given them if it has none) up to date
-    from `user_events`, read on the pool at `app.state[pool_key]`."""
-    if verifier.revocations is None:
-        verifier.revocations = Revocations()
-    return revocation_feed(verifier.revocations, shared_pool_key=pool_key)
 
 
 def _listen_pool(

@@ -65,6 +65,7 @@ from atriz_core.oidc.web import (
 )
 from atriz_core.request import CoreRequest
 from atriz_core.sessions.services import refresh_session
+from atriz_core.standing import requires_open_session
 from atriz_core.users import repository as users
 
 USERINFO_VERIFIER_STATE_KEY = "userinfo_verifier"
@@ -150,11 +151,9 @@ class TokenController(Controller):
         core, pool = request.core, request.pool
         try:
             basic_id, _ = extract_basic_authorization(request.headers)
-        except UnicodeDecodeError:  # Basic credentials that are not UTF-8 name no client
-            refused_client = InvalidClientError(
-                "the client credentials are not UTF-8", status_code=401
-            )
-            return answer(OAuthResponse(*refused_client()))
+        except ValueError:  # not UTF-8, or nothing but Unicode spaces: no client is named
+            unnamed = InvalidClientError("the client credentials cannot be read", status_code=401)
+            return answer(OAuthResponse(*unnamed()))
         prepared = Prepared(client=await client_of(request, basic_id or fields.get("client_id")))
         grant_type, code = fields.get("grant_type"), fields.get("code")
         if grant_type == "authorization_code" and code:
@@ -209,7 +208,7 @@ class TokenController(Controller):
     @route(
         "/userinfo",
         http_method=["GET", "POST"],
-        guards=[_requires_userinfo_token],
+        guards=[_requires_userinfo_token, requires_open_session],
         status_code=HTTP_200_OK,
     )
     async def userinfo(self, request: CoreRequest) -> dict[str, Any]:
@@ -350,7 +349,8 @@ class OidcController(Controller):
         it opened end. Back to the client's `post_logout_redirect_uri` only if the client
         registered it exactly, and only for a request with the client's ID token or that the
         user confirmed on core's page. Core asks first unless the request carries an ID token
-        of this browser's own sign-in."""
+        of this browser's own sign-in; without the browser's cookie, a third-party client's ID
+        token ends that client's sessions only."""
         core, pool = request.core, request.pool
         query = multi_items(request.query_params)
         form = multi_items(await request.form()) if request.method == "POST" else []
@@ -397,8 +397,13 @@ class OidcController(Controller):
             )
             response.cookies.extend(cookies)
             return response
-        session_id = session.id if session else hinted
-        if session_id is not None:
+        client = prepared.client
+        if session is None and hinted is not None and client and not client.first_party:
+            # Without this browser's cookie, a third-party client's ID token ends that client's
+            # sessions only: whoever holds it (the client itself, from its server) must not
+            # sign the user out of core and of every other app.
+            await services.end_client_sessions(pool, core, hinted, client.id, request.context)
+        elif (session_id := session.id if session else hinted) is not None:
             await services.end_browser_session(pool, core, session_id, request.context)
         gone = session_cookie(request, "", 0)
         if ending.redirect_uri:

@@ -272,6 +272,22 @@ async def end_browser_session(
     return rows[0]["user_id"] if rows else None
 
 
+async def end_client_sessions(
+    connection: asyncpg.Connection, browser_session_id: uuid.UUID, client_id: str, now: datetime
+) -> uuid.UUID | None:
+    """End the sessions one client opened under a browser session; their user, if any was
+    live."""
+    rows = await connection.fetch(
+        "UPDATE sessions SET revoked_at = $3"
+        " WHERE browser_session_id = $1 AND client_id = $2 AND revoked_at IS NULL"
+        " RETURNING user_id",
+        browser_session_id,
+        client_id,
+        now,
+    )
+    return rows[0]["user_id"] if rows else None
+
+
 async def purge_codes(connection: asyncpg.Connection | asyncpg.Pool, before: datetime) -> int:
     """Delete codes that expired before `before`; how many. Their nonces may then come again."""
     status: str = await connection.execute("DELETE FROM oauth_codes WHERE expires_at < $1", before)

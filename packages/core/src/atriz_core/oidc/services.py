@@ -38,6 +38,7 @@ __all__ = [
     "NonceReplayedError",
     "browser_session",
     "end_browser_session",
+    "end_client_sessions",
     "exchange_code",
     "find_code",
     "nonce_used",
@@ -217,6 +218,31 @@ async def _revoke_replayed_code(
             context=context,
             details={"client": stored.client_id},
         )
+
+
+async def end_client_sessions(
+    pool: asyncpg.Pool,
+    core: Core,
+    browser_session_id: uuid.UUID,
+    client_id: str,
+    context: RequestContext,
+) -> None:
+    """Sign the user out of one client: the sessions it opened under a browser session end;
+    the browser session and the other clients' stay. A third-party client's tokens serve no app,
+    and core checks their session on every request, so no `user_events` entry is needed."""
+    async with pool.acquire() as connection, connection.transaction():
+        now = core.clock.now()
+        user_id = await repository.end_client_sessions(
+            connection, browser_session_id, client_id, now
+        )
+        if user_id is not None:
+            await record_event(
+                connection,
+                "logout",
+                user_id=user_id,
+                context=context,
+                details={"session": str(browser_session_id), "client": client_id},
+            )
 
 
 async def end_browser_session(
