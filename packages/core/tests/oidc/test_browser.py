@@ -357,3 +357,29 @@ async def test_a_logout_link_with_someone_elses_id_token_asks_first(
         " WHERE s.revoked_at IS NOT NULL"
     )
     assert [row["email"] for row in ended] == [EMAIL]
+
+
+async def test_an_apps_logout_with_an_earlier_sign_in_ends_both_once_confirmed(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """The app holds the ID token of Ana's first sign-in; the browser has signed in again since
+    (its cookie lost, say). The app's logout asks first, and once Ana confirms, both sign-ins
+    end, the app's session under the first one with them."""
+    first, _ = await signed_in_tokens(core_harness, webapp)
+    core_harness.client.cookies.clear()
+    assert (await sign_in(core_harness)).status_code == 303  # a second sign-in, same user
+    params = {"id_token_hint": first["id_token"], "post_logout_redirect_uri": LOGOUT_URI}
+
+    asked = await core_harness.client.get("/oauth/logout", params=params)
+    assert asked.status_code == 200
+    assert "Sign out of Atriz?" in asked.text
+    confirmed = await core_harness.client.post(
+        "/oauth/logout", data={**params, "csrf_token": hidden(asked, "csrf_token")}
+    )
+
+    assert confirmed.status_code == 303
+    assert not await session_is_live(core_harness, webapp)
+    assert await refresh(core_harness, webapp, first["refresh_token"]) == 400
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
+    )

@@ -38,7 +38,7 @@ from atriz_core.errors import (
     DomainError,
 )
 from atriz_core.oidc import pages, services
-from atriz_core.oidc.repository import OpenedSession
+from atriz_core.oidc.repository import BrowserSession, OpenedSession
 from atriz_core.oidc.server import (
     SCOPES,
     IssuedUser,
@@ -403,8 +403,9 @@ class OidcController(Controller):
             # sessions only: whoever holds it (the client itself, from its server) must not
             # sign the user out of core and of every other app.
             await services.end_client_sessions(pool, core, hinted, client.id, request.context)
-        elif (session_id := session.id if session else hinted) is not None:
-            await services.end_browser_session(pool, core, session_id, request.context)
+        else:
+            for ended in _sessions_to_end(session, hinted, ending.id_token_claims):
+                await services.end_browser_session(pool, core, ended, request.context)
         gone = session_cookie(request, "", 0)
         if ending.redirect_uri:
             return Response(
@@ -430,6 +431,18 @@ def _audience(id_token: str | None) -> str | None:
     if isinstance(audience, list) and len(audience) == 1:
         audience = audience[0]
     return audience if isinstance(audience, str) else None
+
+
+def _sessions_to_end(
+    session: BrowserSession | None, hinted: uuid.UUID | None, claims: dict[str, Any] | None
+) -> list[uuid.UUID]:
+    """The browser's own sign-in, and the hinted one too when it is an earlier sign-in of the
+    same user (an app still holding the ID token of a sign-in since replaced in this browser);
+    without the browser's, the hinted one."""
+    if session is None:
+        return [hinted] if hinted is not None else []
+    earlier = hinted not in (None, session.id) and (claims or {}).get("sub") == str(session.user_id)
+    return [session.id, hinted] if earlier and hinted is not None else [session.id]
 
 
 def _hinted_session(claims: dict[str, Any] | None) -> uuid.UUID | None:
