@@ -91,3 +91,33 @@ async def test_only_the_owner_or_a_dispatcher_manages_the_token(
     assert by_stranger.status_code == 404
     assert by_dispatcher.status_code == 201
     assert rotate_by_stranger.status_code == 404
+
+
+async def test_reassigning_a_vehicle_ends_its_device_token(
+    mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
+) -> None:
+    """The tracker was the previous owner's: once the vehicle is someone else's, its token no
+    longer writes the new owner's track (the previous owner no longer even sees the vehicle)."""
+    old, new = await make_user(), await make_user()
+    dispatcher = await make_user(roles=("mextrack.dispatcher",))
+    vehicle = await mextrack.vehicle(old)
+    base = f"/vehicles/{vehicle['id']}/device-token"
+    token = (await mextrack.client.post(base, headers=old.headers)).json()["token"]
+    renamed = await mextrack.client.patch(
+        f"/vehicles/{vehicle['id']}", json={"name": "Van 2"}, headers=old.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    still = await mextrack.post_points(vehicle["id"], helpers.drive(now, 2), bearer(token))
+    assert still.status_code == 200, "a change that keeps the owner keeps the token"
+
+    moved = await mextrack.client.patch(
+        f"/vehicles/{vehicle['id']}", json={"owner_id": str(new.id)}, headers=dispatcher.headers
+    )
+
+    assert moved.status_code == 200, moved.text
+    refused = await mextrack.post_points(
+        vehicle["id"], helpers.drive(now + timedelta(minutes=1), 2), bearer(token)
+    )
+    assert refused.status_code == 401
+    issued = await mextrack.client.post(base, headers=new.headers)
+    assert issued.status_code == 201, "the new owner issues a token of their own"

@@ -14,6 +14,7 @@ from atriz_core.client.verifier import Principal
 from atriz_core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_mextrack.access import sees_all
+from atriz_mextrack.devices import repository as devices
 from atriz_mextrack.vehicles import repository
 from atriz_mextrack.vehicles.schemas import Vehicle, VehicleCreate, VehicleUpdate
 from atriz_mextrack.vehicles.vin import vin_problem
@@ -111,7 +112,9 @@ async def update_vehicle(
     vehicle_id: uuid.UUID,
     data: VehicleUpdate,
 ) -> Vehicle:
-    """Change what `data` names; reassigning is for a dispatcher or an admin."""
+    """Change what `data` names; reassigning is for a dispatcher or an admin, and ends the
+    vehicle's device token: the tracker was the previous owner's, who no longer sees the
+    vehicle and must not go on writing its new owner's track."""
     vehicle = await visible_vehicle(conn, principal, vehicle_id)
     changes: dict[str, Any] = {
         name: value
@@ -138,6 +141,8 @@ async def update_vehicle(
     updated = await repository.update_vehicle(conn, vehicle_id, changes)
     if updated is None:
         raise _not_found(vehicle_id)
+    if updated.owner_id != vehicle.owner_id:
+        await devices.revoke_tokens(conn, vehicle_id)
     return updated
 
 
