@@ -88,11 +88,13 @@ async def test_one_bad_point_refuses_the_batch_naming_index_and_field(
     for field, response in answers.items():
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["field"] == field
-    not_json = await mextrack.client.post(
-        f"/vehicles/{vehicle['id']}/positions", content=b"[{", headers=owner.headers
-    )
-    assert not_json.status_code == 400
-    assert not_json.json()["errors"][0]["field"] == "body"
+    # Malformed, and not UTF-8 (which msgspec refuses with UnicodeDecodeError, not DecodeError).
+    for body in (b"[{", b'[{"\xff": 1}]'):
+        not_json = await mextrack.client.post(
+            f"/vehicles/{vehicle['id']}/positions", content=body, headers=owner.headers
+        )
+        assert not_json.status_code == 400, (body[:10], not_json.text)
+        assert not_json.json()["errors"][0]["field"] == "body"
     assert await mextrack.sql("SELECT count(*) FROM positions") == 0
     assert await mextrack.sql("SELECT count(*) FROM latest_positions") == 0
 

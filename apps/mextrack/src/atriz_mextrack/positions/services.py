@@ -100,7 +100,8 @@ def decode_points(body: bytes, *, now: datetime, oldest: datetime) -> list[Point
         points = _decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise _validation_problem(exc) from None
-    except msgspec.DecodeError as exc:
+    # msgspec refuses bytes that are not UTF-8 with UnicodeDecodeError, not DecodeError.
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise MalformedBodyError(f"is not valid JSON: {exc}") from None
     if not points:
         raise _invalid("body", "holds no points")

@@ -17,9 +17,11 @@ each naming the field and never the value. A serialization failure or a deadlock
 from __future__ import annotations
 
 import logging
+import os
 import re
 import traceback
 from http import HTTPStatus
+from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -203,9 +205,32 @@ def handle_unstorable_value(request: Request[Any, Any, Any], exc: Exception) -> 
     )
 
 
+def undecodable_json(exc: BaseException) -> str | None:
+    """Why a request's JSON body could not be decoded, when `exc` is one of the two errors
+    msgspec raises instead of its `DecodeError` (which Litestar answers with a 400) and Litestar
+    was decoding the body: bytes that are not UTF-8, or nesting deeper than the decoder's
+    stack. None for anything else, such as the same errors raised by a bug elsewhere."""
+    if not isinstance(exc, UnicodeDecodeError | RecursionError):
+        return None
+    if not any(
+        _is_litestar_decode_json(frame) for frame, _ in traceback.walk_tb(exc.__traceback__)
+    ):
+        return None
+    if isinstance(exc, UnicodeDecodeError):
+        return "is not valid JSON: it is not UTF-8"
+    return "is not valid JSON: it is nested too deeply"
+
+
+def _is_litestar_decode_json(frame: FrameType) -> bool:
+    code = frame.f_code
+    return code.co_name == "decode_json" and f"{os.sep}litestar{os.sep}" in code.co_filename
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, BaseExceptionGroup):
         return _handle_grouped(request, exc)
+    if (reason := undecodable_json(exc)) is not None:
+        return problem_response(400, f"the body {reason}", errors=[FieldProblem("body", reason)])
     if _is_unavailable(exc):
         return handle_database_unavailable(request, exc)
     if isinstance(exc, asyncpg.InternalClientError):

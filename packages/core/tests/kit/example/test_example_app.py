@@ -98,6 +98,36 @@ async def test_writes_list_a_page_at_a_time_and_refuse_bad_input(
     assert await notes.sql("SELECT count(*) FROM notes") == 3, "the bad write left nothing"
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(b'{"body": "\xff"}', "it is not UTF-8", id="not-utf8"),
+        pytest.param(b'{"\xff": "x"}', "it is not UTF-8", id="not-utf8-key"),
+        pytest.param(
+            b'{"body": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+            "it is nested too deeply",
+            id="nested-too-deeply",
+        ),
+    ],
+)
+async def test_a_body_msgspec_cannot_decode_is_a_400_naming_the_body(
+    notes: RunningNotes, make_user: UserFactory, body: bytes, reason: str
+) -> None:
+    """msgspec refuses these with UnicodeDecodeError and RecursionError, not its DecodeError;
+    the kit answers them as malformed JSON, not with a 500."""
+    user = await make_user()
+
+    response = await notes.client.post(
+        "/notes", content=body, headers={**user.headers, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == [
+        {"field": "body", "reason": f"is not valid JSON: {reason}"}
+    ]
+    assert await notes.sql("SELECT count(*) FROM notes") == 0
+
+
 async def test_a_note_for_a_user_who_does_not_exist_is_refused(
     notes: RunningNotes, make_user: UserFactory
 ) -> None:
