@@ -172,6 +172,37 @@ async def test_stats_match_hand_computed_distances_and_leave_jumps_out(
     assert abs(days[1]["distance_m"] - steps[1] - steps[2]) < 0.01
     assert bad_tz.status_code == 422
     assert bad_tz.json()["errors"][0]["field"] == "tz"
+    # A folder of the zone database (was a 500), a copy PostgreSQL does not know (named body).
+    for tz in ("Europe", "right/UTC", "posix/Europe/Madrid"):
+        refused = await mextrack.client.get(
+            f"/vehicles/{vehicle['id']}/stats",
+            params={"by": "day", "tz": tz},
+            headers=owner.headers,
+        )
+        assert refused.status_code == 422, (tz, refused.text)
+        assert refused.json()["errors"][0]["field"] == "tz"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("from", "0001-01-01T00:00:00+14:00"),
+        ("to", "9999-12-31T23:59:59-14:00"),
+        ("from", "0001-01-01T00:00:00Z"),
+    ],
+)
+async def test_a_range_beyond_the_years_stored_is_refused_naming_its_end(
+    mextrack: Mextrack, make_user: UserFactory, name: str, value: str
+) -> None:
+    """Out of Python's range once in UTC, asyncpg's conversion overflowed: a 500 on every read."""
+    owner = await make_user()
+    vehicle = await mextrack.vehicle(owner)
+    for route in ("positions", "track.geojson", "track.gpx", "stats"):
+        response = await mextrack.client.get(
+            f"/vehicles/{vehicle['id']}/{route}", params={name: value}, headers=owner.headers
+        )
+        assert response.status_code == 422, (route, response.text)
+        assert response.json()["errors"][0]["field"] == name
 
 
 async def test_latest_positions_and_tracks_may_be_read_from_a_replica(mextrack: Mextrack) -> None:

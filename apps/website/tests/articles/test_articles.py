@@ -266,6 +266,17 @@ async def test_publish_validates_its_time_and_list_filters_their_values(
 
     assert naive.status_code == 400
     assert naive.json()["errors"][0]["field"] == "published_at"
+    # Out of range once in UTC (asyncpg overflowed), or year 1 (stored as -infinity, which no
+    # page cursor can carry: the public list answered 500 to everyone).
+    for far in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z"):
+        refused = await website.client.post(
+            f"/articles/{article['id']}/publish",
+            json={"published_at": far},
+            headers=if_match(article, author.headers),
+        )
+        assert refused.status_code == 422, (far, refused.text)
+        assert refused.json()["errors"][0]["field"] == "published_at"
+    assert (await website.client.get("/articles", params={"limit": 1})).status_code == 200
     for response, field in (
         (bad_tag, "tag"),
         (bad_author, "author"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 import msgspec
@@ -19,6 +18,7 @@ from atriz_core.errors import (
     NotFoundError,
 )
 from atriz_core.kit.pagination import CursorCodec, Page
+from atriz_core.kit.times import checked_time, checked_time_zone
 from atriz_mextrack.access import sees_all
 from atriz_mextrack.positions import partitions, repository, track
 from atriz_mextrack.positions.schemas import (
@@ -199,11 +199,11 @@ class TimeRange(msgspec.Struct, frozen=True):
 
 
 def time_range(start: datetime | None, end: datetime | None) -> TimeRange:
-    """`[from, to)`; either side open when not given. Times need a UTC offset."""
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise _range_problem(name, "needs a UTC offset (e.g. 2026-12-02T08:00:00Z)")
-    resolved = TimeRange(start or EARLIEST, end or LATEST_BOUND)
+    """`[from, to)`; either side open when not given. Times need a UTC offset and a year
+    that PostgreSQL and Python both hold (`atriz_core.kit.times`)."""
+    start = checked_time(start, "from") if start is not None else EARLIEST
+    end = checked_time(end, "to") if end is not None else LATEST_BOUND
+    resolved = TimeRange(start, end)
     if resolved.end <= resolved.start:
         raise _range_problem("to", "must be after from")
     return resolved
@@ -265,11 +265,7 @@ async def latest_positions(
 
 def time_zone(name: str) -> str:
     """An IANA time zone name, checked (422 naming `tz`)."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise _range_problem("tz", f"is not an IANA time zone name: {name!r}") from None
-    return name
+    return checked_time_zone(name, "tz")
 
 
 async def vehicle_stats(

@@ -21,6 +21,7 @@ from atriz_core.errors import (
     PreconditionRequiredError,
 )
 from atriz_core.kit.pagination import CursorCodec, Page
+from atriz_core.kit.times import checked_time
 from atriz_website.articles import repository
 from atriz_website.articles.rendering import clean_snippet, render_markdown
 from atriz_website.articles.schemas import Article, ArticleCreate, ArticleSummary, ArticleUpdate
@@ -294,6 +295,8 @@ async def publish_article(
 ) -> Article:
     """Publish now (a live article keeps its time), or at `published_at`: a future time
     schedules it, and readers see it from then on."""
+    if published_at is not None:
+        published_at = checked_time(published_at, "published_at")
     await _changeable(conn, caller, article_id, version)
     await repository.update_publication(conn, article_id, "published", published_at)
     return await _fetch(conn, article_id)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-import zoneinfo
-from functools import cache
 
 import asyncpg
 import msgspec
 
 from atriz_core.errors import InvalidInputError, NotFoundError
+from atriz_core.kit.times import time_zones
 from atriz_website.profiles import repository
 from atriz_website.profiles.schemas import (
     MAX_PREFERENCES_BYTES,
@@ -21,11 +20,6 @@ from atriz_website.profiles.schemas import (
 __all__ = ["get_own_profile", "get_public_profile", "update_own_profile"]
 
 _FALLBACK_NAME = "Atriz user"
-
-
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 async def get_own_profile(
@@ -45,7 +39,7 @@ async def update_own_profile(
     """Replace the caller's profile (creating it if needed)."""
     if not data.display_name.strip():
         raise InvalidInputError.for_field("display_name", "must not be blank")
-    if data.time_zone not in _time_zones():
+    if data.time_zone not in time_zones():
         raise InvalidInputError.for_field(
             "time_zone", "is not an IANA time zone (such as Europe/Madrid or UTC)"
         )
