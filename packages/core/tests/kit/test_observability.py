@@ -377,6 +377,27 @@ def test_development_logs_are_readable_lines() -> None:
     assert not line.startswith("{")
 
 
+@pytest.mark.parametrize("environment", [Environment.DEVELOPMENT, Environment.TEST])
+def test_a_logged_traceback_holds_no_local_variable(environment: Environment) -> None:
+    """A handler's unexpected error is logged with its traceback; the frames' local variables,
+    which hold what the request carried (a password, a cookie), stay out of it."""
+    log = io.StringIO()
+    Litestar(plugins=observability("things", environment, log_stream=log).plugins)
+
+    def check(password: str) -> None:
+        raise RuntimeError("the check failed")
+
+    secret = "-".join(("my", "secret", "passphrase"))  # not in the source the traceback quotes
+    try:
+        check(secret)
+    except RuntimeError:
+        logging.getLogger("atriz_core.tests.things").exception("unhandled")
+
+    logged = log.getvalue()
+    assert "RuntimeError: the check failed" in logged
+    assert secret not in logged
+
+
 async def test_core_counts_logins_lockouts_and_refresh_reuse(
     core_settings: CoreSettings,
 ) -> None:

@@ -65,7 +65,11 @@ async def test_the_browser_session_cookie_is_httponly_lax_and_secure(
     assert not any(a.startswith("domain=") for a in attributes)
 
 
-@pytest.mark.parametrize("token", [None, "", "forged-token"], ids=["missing", "empty", "wrong"])
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "forged-token", "\u00e9"],
+    ids=["missing", "empty", "wrong", "not-ascii"],  # hmac.compare_digest raised on the last
+)
 async def test_a_sign_in_without_the_csrf_token_is_refused(
     core_harness: CoreHarness, user: dict[str, Any], token: str | None
 ) -> None:

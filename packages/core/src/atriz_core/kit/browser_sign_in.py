@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -61,6 +60,7 @@ from atriz_core.client.verifier import (
 )
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.html import escape, html_page, paragraphs
+from atriz_core.tokens.opaque import same_token
 
 __all__ = [
     "SIGN_IN_STATE_KEY",
@@ -518,7 +518,7 @@ class BrowserSignInController(Controller):
         client = provider.client
         expected = request.cookies.get(client.attempt_cookie)
         state = returned_state
-        if not state or not expected or not hmac.compare_digest(state, expected):
+        if not state or not expected or not same_token(state, expected):
             return _problem_page(
                 "This sign-in cannot be finished",
                 "It was started in another browser or tab that has since started another, or "

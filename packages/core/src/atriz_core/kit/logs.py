@@ -149,7 +149,10 @@ def logging_plugin(
     def rendering() -> list[Processor]:
         if production:
             return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-        return [structlog.dev.ConsoleRenderer(colors=colors)]
+        # Plain tracebacks: the default (rich's, where installed) shows every frame's local
+        # variables, which hold what a request carried (a password, a session cookie).
+        plain = structlog.dev.plain_traceback
+        return [structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=plain)]
 
     handler = AtrizLogHandler(stream)
     handler.setFormatter(

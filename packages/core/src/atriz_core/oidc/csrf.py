@@ -17,6 +17,8 @@ import secrets
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from atriz_core.tokens.opaque import same_token
+
 __all__ = ["CsrfTokens"]
 
 _INFO = b"atriz csrf"
@@ -41,4 +43,4 @@ class CsrfTokens:
         """Whether the form's `token` goes with the browser's `cookie` (constant time)."""
         if not cookie or not token or len(cookie) > 100:
             return False
-        return hmac.compare_digest(self.form_token(cookie), token)
+        return same_token(token, self.form_token(cookie))
