@@ -140,12 +140,20 @@ class BrowserClient:
         return self.public_url.startswith("https://")
 
     @property
+    def _cookie_prefix(self) -> str:
+        # Over https, `__Host-`: the browser then takes the cookie only from this very host,
+        # with `Secure`, path `/` and no domain, so a sibling host under the same parent domain
+        # (another app, a subdomain taken over) cannot plant a session or a sign-in's state of
+        # its own choosing (login CSRF). Core's cookies do the same (`oidc/web.py`).
+        return "__Host-" if self.secure_cookies else ""
+
+    @property
     def session_cookie(self) -> str:
-        return f"atriz_{self.service}_session"
+        return f"{self._cookie_prefix}atriz_{self.service}_session"
 
     @property
     def attempt_cookie(self) -> str:
-        return f"atriz_{self.service}_sign_in"
+        return f"{self._cookie_prefix}atriz_{self.service}_sign_in"
 
 
 @dataclass(frozen=True)
@@ -496,7 +504,7 @@ class BrowserSignInController(Controller):
                 Cookie(
                     key=client.attempt_cookie,
                     value=state,
-                    path="/auth/callback",
+                    path="/",  # as `__Host-` requires
                     max_age=ATTEMPT_SECONDS,
                     httponly=True,
                     samesite="lax",
@@ -578,7 +586,7 @@ class BrowserSignInController(Controller):
                     samesite="lax",
                     secure=client.secure_cookies,
                 ),
-                Cookie(key=client.attempt_cookie, value="", path="/auth/callback", max_age=0),
+                _gone(client.attempt_cookie, client),
             ],
         )
 
@@ -600,8 +608,13 @@ class BrowserSignInController(Controller):
         return Redirect(
             await provider.end_session_url(id_token),
             status_code=303,
-            cookies=[Cookie(key=client.session_cookie, value="", path="/", max_age=0)],
+            cookies=[_gone(client.session_cookie, client)],
         )
+
+
+def _gone(name: str, client: BrowserClient) -> Cookie:
+    """The cookie `name` deleted (a `__Host-` one only with `Secure`, as it was set)."""
+    return Cookie(key=name, value="", path="/", max_age=0, secure=client.secure_cookies)
 
 
 def _cross_site(request: Request[Any, Any, Any], public_url: str) -> bool:

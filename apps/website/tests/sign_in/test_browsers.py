@@ -1,0 +1,83 @@
+"""Signing in to an app in a browser, tried by an attacker who controls another host of the
+same parent domain (another app, a subdomain taken over), or sends odd values."""
+
+from __future__ import annotations
+
+from .conftest import APP, EMAIL, SIBLING, Browsers, callback_url, query_of, sign_in
+
+SESSION = "__Host-atriz_website_session"
+STATE = "__Host-atriz_website_sign_in"
+
+
+async def test_over_https_the_apps_cookies_are_bound_to_its_own_host(browsers: Browsers) -> None:
+    """`__Host-`: the browser takes them from this host only, `Secure`, path `/`, no domain."""
+    await browsers.core.register(EMAIL)
+    async with browsers.browser() as ana:
+        start = await ana.get(f"{APP}/auth/login")
+        done = await ana.get(await callback_url(ana, EMAIL))
+
+    for response, name in ((start, STATE), (done, SESSION)):
+        set_cookie = next(
+            value for value in response.headers.get_list("set-cookie") if value.startswith(name)
+        )
+        attributes = {part.strip().split("=")[0].lower() for part in set_cookie.split(";")}
+        assert {"secure", "httponly", "path"} <= attributes, set_cookie
+        assert "path=/;" in set_cookie.lower() + ";"
+        assert "domain" not in attributes
+
+
+async def test_a_sign_in_state_planted_by_a_sibling_host_signs_nobody_in(
+    browsers: Browsers,
+) -> None:
+    """Login CSRF: Mallory stops her own sign-in at the callback; a sibling host plants her
+    state for the whole parent domain in Ana's browser, which is then sent to her callback.
+    The app reads its state from a `__Host-` cookie, which no sibling can set."""
+    await browsers.core.register(EMAIL)
+    await browsers.core.register("mallory@example.test", name="Mallory")
+    async with browsers.browser() as mallory:
+        malloys_callback = await callback_url(mallory, "mallory@example.test")
+    state = query_of(malloys_callback)["state"]
+    browsers.sibling_sets(
+        f"atriz_website_sign_in={state}; Domain=atriz.example.test; Path=/; Secure; HttpOnly"
+    )
+
+    async with browsers.browser() as ana:
+        await ana.get(f"{SIBLING}/")  # a picture on a page of the sibling's
+        landed = await ana.get(malloys_callback)
+        home = await ana.get(f"{APP}/")
+
+    assert landed.status_code == 400, landed.text
+    assert "mallory" not in home.text
+
+
+async def test_a_session_planted_by_a_sibling_host_is_not_the_apps(browsers: Browsers) -> None:
+    await browsers.core.register("mallory@example.test", name="Mallory")
+    async with browsers.browser() as mallory:
+        assert (await sign_in(mallory, "mallory@example.test")).status_code == 303
+        mallorys_session = mallory.cookies.get(SESSION)
+    assert mallorys_session
+    browsers.sibling_sets(
+        f"atriz_website_session={mallorys_session}; Domain=atriz.example.test; Path=/; Secure"
+    )
+
+    async with browsers.browser() as ana:
+        await ana.get(f"{SIBLING}/")
+        home = await ana.get(f"{APP}/")
+
+    assert "mallory" not in home.text
+
+
+async def test_a_state_or_a_state_cookie_that_is_not_ascii_is_refused(browsers: Browsers) -> None:
+    """hmac.compare_digest raised TypeError on them: a 500, with the session in the log."""
+    async with browsers.browser() as browser:
+        start = await browser.get(f"{APP}/auth/login")
+        state = query_of(start.headers["location"])["state"]
+        odd_state = await browser.get(
+            f"{APP}/auth/callback", params={"state": "\u00e9", "code": "x"}
+        )
+        odd_cookie = await browser.get(
+            f"{APP}/auth/callback?state={state}&code=x", headers={"Cookie": f"{STATE}=%C3%A9"}
+        )
+
+    assert odd_state.status_code == 400, odd_state.text
+    assert odd_cookie.status_code == 400, odd_cookie.text
