@@ -3,6 +3,16 @@ same parent domain (another app, a subdomain taken over), or sends odd values.""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from atriz_core.client.litestar import VERIFIER_STATE_KEY
+
 from .conftest import APP, EMAIL, SIBLING, Browsers, callback_url, query_of, sign_in
 
 SESSION = "__Host-atriz_website_session"
@@ -81,3 +91,31 @@ async def test_a_state_or_a_state_cookie_that_is_not_ascii_is_refused(browsers: 
 
     assert odd_state.status_code == 400, odd_state.text
     assert odd_cookie.status_code == 400, odd_cookie.text
+
+
+async def test_a_sign_out_in_another_browser_a_moment_before_keeps_this_one_signed_in(
+    browsers: Browsers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ana signs out on her laptop; in the same second her phone, whose sign-in at core goes
+    on, opens the website. The app refreshes the phone's token past the revocation, and since
+    one refreshed in the revocation's second is refused with it (`iat` has whole seconds), once
+    more when that second is over, instead of signing the phone out."""
+    monkeypatch.setattr(browsers.core.clock, "now", lambda: datetime.now(UTC))  # core's runs
+    user = await browsers.core.register(EMAIL)
+    revocations = browsers.app.state[VERIFIER_STATE_KEY].revocations
+    async with browsers.browser() as laptop, browsers.browser() as phone:
+        for device in (laptop, phone):
+            assert (await sign_in(device)).status_code == 303
+        await asyncio.sleep(1.05 - time.time() % 1)  # early in a second
+        out = await laptop.post(f"{APP}/auth/logout", headers={"Sec-Fetch-Site": "same-origin"})
+        assert (await laptop.get(out.headers["location"])).status_code in (302, 303)
+        for _ in range(200):  # the app hears of it (LISTEN: milliseconds)
+            if (revoked_at := revocations.not_before(uuid.UUID(user["id"]))) is not None:
+                break
+            await asyncio.sleep(0.005)
+        asked_at = time.time()
+        page = await phone.get(f"{APP}/")
+
+    assert math.floor(asked_at) == math.floor(revoked_at), "the case needs the same second"
+    assert page.status_code == 200, page.headers.get("location")
+    assert f"Signed in as {EMAIL}" in page.text

@@ -31,10 +31,12 @@ import asyncio
 import base64
 import hashlib
 import logging
+import math
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -361,7 +363,7 @@ def sign_in_redirect(request: Request[Any, Any, Any]) -> Redirect:
 
 
 _SESSION = """
-SELECT access_token, access_expires_at < now() + $2 * interval '1 second' AS expiring
+SELECT access_token, user_id, access_expires_at < now() + $2 * interval '1 second' AS expiring
 FROM web_sessions WHERE id_hash = $1 AND last_seen_at > now() - $3 * interval '1 second'
 """
 _LOCK_SESSION = """
@@ -399,14 +401,55 @@ async def signed_in_user(
         # Core revokes a user's access tokens as a whole (a sign-out, a role change): this
         # session's refresh token still works if core did not end this very session, and a
         # token refreshed past the revocation is good again.
-        refreshed = await _refresh(request, conn, id_hash, revoked=access_token)
-        with suppress(InvalidTokenError):
-            if refreshed is not None:
-                return await verifier.verify(refreshed)
+        refreshed = await _refreshed_past_revocation(request, conn, id_hash, access_token, row)
+        if refreshed is not None:
+            return refreshed
     except InvalidTokenError:
         pass
     await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1", id_hash)
     return None
+
+
+async def _refreshed_past_revocation(
+    request: Request[Any, Any, Any],
+    conn: asyncpg.Connection,
+    id_hash: bytes,
+    revoked: str,
+    row: asyncpg.Record,
+) -> Principal | None:
+    """The session's user with a token refreshed past their revocation; None if core refused.
+
+    A token refreshed in the revocation's very second is refused with it (`iat` has whole
+    seconds, see `atriz_core.client.revocations`): the user signed out in another browser, or
+    was given a role, a moment ago. Then it is refreshed once more when that second is over
+    (at most a second's wait), rather than signing this browser out.
+    """
+    verifier: TokenVerifier = request.app.state[VERIFIER_STATE_KEY]
+    token = await _refresh(request, conn, id_hash, revoked=revoked)
+    for last_try in (False, True):
+        if token is None:
+            return None
+        try:
+            return await verifier.verify(token)
+        except RevokedTokenError:
+            wait = _rest_of_revocation_second(verifier, row["user_id"])
+            if last_try or wait is None:
+                return None
+            await asyncio.sleep(wait)
+            token = await _refresh(request, conn, id_hash, revoked=token)
+        except InvalidTokenError:
+            return None
+    return None
+
+
+def _rest_of_revocation_second(verifier: TokenVerifier, user_id: uuid.UUID) -> float | None:
+    """How long until the second of the user's revocation is over (0 if it is); None when
+    waiting cannot help: no revocation known, a deleted user, or clocks too far apart."""
+    not_before = verifier.revocations.not_before(user_id) if verifier.revocations else None
+    if not_before is None or math.isinf(not_before):
+        return None
+    wait = math.floor(not_before) + 1 - time.time()
+    return max(wait, 0.0) if wait <= 1 else None
 
 
 async def _refresh(
