@@ -117,8 +117,8 @@ def test_a_sign_out_at_core_ends_that_browser_in_every_app_but_not_another_brows
             assert page.url.path == "/oauth/sign-in"
 
         # Core refuses the user's older access tokens everywhere; the phone's sessions were not
-        # ended, so each app refreshes past the refusal (a second on: `iat` is whole seconds).
-        time.sleep(1.5)
+        # ended, so each app refreshes past the refusal (waiting out the refusal's second when
+        # it is not over yet: `iat` is whole seconds).
         for app in (website, mextrack, pshop):
             page = phone.get(f"{app}/")
             assert "Signed in as ana@atriz.localhost" in page.text, (app, page.url)

@@ -119,3 +119,30 @@ async def test_a_sign_out_in_another_browser_a_moment_before_keeps_this_one_sign
     assert math.floor(asked_at) == math.floor(revoked_at), "the case needs the same second"
     assert page.status_code == 200, page.headers.get("location")
     assert f"Signed in as {EMAIL}" in page.text
+
+
+async def test_signing_in_again_a_moment_after_signing_out_works(
+    browsers: Browsers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ana signs out, then straight back in, within a second: the new sign-in's access token,
+    issued in the sign-out's second, is refused with it; the app refreshes it once that second
+    is over instead of answering "Not signed in"."""
+    monkeypatch.setattr(browsers.core.clock, "now", lambda: datetime.now(UTC))  # core's runs
+    user = await browsers.core.register(EMAIL)
+    revocations = browsers.app.state[VERIFIER_STATE_KEY].revocations
+    async with browsers.browser() as ana:
+        assert (await sign_in(ana)).status_code == 303
+        await asyncio.sleep(1.05 - time.time() % 1)  # early in a second
+        out = await ana.post(f"{APP}/auth/logout", headers={"Sec-Fetch-Site": "same-origin"})
+        assert (await ana.get(out.headers["location"])).status_code in (302, 303)
+        for _ in range(200):
+            if (revoked_at := revocations.not_before(uuid.UUID(user["id"]))) is not None:
+                break
+            await asyncio.sleep(0.005)
+        signing_in_at = time.time()
+        back = await sign_in(ana)
+        home = await ana.get(f"{APP}/")
+
+    assert math.floor(signing_in_at) == math.floor(revoked_at), "the case needs the same second"
+    assert back.status_code == 303, back.text
+    assert f"Signed in as {EMAIL}" in home.text

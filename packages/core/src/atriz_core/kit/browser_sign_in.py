@@ -442,6 +442,33 @@ async def _refreshed_past_revocation(
     return None
 
 
+async def _accepted(
+    verifier: TokenVerifier, provider: OidcProvider, tokens: Tokens, subject: str
+) -> tuple[Tokens, Principal]:
+    """A sign-in's tokens and the principal of their access token. Issued in the very second of
+    a revocation of the user (signed out everywhere a moment ago), the token is refused with it
+    (see `_refreshed_past_revocation`): then the tokens are refreshed once that second is over."""
+    try:
+        return tokens, await verifier.verify(tokens.access_token)
+    except RevokedTokenError:
+        try:
+            user_id = uuid.UUID(subject)
+        except ValueError:
+            raise InvalidTokenError("the ID token's subject is not a user id") from None
+        wait = _rest_of_revocation_second(verifier, user_id)
+        if wait is None or not tokens.refresh_token:
+            raise
+        await asyncio.sleep(wait)
+        fresh = await provider.refresh(tokens.refresh_token)
+        kept = Tokens(
+            access_token=fresh.access_token,
+            expires_in=fresh.expires_in,
+            refresh_token=fresh.refresh_token or tokens.refresh_token,
+            id_token=fresh.id_token or tokens.id_token,
+        )
+        return kept, await verifier.verify(kept.access_token)
+
+
 def _rest_of_revocation_second(verifier: TokenVerifier, user_id: uuid.UUID) -> float | None:
     """How long until the second of the user's revocation is over (0 if it is); None when
     waiting cannot help: no revocation known, a deleted user, or clocks too far apart."""
@@ -596,7 +623,7 @@ class BrowserSignInController(Controller):
                 raise SignInFailedError("no ID token")
             claims = await provider.id_token_claims(tokens.id_token, attempt["nonce"])
             verifier: TokenVerifier = request.app.state[VERIFIER_STATE_KEY]
-            principal = await verifier.verify(tokens.access_token)
+            tokens, principal = await _accepted(verifier, provider, tokens, claims["sub"])
         except (SignInFailedError, InvalidTokenError) as exc:
             logger.warning("browser sign-in refused: %s", exc)
             return _problem_page("Not signed in", "Core's answer could not be accepted.")
