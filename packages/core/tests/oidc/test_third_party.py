@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 
 from atriz_core.testing import CoreHarness
 
@@ -49,6 +50,12 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
+@pytest.fixture
+async def partner(core_harness: CoreHarness) -> RegisteredClient:
+    """A third-party client: the user is asked for consent."""
+    return await register_client(core_harness, "partner", first_party=False)
+
+
 async def an_administrator(core_harness: CoreHarness) -> None:
     await core_harness.register(email=EMAIL, name="Ana")
     await core_harness.sql_rows(
@@ -59,10 +66,9 @@ async def an_administrator(core_harness: CoreHarness) -> None:
 
 
 async def test_a_third_party_token_reads_who_the_user_is_and_nothing_more(
-    core_harness: CoreHarness,
+    core_harness: CoreHarness, partner: RegisteredClient
 ) -> None:
     await an_administrator(core_harness)
-    partner = await register_client(core_harness, "partner", first_party=False)
 
     tokens = await consented_tokens(core_harness, partner, "openid")
 
@@ -104,10 +110,9 @@ async def test_a_third_party_token_reads_who_the_user_is_and_nothing_more(
 
 
 async def test_a_third_party_token_carries_the_email_only_with_the_email_scope(
-    core_harness: CoreHarness,
+    core_harness: CoreHarness, partner: RegisteredClient
 ) -> None:
     await an_administrator(core_harness)
-    partner = await register_client(core_harness, "partner", first_party=False)
 
     tokens = await consented_tokens(core_harness, partner, "openid email")
 
@@ -143,12 +148,11 @@ async def test_a_first_party_token_still_serves_the_apps(
 
 
 async def test_a_third_party_client_signing_out_without_the_browser_ends_only_its_sessions(
-    core_harness: CoreHarness, webapp: RegisteredClient
+    core_harness: CoreHarness, webapp: RegisteredClient, partner: RegisteredClient
 ) -> None:
     """The client calls core's logout from its own server with the user's ID token (no cookie
     of core): its own session ends, the user's sign-in at core and at every other app stays."""
     await core_harness.register(email=EMAIL, name="Ana")
-    partner = await register_client(core_harness, "partner", first_party=False)
     tokens = await consented_tokens(core_harness, partner, "openid")
     browser = httpx.Cookies(core_harness.client.cookies)
     core_harness.client.cookies.clear()

@@ -36,7 +36,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -401,7 +401,9 @@ async def signed_in_user(
         # Core revokes a user's access tokens as a whole (a sign-out, a role change): this
         # session's refresh token still works if core did not end this very session, and a
         # token refreshed past the revocation is good again.
-        refreshed = await _refreshed_past_revocation(request, conn, id_hash, access_token, row)
+        refreshed = await _refreshed_past_revocation(
+            request, conn, id_hash, access_token, row["user_id"]
+        )
         if refreshed is not None:
             return refreshed
     except InvalidTokenError:
@@ -415,68 +417,73 @@ async def _refreshed_past_revocation(
     conn: asyncpg.Connection,
     id_hash: bytes,
     revoked: str,
-    row: asyncpg.Record,
+    user_id: uuid.UUID,
 ) -> Principal | None:
     """The session's user with a token refreshed past their revocation; None if core refused.
-
-    A token refreshed in the revocation's very second is refused with it (`iat` has whole
-    seconds, see `atriz_core.client.revocations`): the user signed out in another browser, or
-    was given a role, a moment ago. Then it is refreshed once more when that second is over
-    (at most a second's wait), rather than signing this browser out.
-    """
+    Refreshed in the revocation's very second, it is refreshed once more after that second
+    (`_waited_out_revocation`), rather than signing this browser out."""
     verifier: TokenVerifier = request.app.state[VERIFIER_STATE_KEY]
     token = await _refresh(request, conn, id_hash, revoked=revoked)
-    for last_try in (False, True):
-        if token is None:
+    if token is None:
+        return None
+    try:
+        return await verifier.verify(token)
+    except RevokedTokenError:
+        if not await _waited_out_revocation(verifier, user_id):
             return None
-        try:
-            return await verifier.verify(token)
-        except RevokedTokenError:
-            wait = _rest_of_revocation_second(verifier, row["user_id"])
-            if last_try or wait is None:
-                return None
-            await asyncio.sleep(wait)
-            token = await _refresh(request, conn, id_hash, revoked=token)
-        except InvalidTokenError:
-            return None
+    except InvalidTokenError:
+        return None
+    again = await _refresh(request, conn, id_hash, revoked=token)
+    with suppress(InvalidTokenError):
+        if again is not None:
+            return await verifier.verify(again)
     return None
 
 
 async def _accepted(
-    verifier: TokenVerifier, provider: OidcProvider, tokens: Tokens, subject: str
+    verifier: TokenVerifier, provider: OidcProvider, tokens: Tokens, user_id: uuid.UUID
 ) -> tuple[Tokens, Principal]:
-    """A sign-in's tokens and the principal of their access token. Issued in the very second of
-    a revocation of the user (signed out everywhere a moment ago), the token is refused with it
-    (see `_refreshed_past_revocation`): then the tokens are refreshed once that second is over."""
+    """A sign-in's tokens and the principal of their access token; refreshed once the second
+    of a revocation of the user is over when it was refused with it (`_waited_out_revocation`:
+    signed out everywhere a moment ago)."""
     try:
         return tokens, await verifier.verify(tokens.access_token)
     except RevokedTokenError:
-        try:
-            user_id = uuid.UUID(subject)
-        except ValueError:
-            raise InvalidTokenError("the ID token's subject is not a user id") from None
-        wait = _rest_of_revocation_second(verifier, user_id)
-        if wait is None or not tokens.refresh_token:
+        if not tokens.refresh_token or not await _waited_out_revocation(verifier, user_id):
             raise
-        await asyncio.sleep(wait)
-        fresh = await provider.refresh(tokens.refresh_token)
-        kept = Tokens(
-            access_token=fresh.access_token,
-            expires_in=fresh.expires_in,
-            refresh_token=fresh.refresh_token or tokens.refresh_token,
-            id_token=fresh.id_token or tokens.id_token,
-        )
-        return kept, await verifier.verify(kept.access_token)
+    fresh = await provider.refresh(tokens.refresh_token)
+    kept = Tokens(
+        access_token=fresh.access_token,
+        expires_in=fresh.expires_in,
+        refresh_token=fresh.refresh_token or tokens.refresh_token,
+        id_token=fresh.id_token or tokens.id_token,
+    )
+    return kept, await verifier.verify(kept.access_token)
 
 
-def _rest_of_revocation_second(verifier: TokenVerifier, user_id: uuid.UUID) -> float | None:
-    """How long until the second of the user's revocation is over (0 if it is); None when
-    waiting cannot help: no revocation known, a deleted user, or clocks too far apart."""
+def _user_id(claims: dict[str, Any]) -> uuid.UUID:
+    """The user an ID token names; `InvalidTokenError` if its subject is not a user id."""
+    try:
+        return uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise InvalidTokenError("the ID token's subject is not a user id") from None
+
+
+async def _waited_out_revocation(verifier: TokenVerifier, user_id: uuid.UUID) -> bool:
+    """Wait until the second of the user's revocation is over (at most one); False, at once,
+    when waiting cannot help: no revocation known, a deleted user, or clocks too far apart.
+
+    A token issued in that very second is refused with the revocation (`iat` has whole seconds,
+    see `atriz_core.client.revocations`): the user signed out in another browser, or was given a
+    role, a moment ago. One issued after it is good."""
     not_before = verifier.revocations.not_before(user_id) if verifier.revocations else None
     if not_before is None or math.isinf(not_before):
-        return None
+        return False
     wait = math.floor(not_before) + 1 - time.time()
-    return max(wait, 0.0) if wait <= 1 else None
+    if wait > 1:
+        return False
+    await asyncio.sleep(max(wait, 0.0))
+    return True
 
 
 async def _refresh(
@@ -623,7 +630,7 @@ class BrowserSignInController(Controller):
                 raise SignInFailedError("no ID token")
             claims = await provider.id_token_claims(tokens.id_token, attempt["nonce"])
             verifier: TokenVerifier = request.app.state[VERIFIER_STATE_KEY]
-            tokens, principal = await _accepted(verifier, provider, tokens, claims["sub"])
+            tokens, principal = await _accepted(verifier, provider, tokens, _user_id(claims))
         except (SignInFailedError, InvalidTokenError) as exc:
             logger.warning("browser sign-in refused: %s", exc)
             return _problem_page("Not signed in", "Core's answer could not be accepted.")
