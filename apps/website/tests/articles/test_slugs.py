@@ -1,5 +1,5 @@
-"""Slugs: made from the title, a suffix on collision, stable once published, and an old one
-answering 301 to the current one."""
+"""Slugs: made from the title, a suffix on collision with a public one, stable once published,
+and an old one answering 301 to the current one."""
 
 from __future__ import annotations
 
@@ -21,23 +21,53 @@ def test_slugify_folds_accents_and_keeps_words() -> None:
     assert len(slugify("word " * 100)) <= 80
 
 
-async def test_slug_collisions_get_a_suffix_also_when_created_at_once(
+async def test_a_public_slug_gives_new_articles_a_suffix_also_when_published_at_once(
     website: Website, make_user: UserFactory
 ) -> None:
     author = await make_user()
-    first = await website.create(author, title="Same title")
+    first = await website.published(author, title="Same title")
     second = await website.create(author, title="Same Title!")
+    drafts = [await website.create(author, title="Other title") for _ in range(4)]
     together = await asyncio.gather(
         *(
-            website.client.post("/articles", json={"title": "Same title"}, headers=author.headers)
-            for _ in range(4)
+            website.client.post(
+                f"/articles/{draft['id']}/publish",
+                headers={**author.headers, "If-Match": f'"{draft["version"]}"'},
+            )
+            for draft in drafts
         )
     )
 
     assert (first["slug"], second["slug"]) == ("same-title", "same-title-2")
+    assert {draft["slug"] for draft in drafts} == {"other-title"}, "drafts reserve nothing"
     assert website.in_flight.peak >= 2
-    assert all(r.status_code == 201 for r in together), [r.text for r in together]
-    assert sorted(r.json()["slug"] for r in together) == [f"same-title-{n}" for n in range(3, 7)]
+    assert all(r.status_code == 200 for r in together), [r.text for r in together]
+    assert sorted(r.json()["slug"] for r in together) == [
+        "other-title",
+        *(f"other-title-{n}" for n in range(2, 5)),
+    ]
+
+
+async def test_a_draft_slug_tells_nobody_of_another_users_draft(
+    website: Website, make_user: UserFactory
+) -> None:
+    """A `-2` on a new draft would tell its author that someone else drafts the same title;
+    an explicit slug refused as taken, that someone else's draft has that slug."""
+    insider, outsider = await make_user(), await make_user()
+    secret = await website.create(insider, title="Merger with Acme")
+    probe = await website.create(outsider, title="Merger with Acme")
+    renamed = await website.client.put(
+        f"/articles/{probe['id']}",
+        json={"title": "Anything", "slug": "merger-with-acme"},
+        headers={**outsider.headers, "If-Match": f'"{probe["version"]}"'},
+    )
+    published_first = await website.publish(insider, secret)
+    published_second = await website.publish(outsider, renamed.json())
+
+    assert probe["slug"] == secret["slug"] == "merger-with-acme"
+    assert renamed.status_code == 200, renamed.text
+    assert published_first["slug"] == "merger-with-acme"
+    assert published_second["slug"] == "merger-with-acme-2", "settled when published"
 
 
 async def test_an_old_slug_redirects_to_the_current_one(
@@ -74,7 +104,7 @@ async def test_a_slug_taken_by_another_article_is_409(
     website: Website, make_user: UserFactory
 ) -> None:
     author = await make_user()
-    await website.create(author, title="Taken")
+    await website.published(author, title="Taken")
     mine = await website.create(author, title="Mine")
 
     response = await website.client.put(

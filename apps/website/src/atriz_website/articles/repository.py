@@ -25,6 +25,7 @@ __all__ = [
     "BY_CREATION",
     "BY_PUBLICATION",
     "BY_RELEVANCE",
+    "PUBLIC_SLUG_KEY",
     "current_slug",
     "delete_drafts_of",
     "detach_author",
@@ -308,11 +309,18 @@ async def lock_article(conn: asyncpg.Connection, article_id: uuid.UUID) -> async
     return row
 
 
+# The articles whose slug is reserved: every one but drafts, whose slugs are provisional
+# (see the migration `reserve_only_public_slugs`).
+_RESERVING = "status <> 'draft'"
+PUBLIC_SLUG_KEY = "articles_public_slug_key"
+"""The unique index on reserved slugs: two drafts published at once with one slug hit it."""
+
+
 async def taken_slugs(conn: asyncpg.Connection, base: str) -> set[str]:
-    """Slugs in use or remembered that are `base` or `base-<anything>`. (`base` holds only
+    """Reserved or remembered slugs that are `base` or `base-<anything>`. (`base` holds only
     letters, digits and hyphens: nothing LIKE treats specially.)"""
     rows = await conn.fetch(
-        "SELECT slug FROM articles WHERE slug = $1 OR slug LIKE $2"
+        f"SELECT slug FROM articles WHERE (slug = $1 OR slug LIKE $2) AND {_RESERVING}"
         " UNION SELECT slug FROM slug_history WHERE slug = $1 OR slug LIKE $2",
         base,
         f"{base}-%",
@@ -321,9 +329,10 @@ async def taken_slugs(conn: asyncpg.Connection, base: str) -> set[str]:
 
 
 async def slug_owner(conn: asyncpg.Connection, slug: str) -> uuid.UUID | None:
-    """The article that has `slug` now or had it before (deleted ones included)."""
+    """The article that holds `slug` reserved now or had it before (deleted ones included);
+    never a draft, whose slug reserves nothing."""
     owner: uuid.UUID | None = await conn.fetchval(
-        "SELECT id FROM articles WHERE slug = $1"
+        f"SELECT id FROM articles WHERE slug = $1 AND {_RESERVING}"
         " UNION ALL SELECT article_id FROM slug_history WHERE slug = $1 LIMIT 1",
         slug,
     )
@@ -384,17 +393,23 @@ async def update_article(
 
 
 async def update_publication(
-    conn: asyncpg.Connection, article_id: uuid.UUID, status: str, published_at: datetime | None
+    conn: asyncpg.Connection,
+    article_id: uuid.UUID,
+    status: str,
+    published_at: datetime | None,
+    slug: str,
 ) -> None:
-    """Set the status and the publication time (None: now, or the time it already has)."""
+    """Set the status, the publication time (None: now, or the time it already has) and the
+    slug (a draft's is settled when it is first published)."""
     await conn.execute(
-        "UPDATE articles SET status = $2,"
+        "UPDATE articles SET status = $2, slug = $4,"
         " published_at = COALESCE($3, CASE WHEN status = 'published' AND published_at <= now()"
         " THEN published_at END, now()),"
         " version = version + 1, updated_at = now() WHERE id = $1",
         article_id,
         status,
         published_at,
+        slug,
     )
 
 

@@ -181,8 +181,9 @@ async def _changeable(
 
 
 async def _free_slug(conn: asyncpg.Connection, base: str, own: str | None = None) -> str:
-    """`base`, or `base-2`, `base-3`, ...: the first one no article has or had (`own`, the
-    article's current slug, counts as free)."""
+    """`base`, or `base-2`, `base-3`, ...: the first one no published, scheduled, archived or
+    former article has or had (`own`, the article's current slug, counts as free). Other
+    drafts' slugs do not count: a suffix must not tell that someone drafts the same title."""
     taken = await repository.taken_slugs(conn, base)
     taken.discard(own or "")
     n = 1
@@ -213,26 +214,17 @@ async def create_article(
 ) -> Article:
     """A new draft of the caller's, its slug made from its title (with a suffix if taken)."""
     title = _title(data.title)
-    base = slugify(title)
-    for attempt in range(_SLUG_ATTEMPTS):
-        slug = await _free_slug(conn, base)
-        try:
-            async with conn.transaction():  # a savepoint: a lost race retries with the next
-                article_id = await repository.insert_article(
-                    conn,
-                    author_id=caller.id,
-                    slug=slug,
-                    title=title,
-                    summary=data.summary,
-                    body=data.body,
-                    body_html=render_markdown(data.body),
-                    language=data.language,
-                    tags=_tags(data.tags),
-                )
-            break
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name != "articles_slug_key" or attempt == _SLUG_ATTEMPTS - 1:
-                raise
+    article_id = await repository.insert_article(
+        conn,
+        author_id=caller.id,
+        slug=await _free_slug(conn, slugify(title)),
+        title=title,
+        summary=data.summary,
+        body=data.body,
+        body_html=render_markdown(data.body),
+        language=data.language,
+        tags=_tags(data.tags),
+    )
     return await _fetch(conn, article_id)
 
 
@@ -297,8 +289,20 @@ async def publish_article(
     schedules it, and readers see it from then on."""
     if published_at is not None:
         published_at = checked_time(published_at, "published_at")
-    await _changeable(conn, caller, article_id, version)
-    await repository.update_publication(conn, article_id, "published", published_at)
+    row = await _changeable(conn, caller, article_id, version)
+    draft = row["status"] == "draft"
+    for attempt in range(_SLUG_ATTEMPTS):
+        # A draft's slug reserved nothing: it is settled now, with a suffix if taken by then.
+        slug = await _free_slug(conn, row["slug"]) if draft else row["slug"]
+        try:
+            async with conn.transaction():  # a savepoint: a lost race retries with the next
+                await repository.update_publication(
+                    conn, article_id, "published", published_at, slug
+                )
+            break
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != repository.PUBLIC_SLUG_KEY or attempt == _SLUG_ATTEMPTS - 1:
+                raise
     return await _fetch(conn, article_id)
 
 
@@ -312,7 +316,9 @@ async def archive_article(
         raise ConflictError(
             f"only a published article can be archived; this one is {row['status']}"
         )
-    await repository.update_publication(conn, article_id, "archived", row["published_at"])
+    await repository.update_publication(
+        conn, article_id, "archived", row["published_at"], row["slug"]
+    )
     return await _fetch(conn, article_id)
 
 
