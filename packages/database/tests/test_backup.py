@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from atriz_database.backup import dump_database
 from atriz_database.cli.db import migrate_main, status_main
 from atriz_database.cli.ops import backup_main, restore_main
 from atriz_database.connections import drop_database
@@ -164,13 +167,20 @@ def test_backup_drop_restore_round_trip_keeps_every_row(
     assert before["core"]["users"][0] == 40
     assert before["sample"]["thing_notes"][0] == 1500
 
-    code, out, err = cli(backup_main, "all", "--out", tmp_path / "backups")
+    umask = os.umask(0o022)  # the usual one: it must not make the dumps readable to others
+    try:
+        code, out, err = cli(backup_main, "all", "--out", tmp_path / "backups")
+    finally:
+        os.umask(umask)
     assert code == 0, err
     dumps = dumps_in(out)
     assert list(dumps) == ["core", "sample"], out  # dependencies first
+    assert stat.S_IMODE((tmp_path / "backups").stat().st_mode) == 0o700
     for dump in dumps.values():
-        recorded = dump.with_name(dump.name + ".sha256").read_text().split()
+        checksum = dump.with_name(dump.name + ".sha256")
+        recorded = checksum.read_text().split()
         assert recorded == [hashlib.sha256(dump.read_bytes()).hexdigest(), dump.name]
+        assert {stat.S_IMODE(p.stat().st_mode) for p in (dump, checksum)} == {0o600}
     assert re.search(r"\(\d+\.\d kB, \d+\.\d s; pg_dump /\S+\)", out), out
 
     for url in filled.values():
@@ -343,6 +353,28 @@ def test_a_dump_of_another_target_is_refused(
     assert database_names(filled["sample"]) == {
         psycopg.conninfo.conninfo_to_dict(filled["sample"])["dbname"]
     }
+
+
+def test_a_dump_of_a_database_without_migrations_is_refused(
+    cli: Cli,
+    app: DatabaseTarget,
+    filled: dict[str, str],
+    make_database: MakeDatabase,
+    tmp_path: Path,
+) -> None:
+    """A dump of some other database, which records no migration at all, does not replace the
+    target, even with --force."""
+    other = make_database("other")
+    with psycopg.connect(other, autocommit=True) as connection:
+        connection.execute("CREATE TABLE unrelated (id int)")
+    dump = dump_database(app, other, tmp_path).path
+    before = snapshot(filled["sample"])
+
+    code, _, err = cli(restore_main, "sample", dump, "--force")
+
+    assert code == 1
+    assert "the dump records none of sample's migrations: it is a dump of another" in err
+    assert snapshot(filled["sample"]) == before
 
 
 def test_after_a_restore_status_shows_the_dumps_migrations_and_migrate_brings_it_forward(

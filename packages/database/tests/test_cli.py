@@ -69,7 +69,15 @@ def test_migrate_status_and_rollback_round_trip(cli_env: dict[str, str]) -> None
     assert "up to date" in run_script("db-migrate", "core", env=cli_env).stdout
 
     count = str(len(CORE_MIGRATIONS))
-    rolled = run_script("db-rollback", "core", "--count", count, env=cli_env)
+    unasked = run_script("db-rollback", "core", "--count", count, env=cli_env)
+    assert unasked.returncode == 1
+    assert "Refusing without --yes" in unasked.stderr
+    production = {**cli_env, "ATRIZ_ENV": "production"}
+    unforced = run_script("db-rollback", "core", "--count", count, "--yes", env=production)
+    assert unforced.returncode == 1
+    assert "in production pass --force" in unforced.stderr
+    assert f"{len(CORE_MIGRATIONS)} applied" in run_script("db-status", "core", env=cli_env).stdout
+    rolled = run_script("db-rollback", "core", "--count", count, "--yes", env=cli_env)
     assert rolled.returncode == 0, rolled.stderr
     assert all(f"rolled back {m}" in rolled.stdout for m in CORE_MIGRATIONS)
     with psycopg.connect(cli_env["SHARED_DATABASE_URL"]) as connection:

@@ -80,6 +80,36 @@ def test_failing_migration_leaves_no_trace(sample: DatabaseTarget, empty_databas
         assert [row[0] for row in logged] == ["0001_create_a"]
 
 
+def test_the_deployment_gate_lets_an_older_release_start_on_a_newer_schema(
+    sample: DatabaseTarget,
+    empty_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A rollback's pods, or an old pod restarted mid-rollout, find the newer release's
+    migrations applied: `--fail-on-pending` waits only for what their own code ships."""
+    write_migration(sample, "0001_create_a", "CREATE TABLE a (id int);", "DROP TABLE a;")
+    write_migration(sample, "0002_create_b", "CREATE TABLE b (id int);", "DROP TABLE b;")
+    migrate(sample, empty_database_url, requirement_met=never_required)
+    for path in sample.migrations.glob("0002_create_b*"):  # the older release's code
+        path.unlink()
+    monkeypatch.setenv(sample.url_env, empty_database_url)
+
+    with pytest.raises(SystemExit) as gate:
+        status_main(["sample", "--fail-on-pending"], registry=TargetRegistry([sample]))
+    gate_output = capsys.readouterr().out
+    with pytest.raises(SystemExit) as plain:
+        status_main(["sample"], registry=TargetRegistry([sample]))
+
+    assert gate.value.code == 0, gate_output
+    assert "MISSING  0002_create_b" in gate_output
+    assert plain.value.code == 1, "a file gone is still a problem outside the gate"
+    write_migration(sample, "0003_create_c", "CREATE TABLE c (id int);", "DROP TABLE c;")
+    with pytest.raises(SystemExit) as pending:
+        status_main(["sample", "--fail-on-pending"], registry=TargetRegistry([sample]))
+    assert pending.value.code == 1
+
+
 def test_drift_is_reported_for_a_changed_applied_file(
     sample: DatabaseTarget,
     empty_database_url: str,
@@ -160,7 +190,7 @@ def test_rollback_all_undoes_dependents_before_what_they_depend_on(
         migrate(target, url, requirement_met=never_required)
 
     with pytest.raises(SystemExit) as exit_code:
-        rollback_main(["all"], registry=TargetRegistry([base, app]))
+        rollback_main(["all", "--yes"], registry=TargetRegistry([base, app]))
 
     assert exit_code.value.code == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "rolled back" in line]

@@ -9,6 +9,7 @@ a whole dump; its checksum file is in `sha256sum`'s format (`sha256sum -c` check
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -37,6 +38,8 @@ __all__ = [
 
 Progress = Callable[[int, float], None]
 """Called about twice a second while a dump runs, with the bytes written and seconds taken."""
+# The umask pg_dump writes under: its files are readable by their owner only.
+_OWNER_ONLY = 0o077
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ def dump_database(
     """Dump the target's database at `url` into `folder`; return what was written."""
     server = server_version(url)  # also a clear one-line error when the database is unreachable
     pg_dump = find_program("pg_dump", server)
-    folder.mkdir(parents=True, exist_ok=True)
+    # A dump holds password hashes, e-mail addresses and token hashes: for its owner's eyes only,
+    # like the signing keys (a folder made here is 0700, every file 0600, whatever the umask).
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     database = conninfo_to_dict(url).get("dbname") or target.database
     path = _free_name(folder, f"{database}-{_stamp()}")
     partial = path.with_name(path.name + ".partial")
@@ -126,7 +131,12 @@ def dump_database(
     command = [str(pg_dump.path), "--format=custom", f"--file={partial}", f"--dbname={dbname}"]
     try:
         process = subprocess.Popen(  # noqa: S603 - pg_dump, arguments built here
-            command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+            command,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            umask=_OWNER_ONLY,
         )
         while True:
             try:
@@ -145,7 +155,8 @@ def dump_database(
         partial.unlink(missing_ok=True)
         raise
     checksum_file = checksum_path(path)
-    checksum_file.write_text(f"{digest}  {path.name}\n", encoding="utf-8")
+    with os.fdopen(os.open(checksum_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(f"{digest}  {path.name}\n")
     return Backup(
         target=target.name,
         path=path,

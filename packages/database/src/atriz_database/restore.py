@@ -333,10 +333,11 @@ def restore_database(
                 f" {untouched}"
             ) from None
         recorded = status(target, new_url)
-        if recorded.applied and len(recorded.missing) == len(recorded.applied):
+        if len(recorded.missing) == len(recorded.applied):  # none of ours, or none at all
+            found = f" ({recorded.applied[0]}, ...)" if recorded.applied else ""
             raise BackupError(
-                f"{where}: the dump records none of {target.name}'s migrations"
-                f" ({recorded.applied[0]}, ...): it is a dump of another database. {untouched}"
+                f"{where}: the dump records none of {target.name}'s migrations{found}: it is a"
+                f" dump of another database. {untouched}"
             )
         if recorded.missing:
             raise BackupError(

@@ -11,7 +11,7 @@ import msgspec
 from atriz_database.clean import truncate_all
 from atriz_database.cli.common import confirm, run_command, selected_targets, target_argument
 from atriz_database.connections import create_database, database_exists, drop_database
-from atriz_database.errors import MigrationError
+from atriz_database.errors import MigrationError, RefusedError
 from atriz_database.health import check_health, format_health
 from atriz_database.migrations import (
     Requirement,
@@ -23,6 +23,7 @@ from atriz_database.migrations import (
 )
 from atriz_database.references import check_references, repair_references
 from atriz_database.seeds import refuse_in_production, seed
+from atriz_database.settings import Environment, current_environment
 from atriz_database.targets import ALL, DatabaseTarget, TargetRegistry
 from atriz_database.urls import describe_url, direct_url
 
@@ -94,14 +95,28 @@ def migrate_main(argv: list[str] | None = None, registry: TargetRegistry | None 
 
 
 def rollback_main(argv: list[str] | None = None, registry: TargetRegistry | None = None) -> None:
-    """db-rollback: roll back the newest applied migrations."""
+    """db-rollback: roll back the newest applied migrations, after asking: a rollback file may
+    drop tables and the rows in them. In production `--force` is needed too."""
     parser = _parser("db-rollback", "Roll back the newest applied migrations of a target.")
     parser.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--force", action="store_true", help="allow it when ATRIZ_ENV=production")
     args = parser.parse_args(argv)
 
     def body() -> int:
+        if current_environment() is Environment.PRODUCTION and not args.force:
+            raise RefusedError(
+                "a rollback may drop tables and their data; in production pass --force"
+            )
         # Dependents first: an app's schema goes before the core schema it relies on.
-        for target in reversed(selected_targets(args.target, registry)):
+        targets = list(reversed(selected_targets(args.target, registry)))
+        names = ", ".join(describe_url(direct_url(t)) for t in targets)
+        confirm(
+            f"Roll back the newest {args.count} migration(s) of {names}? This may drop tables"
+            " and their data.",
+            assume_yes=args.yes,
+        )
+        for target in targets:
             rollback(target, direct_url(target), count=args.count)
         return 0
 
@@ -113,7 +128,8 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
 
     `--fail-on-pending`: exit 1 while a migration is pending too, so that a deployment can wait
     until the databases hold every migration its code ships (deploy/k8s: each service's
-    `wait-for-migrations` init container).
+    `wait-for-migrations` init container); migrations applied by a newer release (their files
+    not in this code) are listed but do not fail it, so a rollback's pods can start.
 
     `--health`: reachability, size, connections, the longest transaction, cache hits, dead rows
     and the slowest statements of each database instead; exit 1 if one is unreachable.
@@ -168,9 +184,14 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
                 print(f"  DRIFT    {migration_id}: file changed after it was applied")
             for migration_id in report.missing:
                 print(f"  MISSING  {migration_id}: applied, but its file is gone")
-            problems += len(report.drifted) + len(report.missing)
+            problems += len(report.drifted)
             if args.fail_on_pending:
+                # The deployment gate. A release rolled back, or an old pod started during a
+                # rollout, meets the newer release's migrations: expand/contract keeps them
+                # working with its code, so only what this code ships and lacks holds it back.
                 problems += len(report.pending)
+            else:
+                problems += len(report.missing)
         return 1 if problems else 0
 
     run_command("db-status", health_body if args.health else body)
