@@ -74,6 +74,7 @@ PGBOUNCER_PORT = 6432
 POSTGRES = ("postgres", 5432)
 POSTGRES_REPLICA = "postgres-replica"
 MIGRATE_JOB = "atriz-migrate"
+SUPERUSER = "postgres"
 WAIT_FOR_MIGRATIONS = ["sh", "-c", "until db-status all --fail-on-pending; do sleep 5; done"]
 
 # What an operator puts in the Secrets (deploy/k8s/README.md): every key the manifests reference
@@ -84,6 +85,11 @@ REQUIRED_SECRETS = {
     ("atriz-database", "WEBSITE_READER_PASSWORD"): "dLv_9UYJ9aTL2A2Wb7bh0Az8Nn1v9vJ_C_lcwwcnIZk",
     ("atriz-database", "MEXTRACK_READER_PASSWORD"): "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
     ("atriz-database", "PSHOP_READER_PASSWORD"): "16TOWrq9pq4DiftNogdLgnSoG_VA6chZmLxnCC8qh_Y",
+    ("atriz-database", "CORE_DATABASE_PASSWORD"): "Lr5Kq0Xv8Wn3Tz6Bm1Hc9Js4Pd7Gf2Ye-Ua_Ni0Oc",
+    ("atriz-database", "WEBSITE_DATABASE_PASSWORD"): "Hd8Qm2Zr6Xw0Vt4Ns1Kj9Bc5Lp3Fg7Ye-Ua_Oi2Tx",
+    ("atriz-database", "MEXTRACK_DATABASE_PASSWORD"): "Wc3Jn7Rk1Ty5Gz9Pb2Mx6Vq0Hs4Ld8Fe-Ua_Oi5Nu",
+    ("atriz-database", "PSHOP_DATABASE_PASSWORD"): "Ks6Ty0Pz4Wn8Rb2Hc5Md9Qv1Xj3Lg7Fe-Ua_Oi8Ra",
+    ("atriz-database", "MIGRATION_STATUS_PASSWORD"): "Bn4Xq8Lv2Rt6Zs0Hk3Pj7Wc1Md5Gy9Fe-Ua_Oi1Se",
     ("atriz-app", "ATRIZ_CURSOR_SECRET"): "A34-cC0hxkdNvyY1iUdHVL_X-HruSkapGbir4ZbuBRU",
     ("atriz-oidc", "WEBSITE_OIDC_CLIENT_SECRET"): "p1T4yYq8dWm2L0sQk9VbRr3uHn6Ze5XcJa7Gf_Eo-Ki",
     ("atriz-oidc", "MEXTRACK_OIDC_CLIENT_SECRET"): "Fv2Hs8Jk4Nq6Rt0Wx3Zb5Cd7Eg9Lm1Po-Ua_Yi8Te2",
@@ -701,12 +707,15 @@ def resolve_migration_urls(environment: Mapping[str, str]) -> tuple[dict[str, st
     return found, read
 
 
-def assert_every_target_on_postgres_directly(urls: Mapping[str, str]) -> None:
+def assert_every_target_on_postgres_directly(
+    urls: Mapping[str, str], login: str, password_key: str
+) -> None:
     for target in TARGETS.select(ALL):
         url = urlsplit(urls[target.name])
         assert (url.hostname, url.port) == POSTGRES, target.name
         assert unquote(url.path) == f"/{target.database}"
-        assert unquote(url.password or "") == REQUIRED_SECRETS["atriz-database", "PGPASSWORD"]
+        assert unquote(url.username or "") == login
+        assert unquote(url.password or "") == REQUIRED_SECRETS["atriz-database", password_key]
 
 
 @pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
@@ -726,8 +735,64 @@ def test_the_migrate_job_creates_and_migrates_every_target_directly(kustomizatio
         assert is_atriz(step)
         resolved = resolve(step, objects, REQUIRED_SECRETS)
         urls, read = resolve_migration_urls(process_environment(step, resolved.environment, {}))
-        assert_every_target_on_postgres_directly(urls)
+        assert_every_target_on_postgres_directly(urls, SUPERUSER, "PGPASSWORD")
         assert set(resolved.environment) - read == set(), "set, but never read"
+
+
+@pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
+def test_only_the_migrate_job_holds_the_superusers_password(kustomization: str) -> None:
+    """Every other pod, the services' init containers included, is kept from it: a flaw in one
+    app must not reach every database (service-logins.sql, tested in test_service_logins.py)."""
+    objects = render(kustomization)
+    holders = set()
+    for where, pod in pod_specs(objects):
+        for container in containers_of(pod):
+            resolved = resolve(container, objects, REQUIRED_SECRETS)
+            urls = pooled_and_direct_urls(resolved.environment).values()
+            if ("atriz-database", "PGPASSWORD") in resolved.secrets or any(
+                unquote(url.username or "") == SUPERUSER for url in urls
+            ):
+                holders.add(where)
+
+    assert holders == {f"Job/{MIGRATE_JOB}"}
+
+
+@pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
+def test_the_migrate_job_makes_every_service_login_the_services_use(kustomization: str) -> None:
+    """Its psql container runs service-logins.sql after reader-logins.sql, from one ConfigMap
+    with the files that it includes; every login in a service's own URLs is made there, with
+    the password that URL holds."""
+    objects = render(kustomization)
+    pod = named(objects, "Job", MIGRATE_JOB)["spec"]["template"]["spec"]
+    (psql,) = pod["containers"]
+    files = [word.split("=", 1)[1] for word in psql["command"] if word.startswith("--file=")]
+    folders = {str(Path(path).parent) for path in files}
+    (folder,) = folders
+    data = named(objects, "ConfigMap", mounted_volumes(pod, psql)[folder]["configMap"]["name"])[
+        "data"
+    ]
+    script = data["service-logins.sql"]
+    environment = resolve(psql, objects, REQUIRED_SECRETS).environment
+    psql_variables = dict(re.findall(r"^\\getenv (\w+) (\w+)$", script, re.M))
+    passwords = {
+        login: environment[psql_variables[variable]]
+        for login, variable in re.findall(
+            r"^ALTER ROLE (\w+) LOGIN [^;]*PASSWORD :'(\w+)';", script, re.M | re.S
+        )
+    }
+    logins = {}
+    for name in REGISTERED:
+        serving = serving_container(deployment(objects, name)["spec"]["template"]["spec"], name)
+        for variable, url in pooled_and_direct_urls(
+            resolve(serving, objects, REQUIRED_SECRETS).environment
+        ).items():
+            if "_SHARED_" not in variable:
+                logins[unquote(url.username or "")] = unquote(url.password or "")
+
+    assert [Path(path).name for path in files] == ["reader-logins.sql", "service-logins.sql"]
+    assert set(re.findall(r"^\\ir (\S+)$", "\n".join(data.values()), re.M)) < set(data)
+    assert logins
+    assert {login: passwords.get(login) for login in logins} == logins
 
 
 @pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
@@ -782,6 +847,8 @@ def test_the_service_waits_for_the_migrations_of_its_own_image(
     assert wait["image"] == serving_container(pod, name)["image"]
     resolved = resolve(wait, objects, REQUIRED_SECRETS)
     urls, read = resolve_migration_urls(process_environment(wait, resolved.environment, {}))
-    assert_every_target_on_postgres_directly(urls)
+    assert_every_target_on_postgres_directly(
+        urls, "atriz_migration_status", "MIGRATION_STATUS_PASSWORD"
+    )
     assert set(resolved.environment) - read == set(), "set, but never read"
     assert found["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0

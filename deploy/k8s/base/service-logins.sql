@@ -1,0 +1,62 @@
+-- Each service reaches its own database through a login of its own, never the superuser, whose
+-- password stays in this Job: a flaw in one app then reaches that app's data, not every
+-- database, not atriz_shared's password hashes, not `COPY ... TO PROGRAM` on the server.
+--
+-- - core_app, website_app and mextrack_app own the objects of their database (mextrack creates
+--   and drops a partition of `positions` every day, which takes the table's owner);
+-- - pshop_app only joins pshop_writer, the group pshop's migrations grant to: the owner of the
+--   stock ledger could switch off the trigger that keeps it append-only;
+-- - atriz_migration_status reads the migration bookkeeping and nothing else: the services'
+--   wait-for-migrations init containers log in with it;
+-- - an app's database admits only its own login and atriz_migration_status (atriz_shared:
+--   core's login and the readers, core's migrations see to it).
+--
+-- Runs after the migrations, every time the Job runs: what new migrations made (as the
+-- superuser) changes owner here, and until then default privileges let the service use it.
+-- Passwords reach psql through \getenv and :'...' (quoted as literals), never a command line.
+\getenv core_password CORE_DATABASE_PASSWORD
+\getenv website_password WEBSITE_DATABASE_PASSWORD
+\getenv mextrack_password MEXTRACK_DATABASE_PASSWORD
+\getenv pshop_password PSHOP_DATABASE_PASSWORD
+\getenv status_password MIGRATION_STATUS_PASSWORD
+SELECT format('CREATE ROLE %I LOGIN', login)
+FROM unnest(ARRAY['core_app', 'website_app', 'mextrack_app', 'pshop_app',
+                  'atriz_migration_status']) AS login
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login)
+\gexec
+-- Whatever a role of that name could do before, a plain login now.
+ALTER ROLE core_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'core_password';
+ALTER ROLE website_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'website_password';
+ALTER ROLE mextrack_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'mextrack_password';
+ALTER ROLE pshop_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'pshop_password';
+ALTER ROLE atriz_migration_status LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+    NOBYPASSRLS PASSWORD :'status_password';
+-- README.md, "Idle in a transaction": every login of the server holds back the apps' user
+-- events while it idles in a transaction, so each gets the limit (the pools set it too).
+ALTER ROLE core_app SET idle_in_transaction_session_timeout = '60s';
+ALTER ROLE website_app SET idle_in_transaction_session_timeout = '60s';
+ALTER ROLE mextrack_app SET idle_in_transaction_session_timeout = '60s';
+ALTER ROLE pshop_app SET idle_in_transaction_session_timeout = '60s';
+ALTER ROLE atriz_migration_status SET idle_in_transaction_session_timeout = '60s';
+GRANT pshop_writer TO pshop_app;
+GRANT CONNECT ON DATABASE atriz_shared TO core_app, atriz_migration_status;
+REVOKE CONNECT, TEMPORARY ON DATABASE atriz_db, mextrack_db, pshop_db FROM PUBLIC;
+GRANT CONNECT ON DATABASE atriz_db TO website_app, atriz_migration_status;
+GRANT CONNECT ON DATABASE mextrack_db TO mextrack_app, atriz_migration_status;
+GRANT CONNECT ON DATABASE pshop_db TO pshop_app, atriz_migration_status;
+
+\connect atriz_shared
+\set owner core_app
+\ir own-schema.sql
+\connect atriz_db
+\set owner website_app
+\ir own-schema.sql
+\connect mextrack_db
+\set owner mextrack_app
+\ir own-schema.sql
+\connect pshop_db
+\ir migration-status.sql

@@ -1,0 +1,242 @@
+"""deploy/k8s's service-logins.sql run as the migrate Job runs it (psql, after the migrations),
+on a PostgreSQL cluster of its own (roles are cluster-wide): each service's login reaches its own
+database and nothing else, is no superuser, and can still do what its service does; pshop's
+cannot change its stock ledger; the migration gate's login reads only the bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from atriz_database.migrations import BOOKKEEPING_TABLES, migrate, status
+from atriz_database.pgtools import find_program, server_version
+from atriz_database.pool import create_pool
+from atriz_database.scratch_cluster import ScratchCluster
+from atriz_database.settings import POOLER_TRANSACTION, DatabaseSettings
+from atriz_database.targets import ALL, TargetRegistry
+
+from .deployment_support import ROOT
+
+BASE = ROOT / "deploy" / "k8s" / "base"
+TARGETS = TargetRegistry.from_entry_points()
+OWN_LOGINS = {"core": "core_app", "website": "website_app", "mextrack": "mextrack_app"}
+STATUS_LOGIN = "atriz_migration_status"
+
+pytestmark = pytest.mark.slow  # a cluster of its own, every target migrated into it
+
+
+def run_logins_script(cluster: ScratchCluster) -> None:
+    """psql with the Job's options, the passwords in its environment (trust auth here)."""
+    psql = find_program("psql", server_version(cluster.url()))
+    environment = {
+        **os.environ,
+        "PGDATABASE": TARGETS.get("core").database,
+        **{
+            f"{name}_PASSWORD": "s3cret-" + name.lower()
+            for name in (
+                "CORE_DATABASE",
+                "WEBSITE_DATABASE",
+                "MEXTRACK_DATABASE",
+                "PSHOP_DATABASE",
+                "MIGRATION_STATUS",
+            )
+        },
+    }
+    subprocess.run(
+        [
+            str(psql.path),
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            "--host=127.0.0.1",
+            f"--port={cluster.port}",
+            "--username=postgres",
+            f"--file={BASE / 'service-logins.sql'}",
+        ],
+        env=environment,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchCluster]:
+    """Every target's database, migrated as the Job migrates them, then the logins script run
+    twice (the Job runs it at every release)."""
+    with ScratchCluster.running(tmp_path_factory.mktemp("logins") / "pg") as cluster:
+        for target in TARGETS.select(ALL):
+            url = cluster.url(target.database)
+            asyncio.run(_create_database(cluster, target.database))
+            migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
+        # An installation from before these logins: its apps, connected as the superuser, made
+        # mextrack's partitions so far.
+        asyncio.run(_as_superuser(cluster, "mextrack", "SELECT ensure_positions_partition($1)"))
+        run_logins_script(cluster)
+        run_logins_script(cluster)
+        yield cluster
+
+
+async def _as_superuser(cluster: ScratchCluster, target: str, query: str) -> None:
+    connection = await asyncpg.connect(cluster.url(TARGETS.get(target).database))
+    try:
+        await connection.execute(query, datetime.now(UTC).date())
+    finally:
+        await connection.close()
+
+
+async def _create_database(cluster: ScratchCluster, name: str) -> None:
+    connection = await asyncpg.connect(cluster.url())
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+def url_as(cluster: ScratchCluster, login: str, target: str) -> str:
+    return cluster.url(TARGETS.get(target).database).replace("postgres@", f"{login}@", 1)
+
+
+async def connect_as(cluster: ScratchCluster, login: str, target: str) -> asyncpg.Connection:
+    return await asyncpg.connect(url_as(cluster, login, target))
+
+
+async def test_no_service_login_can_do_more_than_a_login_or_idle_in_a_transaction(
+    cluster: ScratchCluster,
+) -> None:
+    connection = await asyncpg.connect(cluster.url())
+    try:
+        rows = await connection.fetch(
+            "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
+            " NOT 'idle_in_transaction_session_timeout=60s' = ANY(rolconfig)"
+            " FROM pg_roles WHERE rolname = ANY($1::text[])",
+            [*OWN_LOGINS.values(), "pshop_app", STATUS_LOGIN],
+        )
+    finally:
+        await connection.close()
+    assert len(rows) == 5
+    assert all(not any(row[1:]) for row in rows), rows
+
+
+@pytest.mark.parametrize("login", ["core_app", "website_app", "mextrack_app", "pshop_app"])
+async def test_a_service_login_reaches_its_own_database_only(
+    cluster: ScratchCluster, login: str
+) -> None:
+    own = {"core_app": "core", "website_app": "website"}.get(login) or login.removesuffix("_app")
+    for target in TARGETS.select(ALL):
+        if target.name == own:
+            connection = await connect_as(cluster, login, target.name)
+            await connection.close()
+            continue
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="CONNECT"):
+            await connect_as(cluster, login, target.name)
+
+
+@pytest.mark.parametrize(("target", "login"), sorted(OWN_LOGINS.items()))
+async def test_the_service_login_owns_every_table_of_its_database(
+    cluster: ScratchCluster, target: str, login: str
+) -> None:
+    """Partitions and identity sequences included; the migration bookkeeping stays the
+    migrator's."""
+    connection = await connect_as(cluster, login, target)
+    try:
+        others = await connection.fetch(
+            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class"
+            " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'S')"
+            " AND relowner <> current_user::regrole AND relname <> ALL($1::text[])",
+            sorted(BOOKKEEPING_TABLES),
+        )
+    finally:
+        await connection.close()
+    assert others == []
+
+
+async def test_core_sets_its_pooled_defaults_and_uses_atriz_shared(
+    cluster: ScratchCluster,
+) -> None:
+    pooled = replace(DatabaseSettings.from_env(), pooler=POOLER_TRANSACTION)  # ALTER ROLE
+    pool = await create_pool(url_as(cluster, "core_app", "core"), pooled)
+    try:
+        user = await pool.fetchval(
+            "INSERT INTO users (email, password_hash, name) VALUES ('a@example.test', 'x', 'A')"
+            " RETURNING id"
+        )
+        roles = await pool.fetchval("SELECT user_role_names($1)", user)
+        defaults = await pool.fetchval(
+            "SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole"
+            " JOIN pg_database d ON d.oid = s.setdatabase"
+            " WHERE r.rolname = 'core_app' AND d.datname = current_database()"
+        )
+    finally:
+        await pool.close()
+    assert roles == []
+    assert any(item.startswith("statement_timeout=") for item in defaults)
+
+
+async def test_mextrack_creates_and_drops_its_partitions(cluster: ScratchCluster) -> None:
+    connection = await connect_as(cluster, "mextrack_app", "mextrack")
+    day = (datetime.now(UTC) + timedelta(days=400)).date()
+    try:
+        created = await connection.fetchval("SELECT ensure_positions_partition($1)", day)
+        owner = await connection.fetchval(
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = $1", created
+        )
+        await connection.execute(f'DROP TABLE "{created}"')
+    finally:
+        await connection.close()
+    assert created == f"positions_p{day:%Y%m%d}"
+    assert owner == "mextrack_app"
+
+
+async def test_pshop_appends_to_its_ledger_and_cannot_change_it(cluster: ScratchCluster) -> None:
+    connection = await connect_as(cluster, "pshop_app", "pshop")
+    try:
+        product = await connection.fetchval(
+            "INSERT INTO products (sku, name, price_minor, currency)"
+            " VALUES ('T-1', 'Tea', 250, 'EUR') RETURNING id"
+        )
+        await connection.execute(
+            "INSERT INTO stock_movements (product_id, quantity, reason, user_id)"
+            " VALUES ($1, 5, 'restock', $2)",
+            product,
+            uuid.uuid4(),
+        )
+        for change in (
+            "DELETE FROM stock_movements",
+            "TRUNCATE stock_movements",
+            "ALTER TABLE stock_movements DISABLE TRIGGER stock_movements_append_only",
+            "SET session_replication_role = replica",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await connection.execute(change)
+        count = await connection.fetchval("SELECT count(*) FROM stock_movements")
+    finally:
+        await connection.close()
+    assert count == 1
+
+
+def test_the_migration_gate_reads_the_bookkeeping_and_nothing_else(
+    cluster: ScratchCluster,
+) -> None:
+    for target in TARGETS.select(ALL):
+        report = status(target, url_as(cluster, STATUS_LOGIN, target.name))
+        assert report.pending == [], target.name
+        assert report.applied, target.name
+
+    async def read_users() -> None:
+        connection = await connect_as(cluster, STATUS_LOGIN, "core")
+        try:
+            await connection.fetch("SELECT email FROM users")
+        finally:
+            await connection.close()
+
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        asyncio.run(read_users())
