@@ -1,6 +1,6 @@
 """What the deployment files' tests share: the Dockerfile's stages, the workspace's members and
 commands, starting a service as its container would (without a container engine), and the
-reader-logins script.
+scripts that make the database logins.
 
 `test_deployment_files.py` checks docker-compose.yml and the Dockerfile with these,
 `test_kubernetes_manifests.py` the manifests under deploy/k8s. Both start each service the way
@@ -211,6 +211,18 @@ def option(argv: list[str], name: str) -> str:
 
 
 # --- the apps' reader logins on atriz_shared ------------------------------------------------
+
+
+def service_login_passwords(script: str) -> dict[str, str]:
+    """The logins that service-logins.sql makes, each with the environment variable its
+    password is read from."""
+    psql_variables = dict(re.findall(r"^\\getenv (\w+) (\w+)$", script, re.M))
+    return {
+        login: psql_variables[variable]
+        for login, variable in re.findall(
+            r"^ALTER ROLE (\w+) LOGIN [^;]*PASSWORD :'(\w+)';", script, re.M
+        )
+    }
 
 
 def reader_login_passwords(script: str) -> dict[str, str]:

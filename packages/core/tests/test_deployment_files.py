@@ -57,6 +57,7 @@ from .deployment_support import (
     reader_login_passwords,
     run_as,
     runtime_stage,
+    service_login_passwords,
     start_service,
     workspace_members,
 )
@@ -66,7 +67,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 
 MIGRATE = "migrate"
-READER_LOGINS = "reader-logins"
+LOGINS = "logins"
 ATRIZ_IMAGE_BUILD = "."
 
 # What an operator puts in the env file: every variable the compose file marks `:?` (required)
@@ -81,6 +82,11 @@ REQUIRED_VALUES = {
     "WEBSITE_READER_PASSWORD": "dLv_9UYJ9aTL2A2Wb7bh0Az8Nn1v9vJ_C_lcwwcnIZk",
     "MEXTRACK_READER_PASSWORD": "3qY1wOuK3R54zZzfO4CJL4rVA_FICjK58D1eA8EwJWk",
     "PSHOP_READER_PASSWORD": "16TOWrq9pq4DiftNogdLgnSoG_VA6chZmLxnCC8qh_Y",
+    "CORE_DATABASE_PASSWORD": "Lr5Kq0Xv8Wn3Tz6Bm1Hc9Js4Pd7Gf2Ye-Ua_Ni0Oc",
+    "WEBSITE_DATABASE_PASSWORD": "Hd8Qm2Zr6Xw0Vt4Ns1Kj9Bc5Lp3Fg7Ye-Ua_Oi2Tx",
+    "MEXTRACK_DATABASE_PASSWORD": "Wc3Jn7Rk1Ty5Gz9Pb2Mx6Vq0Hs4Ld8Fe-Ua_Oi5Nu",
+    "PSHOP_DATABASE_PASSWORD": "Ks6Ty0Pz4Wn8Rb2Hc5Md9Qv1Xj3Lg7Fe-Ua_Oi8Ra",
+    "MIGRATION_STATUS_PASSWORD": "Bn4Xq8Lv2Rt6Zs0Hk3Pj7Wc1Md5Gy9Fe-Ua_Oi1Se",
     "WEBSITE_PUBLIC_URL": "https://www.atriz.test",
     "MEXTRACK_PUBLIC_URL": "https://fleet.atriz.test",
     "PSHOP_PUBLIC_URL": "https://shop.atriz.test",
@@ -516,16 +522,31 @@ def test_postgres_keeps_its_data_in_a_volume_and_reports_health() -> None:
     assert postgres["environment"]["POSTGRES_PASSWORD"] == REQUIRED_VALUES["PGPASSWORD"]
 
 
-def test_every_app_login_on_atriz_shared_is_made_by_the_reader_logins_job() -> None:
-    """Each `<PREFIX>_SHARED_DATABASE_URL` names a login that the reader-logins job creates in
+def logins_scripts(job: Mapping[str, Any]) -> dict[str, str]:
+    """The psql scripts the logins job runs, in order, by name: read from the folder of the
+    checkout that the job mounts."""
+    mounts = dict(entry.split(":")[1::-1] for entry in job["volumes"])
+    scripts = {}
+    for word in job["command"]:
+        if word.startswith("--file="):
+            path = Path(word.removeprefix("--file="))
+            source = mounts[str(path.parent)]
+            assert source.startswith("./"), "a folder of the checkout"
+            scripts[path.name] = (ROOT / source / path.name).read_text()
+    return scripts
+
+
+def test_every_app_login_on_atriz_shared_is_made_by_the_logins_job() -> None:
+    """Each `<PREFIX>_SHARED_DATABASE_URL` names a login that the logins job creates in
     atriz_app_reader, with the password in that URL and the idle-in-transaction limit."""
     compose, _ = load_compose(REQUIRED_VALUES)
-    job = compose["services"][READER_LOGINS]
+    job = compose["services"][LOGINS]
     job_environment = environment_of(job)
-    passwords = reader_login_passwords(job["command"][0])
+    passwords = reader_login_passwords(logins_scripts(job)["reader-logins.sql"])
     shared_database = TargetRegistry.from_entry_points().get("core").database
 
     assert depends_on(job, MIGRATE) == "service_completed_successfully"
+    assert job["entrypoint"] == ["psql"]
     logins = {}
     for service in compose["services"].values():
         for variable, value in environment_of(service).items():
@@ -533,12 +554,41 @@ def test_every_app_login_on_atriz_shared_is_made_by_the_reader_logins_job() -> N
                 continue
             url = urlsplit(value)
             assert (url.hostname, url.path) == ("postgres", f"/{shared_database}")
-            assert depends_on(service, READER_LOGINS) == "service_completed_successfully"
+            assert depends_on(service, LOGINS) == "service_completed_successfully"
             logins[url.username] = unquote(url.password or "")
     assert logins, "no app reads atriz_shared through a reader login"
     assert set(logins) == set(passwords)
     for login, password in logins.items():
         assert job_environment[passwords[login]] == password
+
+
+def test_every_service_reaches_its_database_through_its_own_login() -> None:
+    """Never the superuser: each service's own database URL names a login that the logins job
+    makes (deploy/k8s/base/service-logins.sql, tested in test_service_logins.py) with the
+    password in that URL, and only the jobs that need it hold the superuser's password."""
+    compose, _ = load_compose(REQUIRED_VALUES)
+    job = compose["services"][LOGINS]
+    job_environment = environment_of(job)
+    scripts = logins_scripts(job)
+    passwords = service_login_passwords(scripts["service-logins.sql"])
+    registry = TargetRegistry.from_entry_points()
+    holders = {
+        name
+        for name, service in compose["services"].items()
+        if "PGPASSWORD" in environment_of(service) or "POSTGRES_PASSWORD" in environment_of(service)
+    }
+
+    assert list(scripts) == ["reader-logins.sql", "service-logins.sql"]
+    assert holders == {"postgres", MIGRATE, LOGINS}
+    for name in REGISTERED:
+        target = registry.get(name)
+        service = compose["services"][name]
+        url = urlsplit(environment_of(service)[target.url_env])
+        login = unquote(url.username or "")
+        assert login in passwords, f"{name}: {login} is made by no script"
+        assert job_environment[passwords[login]] == unquote(url.password or "")
+        assert (url.hostname, url.path) == ("postgres", f"/{target.database}")
+        assert depends_on(service, LOGINS) == "service_completed_successfully"
 
 
 def test_the_dockerfile_builds_from_the_lock_in_stages() -> None:

@@ -58,6 +58,7 @@ from .deployment_support import (
     reader_login_passwords,
     run_as,
     runtime_stage,
+    service_login_passwords,
     start_service,
 )
 
@@ -771,14 +772,10 @@ def test_the_migrate_job_makes_every_service_login_the_services_use(kustomizatio
     data = named(objects, "ConfigMap", mounted_volumes(pod, psql)[folder]["configMap"]["name"])[
         "data"
     ]
-    script = data["service-logins.sql"]
     environment = resolve(psql, objects, REQUIRED_SECRETS).environment
-    psql_variables = dict(re.findall(r"^\\getenv (\w+) (\w+)$", script, re.M))
     passwords = {
-        login: environment[psql_variables[variable]]
-        for login, variable in re.findall(
-            r"^ALTER ROLE (\w+) LOGIN [^;]*PASSWORD :'(\w+)';", script, re.M | re.S
-        )
+        login: environment[variable]
+        for login, variable in service_login_passwords(data["service-logins.sql"]).items()
     }
     logins = {}
     for name in REGISTERED:
