@@ -110,6 +110,22 @@ def test_atriz_dev_stops_everything_while_services_start(
     assert "Stopping" in output
 
 
+def test_atriz_serve_refuses_a_taken_port(cli_env: dict[str, str]) -> None:
+    """granian binds with SO_REUSEPORT: a second server would share the port's requests."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as granian binds
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        served = run_script("atriz", "serve", "core", "--port", str(port), env=cli_env)
+
+    assert served.returncode == 1
+    assert served.stderr.strip().splitlines() == [
+        f"atriz serve: error: port {port} (core) on 127.0.0.1 already in use; set another"
+        " (--port or CORE_PORT)"
+    ]
+
+
 @pytest.mark.slow
 def test_atriz_serve_core_runs_granian_with_workers(cli_env: dict[str, str]) -> None:
     assert run_script("atriz", "dev", "--no-serve", env=cli_env).returncode == 0
@@ -156,12 +172,21 @@ def test_create_admin_reads_the_password_from_stdin(cli_env: dict[str, str]) -> 
     weak = run_script(
         "atriz", "users", "create-admin", "weak@example.test", env=cli_env, stdin="password\n"
     )
+    no_address = run_script(
+        "atriz", "users", "create-admin", "not-an-email", env=cli_env, stdin="a passphrase\n"
+    )
 
     assert created.returncode == 0, created.stderr
     assert "created administrator ops@example.test" in created.stdout
     assert "already an administrator" in again.stdout
-    assert weak.returncode == 1
-    assert "password is one of the most common passwords" in weak.stderr
+    for refused, reason in (
+        (weak, "password is one of the most common passwords; choose another"),
+        (no_address, "'not-an-email' is not an e-mail address"),  # /auth/login would refuse it
+    ):
+        assert refused.returncode == 1
+        assert refused.stderr.strip().splitlines() == [f"atriz users: error: {reason}"], (
+            refused.stderr
+        )
     assert admin_count(url) == 2  # the development admin and ops
 
 

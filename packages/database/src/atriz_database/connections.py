@@ -26,7 +26,10 @@ def connection_failure(url: str, exc: BaseException) -> DatabaseUnavailableError
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     reason = first_line.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
     if "does not exist" in reason:
-        reason += " (run `uv run db-create`)"
+        reason += (
+            " (run `uv run db-create all`, or `uv run atriz dev --no-serve` to create, migrate"
+            " and seed every database)"
+        )
     return DatabaseUnavailableError(
         f"cannot connect to PostgreSQL at {describe_url(url)}: {reason}"
     )

@@ -10,8 +10,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
+from atriz_core.accounts.schemas import Email
 from atriz_core.admin.services import ensure_administrator
 from atriz_core.cli.clients import register_client_commands
+from atriz_core.errors import DomainError
 from atriz_core.passwords.hashing import PasswordHasher
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import (
@@ -54,19 +58,31 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+def _checked_email(email: str) -> str:
+    """`email` if `/auth/login` would take it: an administrator who cannot sign in is none."""
+    try:
+        return msgspec.convert(email, Email)
+    except msgspec.ValidationError:
+        raise RefusedError(f"{email!r} is not an e-mail address") from None
+
+
 def create_admin(args: argparse.Namespace) -> int:
     """Create an administrator, or give an existing user the admin role."""
     settings = CoreSettings.from_env()
+    email = _checked_email(args.email)
     password = _read_password()
-    created, granted = asyncio.run(
-        _ensure_admin(settings, email=args.email, password=password, name=args.name)
-    )
+    try:
+        created, granted = asyncio.run(
+            _ensure_admin(settings, email=email, password=password, name=args.name)
+        )
+    except DomainError as exc:  # the password policy: one line, as every command fails
+        raise RefusedError(exc.detail) from None
     if created:
-        print(f"created administrator {args.email}")
+        print(f"created administrator {email}")
     elif granted:
-        print(f"{args.email} exists; granted it the admin role (password unchanged)")
+        print(f"{email} exists; granted it the admin role (password unchanged)")
     else:
-        print(f"{args.email} is already an administrator (password unchanged)")
+        print(f"{email} is already an administrator (password unchanged)")
     return 0
 
 

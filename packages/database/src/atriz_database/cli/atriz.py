@@ -136,9 +136,15 @@ def _serve_all(host: str) -> int:
 def _serve(name: str, host: str | None, port: int | None, workers: int | None) -> int:
     spec = get_service(name)
     workers = workers or default_workers()
-    command = server_command(
-        spec, host=host or default_host(), port=port or spec.port, workers=workers
-    )
+    host, port = host or default_host(), port or spec.port
+    # granian binds with SO_REUSEPORT: beside a running server it would start without a word,
+    # and the two would share the port's requests.
+    if port_in_use(host, port):
+        raise RefusedError(
+            f"port {port} ({spec.name}) on {host} already in use; set another (--port or"
+            f" {spec.port_env})"
+        )
+    command = server_command(spec, host=host, port=port, workers=workers)
     # The service replaces this process, as in production.
     os.execve(command[0], command, server_environment(workers))  # noqa: S606
 
