@@ -25,7 +25,7 @@ async def home(request: Request[Any, Any, Any], conn: DbConnection) -> Response[
         return sign_in_redirect(request)
     cursors = cursors_of(request)
     fleet = await vehicles.list_vehicles(conn, cursors, user, PAGE_SIZE, None)
-    latest = await positions.latest_positions(conn, cursors, user, PAGE_SIZE, None)
+    latest = await positions.latest_positions(conn, conn, cursors, user, PAGE_SIZE, None)
     seen = {position.vehicle_id: position for position in latest.items}
     rows = []
     for vehicle in fleet.items:

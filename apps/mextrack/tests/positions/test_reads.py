@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gpxpy
 import pytest
 
+from atriz_core.client.verifier import Principal
+from atriz_core.errors import NotFoundError
+from atriz_core.kit.pagination_params import CURSORS_STATE_KEY
 from atriz_core.testing import UserFactory, replica_routes
+from atriz_mextrack.positions import services
 
 Mextrack = Any
 DISPATCHER = "mextrack.dispatcher"
@@ -212,3 +217,52 @@ async def test_latest_positions_and_tracks_may_be_read_from_a_replica(mextrack: 
         "GET /vehicles/{vehicle_id}/track.geojson",
         "GET /vehicles/{vehicle_id}/track.gpx",
     }
+
+
+async def test_reads_a_lagging_replica_serves_ask_the_primary_who_may_see_the_vehicle(
+    mextrack: Mextrack, make_user: UserFactory, helpers: Any, now: datetime
+) -> None:
+    """A replica up to ATRIZ_REPLICA_MAX_LAG behind still has a reassigned vehicle as its
+    previous owner's. Here a snapshot taken before the reassignment stands in for it: the reads
+    the replica serves get it as their connection, and must still refuse the previous owner."""
+    previous, newcomer = await make_user(), await make_user()
+    dispatcher = await make_user(roles=(DISPATCHER,))
+    vehicle = await mextrack.vehicle(previous)
+    await mextrack.store(
+        vehicle["id"], helpers.drive(now - timedelta(minutes=5), 3), previous.headers
+    )
+    primary = mextrack.app.state.db_pool
+    cursors = mextrack.app.state[CURSORS_STATE_KEY]
+    was_owner = Principal(
+        id=previous.id,
+        email=previous.email,
+        roles=frozenset(previous.roles),
+        session_id=previous.session_id,
+        token_id="previous-owner",
+        expires_at=0,
+        issued_at=0,
+    )
+    window = services.time_range(now - timedelta(hours=1), now + timedelta(minutes=1))
+    vehicle_id = uuid.UUID(vehicle["id"])
+
+    async with primary.acquire() as stale, stale.transaction(isolation="repeatable_read"):
+        await stale.fetchval("SELECT count(*) FROM vehicles")  # the snapshot is taken here
+        reassigned = await mextrack.client.patch(
+            f"/vehicles/{vehicle['id']}",
+            json={"owner_id": str(newcomer.id)},
+            headers=dispatcher.headers,
+        )
+        assert reassigned.status_code == 200, reassigned.text
+        assert await stale.fetchval("SELECT owner_id FROM vehicles WHERE id = $1", vehicle_id) == (
+            previous.id
+        ), "the stand-in is stale"
+
+        with pytest.raises(NotFoundError):
+            await services.list_positions(
+                stale, primary, cursors, was_owner, vehicle_id, window, False, 10, None
+            )
+        with pytest.raises(NotFoundError):
+            await services.track_points(stale, primary, was_owner, vehicle_id, window)
+        latest = await services.latest_positions(stale, primary, cursors, was_owner, 10, None)
+
+    assert latest.items == []

@@ -118,6 +118,7 @@ class PositionController(Controller):
         `include=jump`."""
         return await services.list_positions(
             conn,
+            request.app.state.db_pool,
             cursors_of(request),
             request.user,
             vehicle_id,
@@ -145,7 +146,11 @@ class PositionController(Controller):
         (times in `properties.coordTimes`); jumps left out. More than 100,000 points is a 422
         (narrow the range), never a cut-short track."""
         vehicle, points = await services.track_points(
-            conn, request.user, vehicle_id, services.time_range(start, end)
+            conn,
+            request.app.state.db_pool,
+            request.user,
+            vehicle_id,
+            services.time_range(start, end),
         )
         return Response(exports.track_geojson(vehicle, points), media_type=GEOJSON)
 
@@ -161,7 +166,11 @@ class PositionController(Controller):
         """The track in `[from, to)` as GPX 1.1 (one track, one segment); jumps left out.
         More than 100,000 points is a 422 (narrow the range)."""
         vehicle, points = await services.track_points(
-            conn, request.user, vehicle_id, services.time_range(start, end)
+            conn,
+            request.app.state.db_pool,
+            request.user,
+            vehicle_id,
+            services.time_range(start, end),
         )
         return Response(exports.track_gpx(vehicle, points), media_type=GPX)
 
@@ -210,5 +219,5 @@ class LatestController(Controller):
         a dispatcher or an admin), by vehicle id, up to `limit` (at most 5,000) a page.
         Served from one row per vehicle, never from the history."""
         return await services.latest_positions(
-            conn, cursors_of(request), request.user, limit, cursor
+            conn, request.app.state.db_pool, cursors_of(request), request.user, limit, cursor
         )

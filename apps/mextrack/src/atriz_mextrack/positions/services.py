@@ -215,6 +215,7 @@ def _range_problem(field: str, reason: str) -> InvalidInputError:
 
 async def list_positions(
     conn: asyncpg.Connection,
+    primary: asyncpg.Connection | asyncpg.Pool,
     cursors: CursorCodec,
     principal: Principal,
     vehicle_id: uuid.UUID,
@@ -223,8 +224,9 @@ async def list_positions(
     limit: int,
     cursor: str | None,
 ) -> Page[Position]:
-    """A vehicle's points in time order, a page at a time, every point exactly once."""
-    await visible_vehicle(conn, principal, vehicle_id)
+    """A vehicle's points in time order, a page at a time, every point exactly once (`conn`
+    may be the replica's; who may see the vehicle is asked of the `primary`)."""
+    await visible_vehicle(primary, principal, vehicle_id)
     after = cursors.position(cursor, repository.BY_TIME)
     rows = await repository.list_positions(
         conn, vehicle_id, window.start, window.end, include_jumps, after, limit + 1
@@ -233,10 +235,15 @@ async def list_positions(
 
 
 async def track_points(
-    conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID, window: TimeRange
+    conn: asyncpg.Connection,
+    primary: asyncpg.Connection | asyncpg.Pool,
+    principal: Principal,
+    vehicle_id: uuid.UUID,
+    window: TimeRange,
 ) -> tuple[Vehicle, list[Position]]:
-    """The vehicle and its `ok` points in the range, all of them (422 past the limit)."""
-    vehicle = await visible_vehicle(conn, principal, vehicle_id)
+    """The vehicle and its `ok` points in the range, all of them (422 past the limit); who may
+    see the vehicle is asked of the `primary`."""
+    vehicle = await visible_vehicle(primary, principal, vehicle_id)
     rows = await repository.list_positions(
         conn, vehicle_id, window.start, window.end, False, None, MAX_TRACK_POINTS + 1
     )
@@ -251,6 +258,7 @@ async def track_points(
 
 async def latest_positions(
     conn: asyncpg.Connection,
+    primary: asyncpg.Connection | asyncpg.Pool,
     cursors: CursorCodec,
     principal: Principal,
     limit: int,
@@ -258,8 +266,11 @@ async def latest_positions(
 ) -> Page[LatestPosition]:
     """The latest position of every vehicle the caller sees (one row per vehicle)."""
     after = cursors.position(cursor, repository.BY_VEHICLE)
-    owner = None if sees_all(principal) else principal.id
-    rows = await repository.list_latest(conn, owner, after, limit + 1)
+    # The caller's vehicles as the primary has them now (see `list_positions`).
+    visible = None
+    if not sees_all(principal):
+        visible = await vehicles.owned_vehicle_ids(primary, principal.id)
+    rows = await repository.list_latest(conn, visible, after, limit + 1)
     return cursors.page(rows, limit, repository.BY_VEHICLE, lambda p: (p.vehicle_id,))
 
 

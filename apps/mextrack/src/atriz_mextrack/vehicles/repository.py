@@ -18,6 +18,7 @@ __all__ = [
     "insert_vehicle",
     "list_vehicles",
     "lock_vehicle",
+    "owned_vehicle_ids",
     "update_vehicle",
 ]
 
@@ -30,6 +31,7 @@ _INSERT = f"""
 INSERT INTO vehicles (owner_id, name, plate, vin) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}
 """
 _GET = f"SELECT {COLUMNS} FROM vehicles WHERE id = $1"
+_OWNED_IDS = "SELECT id FROM vehicles WHERE owner_id = $1"
 _LIST_ALL = f"SELECT {COLUMNS} FROM vehicles {{where}} ORDER BY {BY_CREATION.order_by()} LIMIT $1"
 _LIST_OWN = (
     f"SELECT {COLUMNS} FROM vehicles WHERE owner_id = $2 {{where}}"
@@ -64,9 +66,17 @@ async def insert_vehicle(
     return _vehicle(await conn.fetchrow(_INSERT, owner_id, name, plate, vin))
 
 
-async def get_vehicle(conn: asyncpg.Connection, vehicle_id: uuid.UUID) -> Vehicle | None:
+async def get_vehicle(
+    conn: asyncpg.Connection | asyncpg.Pool, vehicle_id: uuid.UUID
+) -> Vehicle | None:
     row = await conn.fetchrow(_GET, vehicle_id)
     return None if row is None else _vehicle(row)
+
+
+async def owned_vehicle_ids(
+    conn: asyncpg.Connection | asyncpg.Pool, owner_id: uuid.UUID
+) -> list[uuid.UUID]:
+    return [row[0] for row in await conn.fetch(_OWNED_IDS, owner_id)]
 
 
 async def lock_vehicle(conn: asyncpg.Connection, vehicle_id: uuid.UUID) -> Vehicle | None:

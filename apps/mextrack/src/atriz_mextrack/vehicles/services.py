@@ -67,9 +67,13 @@ def may_see(principal: Principal, vehicle: Vehicle) -> bool:
 
 
 async def visible_vehicle(
-    conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
+    conn: asyncpg.Connection | asyncpg.Pool, principal: Principal, vehicle_id: uuid.UUID
 ) -> Vehicle:
-    """The vehicle, if `principal` may see it; 404 otherwise (another's looks like none)."""
+    """The vehicle, if `principal` may see it; 404 otherwise (another's looks like none).
+
+    A read served by the replica asks this of the primary (`conn` its pool): a vehicle
+    reassigned a moment ago must no longer be its previous owner's, however far behind the
+    replica is."""
     vehicle = await repository.get_vehicle(conn, vehicle_id)
     if vehicle is None or not may_see(principal, vehicle):
         raise _not_found(vehicle_id)
