@@ -40,6 +40,24 @@ async def test_ready_is_unhealthy_when_the_database_is_gone(core_harness: CoreHa
     assert ready.json()["status"] == "unhealthy"
 
 
+async def test_ready_stays_ready_while_every_pooled_connection_serves_requests(
+    core_harness: CoreHarness,
+) -> None:
+    """A full pool is load, not a fault: a burst fills every pod's pool at once, and a probe
+    that failed then would take them all out of the Service together."""
+    pool = core_harness.app.state.db_pool
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        ready = await core_harness.client.get("/ready")
+    finally:
+        for connection in held:
+            await pool.release(connection)
+
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "healthy"
+    assert ready.json()["checks"]["database"]["status"] == "busy"
+
+
 async def test_openapi_documents_every_route(core_harness: CoreHarness) -> None:
     schema = (await core_harness.client.get("/schema/openapi.json")).json()
     docs = await core_harness.client.get("/schema/swagger")
