@@ -128,7 +128,11 @@ def ensure_dev_admin() -> None:
         print(f"admin login: {email} / {password}")
         print("  (the password is shown once; set ATRIZ_ADMIN_PASSWORD to choose it)")
     else:
-        print(f"admin login: {email} (password as first printed, or ATRIZ_ADMIN_PASSWORD)")
+        # ATRIZ_ADMIN_PASSWORD only chooses the password of an administrator being created.
+        print(
+            f"admin login: {email} (its password was printed when it was created; forgotten,"
+            " reset it with the mail link, or start over with `uv run db-reset all --yes`)"
+        )
 
 
 SEEDED_PASSWORD = "atriz-dev-password"  # noqa: S105 - documented in seeds/20_users.sql
