@@ -689,6 +689,37 @@ def test_pgbouncer_pools_transactions_and_knows_every_login_the_services_use(
     ]
 
 
+@pytest.mark.parametrize("kustomization", sorted(KUSTOMIZATIONS))
+def test_only_the_services_that_use_pgbouncer_may_reach_it(kustomization: str) -> None:
+    """A NetworkPolicy admits to PgBouncer's port exactly the pods of the Deployments whose
+    URLs lead there: it holds every service's database login."""
+    objects = render(kustomization)
+    (policy,) = [
+        p
+        for p in of_kind(objects, "NetworkPolicy")
+        if p["spec"]["podSelector"]["matchLabels"]
+        == named(objects, "Deployment", PGBOUNCER)["spec"]["template"]["metadata"]["labels"]
+    ]
+    (rule,) = policy["spec"]["ingress"]
+    (source,) = rule["from"]
+    (expression,) = source["podSelector"]["matchExpressions"]
+    users = set()
+    for item in of_kind(objects, "Deployment"):
+        pod = item["spec"]["template"]
+        for container in containers_of(pod["spec"]):
+            environment = resolve(container, objects, REQUIRED_SECRETS).environment
+            if any(
+                url.hostname == PGBOUNCER for url in pooled_and_direct_urls(environment).values()
+            ):
+                users.add(pod["metadata"]["labels"][expression["key"]])
+
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": PGBOUNCER_PORT}]
+    assert expression["operator"] == "In"
+    assert users
+    assert set(expression["values"]) == users
+
+
 def resolve_migration_urls(environment: Mapping[str, str]) -> tuple[dict[str, str], set[str]]:
     """What `db-create all`, `db-migrate all` and `db-status all` do before they connect: the
     commands' wrapper (`.env`, ATRIZ_ENV), then the URL of every selected target."""
