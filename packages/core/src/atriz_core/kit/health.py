@@ -45,7 +45,7 @@ class Readiness(msgspec.Struct):
 
 
 def _saturated(pool: asyncpg.Pool) -> bool:
-    return pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
+    return bool(pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0)
 
 
 async def _check(pool: asyncpg.Pool | None) -> Check:
