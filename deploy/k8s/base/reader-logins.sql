@@ -4,8 +4,14 @@
 -- the migrate Job runs again); roles are cluster-wide, so this runs after the migrations made
 -- the group. The passwords reach psql through \getenv and :'...' (quoted as literals), never a
 -- command line; every login gets the idle-in-transaction limit that README.md's
--- atriz_app_reader section asks of each app login. (docker-compose.yml's reader-logins job runs
--- the same statements.)
+-- atriz_app_reader section asks of each app login. (docker-compose.yml's logins job runs this
+-- file too.)
+-- The passwords below travel as literals: keep these statements out of the server's log and of
+-- pg_stat_statements, which stores utility statements verbatim for whoever may read its view.
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SET log_min_error_statement = 'panic';
+SET pg_stat_statements.track_utility = off;
 \getenv website_password WEBSITE_READER_PASSWORD
 \getenv mextrack_password MEXTRACK_READER_PASSWORD
 \getenv pshop_password PSHOP_READER_PASSWORD

@@ -14,6 +14,12 @@
 -- Runs after the migrations, every time the Job runs: what new migrations made (as the
 -- superuser) changes owner here, and until then default privileges let the service use it.
 -- Passwords reach psql through \getenv and :'...' (quoted as literals), never a command line.
+-- The passwords below travel as literals: keep these statements out of the server's log and of
+-- pg_stat_statements, which stores utility statements verbatim for whoever may read its view.
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SET log_min_error_statement = 'panic';
+SET pg_stat_statements.track_utility = off;
 \getenv core_password CORE_DATABASE_PASSWORD
 \getenv website_password WEBSITE_DATABASE_PASSWORD
 \getenv mextrack_password MEXTRACK_DATABASE_PASSWORD

@@ -33,23 +33,25 @@ STATUS_LOGIN = "atriz_migration_status"
 pytestmark = pytest.mark.slow  # a cluster of its own, every target migrated into it
 
 
-def run_logins_script(cluster: ScratchCluster) -> None:
-    """psql with the Job's options, the passwords in its environment (trust auth here)."""
+PASSWORDS = {
+    name: f"s3cret-{name.lower().replace('_', '-')}-Zq8w"
+    for name in (
+        "WEBSITE_READER_PASSWORD",
+        "MEXTRACK_READER_PASSWORD",
+        "PSHOP_READER_PASSWORD",
+        "CORE_DATABASE_PASSWORD",
+        "WEBSITE_DATABASE_PASSWORD",
+        "MEXTRACK_DATABASE_PASSWORD",
+        "PSHOP_DATABASE_PASSWORD",
+        "MIGRATION_STATUS_PASSWORD",
+    )
+}
+
+
+def run_logins_scripts(cluster: ScratchCluster) -> None:
+    """psql with the Job's options and files, the passwords in its environment (trust auth
+    here: what is checked is what each login may do once in)."""
     psql = find_program("psql", server_version(cluster.url()))
-    environment = {
-        **os.environ,
-        "PGDATABASE": TARGETS.get("core").database,
-        **{
-            f"{name}_PASSWORD": "s3cret-" + name.lower()
-            for name in (
-                "CORE_DATABASE",
-                "WEBSITE_DATABASE",
-                "MEXTRACK_DATABASE",
-                "PSHOP_DATABASE",
-                "MIGRATION_STATUS",
-            )
-        },
-    }
     subprocess.run(
         [
             str(psql.path),
@@ -59,9 +61,10 @@ def run_logins_script(cluster: ScratchCluster) -> None:
             "--host=127.0.0.1",
             f"--port={cluster.port}",
             "--username=postgres",
+            f"--file={BASE / 'reader-logins.sql'}",
             f"--file={BASE / 'service-logins.sql'}",
         ],
-        env=environment,
+        env={**os.environ, "PGDATABASE": TARGETS.get("core").database, **PASSWORDS},
         check=True,
         capture_output=True,
         timeout=60,
@@ -73,22 +76,41 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchCluster
     """Every target's database, migrated as the Job migrates them, then the logins script run
     twice (the Job runs it at every release)."""
     with ScratchCluster.running(tmp_path_factory.mktemp("logins") / "pg") as cluster:
+        # Every statement logged, and pg_stat_statements loaded as monitoring setups have it:
+        # where a password written as a literal would show.
+        asyncio.run(_as_superuser(cluster, None, *_WATCHED))
+        cluster.restart()
+        asyncio.run(_as_superuser(cluster, None, "CREATE EXTENSION pg_stat_statements"))
         for target in TARGETS.select(ALL):
             url = cluster.url(target.database)
             asyncio.run(_create_database(cluster, target.database))
             migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
         # An installation from before these logins: its apps, connected as the superuser, made
         # mextrack's partitions so far.
-        asyncio.run(_as_superuser(cluster, "mextrack", "SELECT ensure_positions_partition($1)"))
-        run_logins_script(cluster)
-        run_logins_script(cluster)
+        asyncio.run(
+            _as_superuser(
+                cluster,
+                "mextrack",
+                f"SELECT ensure_positions_partition('{datetime.now(UTC):%Y-%m-%d}')",
+            )
+        )
+        run_logins_scripts(cluster)
+        run_logins_scripts(cluster)
         yield cluster
 
 
-async def _as_superuser(cluster: ScratchCluster, target: str, query: str) -> None:
-    connection = await asyncpg.connect(cluster.url(TARGETS.get(target).database))
+_WATCHED = (
+    "ALTER SYSTEM SET log_statement = 'all'",
+    "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+)
+
+
+async def _as_superuser(cluster: ScratchCluster, target: str | None, *queries: str) -> None:
+    database = TARGETS.get(target).database if target else "postgres"
+    connection = await asyncpg.connect(cluster.url(database))
     try:
-        await connection.execute(query, datetime.now(UTC).date())
+        for query in queries:
+            await connection.execute(query)
     finally:
         await connection.close()
 
@@ -240,3 +262,23 @@ def test_the_migration_gate_reads_the_bookkeeping_and_nothing_else(
 
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         asyncio.run(read_users())
+
+
+async def test_no_password_reaches_the_servers_log_or_its_statement_statistics(
+    cluster: ScratchCluster,
+) -> None:
+    """The scripts set each password as a literal: with every statement logged and
+    pg_stat_statements tracking utility statements, none may be written down."""
+    log = "\n".join(p.read_text(errors="replace") for p in cluster.pgdata.parent.glob("*.log"))
+    connection = await asyncpg.connect(cluster.url())
+    try:
+        tracked = "\n".join(
+            row[0] for row in await connection.fetch("SELECT query FROM pg_stat_statements")
+        )
+    finally:
+        await connection.close()
+
+    # Statements of the sessions after `\\connect`, which set no password, are recorded.
+    assert "ALTER DEFAULT PRIVILEGES IN SCHEMA public" in log, "the log records statements"
+    assert "ON SCHEMA public TO" in tracked, "the view records utility statements"
+    assert [name for name, password in PASSWORDS.items() if password in log + tracked] == []
