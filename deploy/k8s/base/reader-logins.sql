@@ -12,17 +12,18 @@ SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SET pg_stat_statements.track_utility = off;
-\getenv website_password WEBSITE_READER_PASSWORD
-\getenv mextrack_password MEXTRACK_READER_PASSWORD
-\getenv pshop_password PSHOP_READER_PASSWORD
+SET lock_timeout = '5s';
+\getenv website_reader_password WEBSITE_READER_PASSWORD
+\getenv mextrack_reader_password MEXTRACK_READER_PASSWORD
+\getenv pshop_reader_password PSHOP_READER_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', login)
 FROM unnest(ARRAY['website_reader', 'mextrack_reader', 'pshop_reader']) AS login
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login)
 \gexec
 GRANT atriz_app_reader TO website_reader, mextrack_reader, pshop_reader;
-ALTER ROLE website_reader LOGIN PASSWORD :'website_password';
-ALTER ROLE mextrack_reader LOGIN PASSWORD :'mextrack_password';
-ALTER ROLE pshop_reader LOGIN PASSWORD :'pshop_password';
+ALTER ROLE website_reader LOGIN PASSWORD :'website_reader_password';
+ALTER ROLE mextrack_reader LOGIN PASSWORD :'mextrack_reader_password';
+ALTER ROLE pshop_reader LOGIN PASSWORD :'pshop_reader_password';
 ALTER ROLE website_reader SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE mextrack_reader SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE pshop_reader SET idle_in_transaction_session_timeout = '60s';

@@ -1,29 +1,32 @@
 -- Each service reaches its own database through a login of its own, never the superuser, whose
--- password stays in this Job: a flaw in one app then reaches that app's data, not every
+-- password stays in this Job: a flaw in one app then reaches that app's rows, not every
 -- database, not atriz_shared's password hashes, not `COPY ... TO PROGRAM` on the server.
 --
--- - core_app, website_app and mextrack_app own the objects of their database (mextrack creates
---   and drops a partition of `positions` every day, which takes the table's owner);
--- - pshop_app only joins pshop_writer, the group pshop's migrations grant to: the owner of the
---   stock ledger could switch off the trigger that keeps it append-only;
+-- - core_app, website_app, mextrack_app and pshop_app join the group their service's
+--   migrations grant to (core_writer, website_writer, mextrack_writer, pshop_writer): the rows
+--   of its tables (pshop's stock ledger: append only), and mextrack's partition functions.
+--   They own nothing, so they cannot add a trigger that would run as the superuser;
 -- - atriz_migration_status reads the migration bookkeeping and nothing else: the services'
 --   wait-for-migrations init containers log in with it;
 -- - an app's database admits only its own login and atriz_migration_status (atriz_shared:
 --   core's login and the readers, core's migrations see to it).
 --
--- Runs after the migrations, every time the Job runs: what new migrations made (as the
--- superuser) changes owner here, and until then default privileges let the service use it.
--- Passwords reach psql through \getenv and :'...' (quoted as literals), never a command line.
+-- Runs after the migrations, every time the Job runs; what later migrations make, the groups
+-- get through the migrations' default privileges.
+
 -- The passwords below travel as literals: keep these statements out of the server's log and of
 -- pg_stat_statements, which stores utility statements verbatim for whoever may read its view.
 SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SET pg_stat_statements.track_utility = off;
-\getenv core_password CORE_DATABASE_PASSWORD
-\getenv website_password WEBSITE_DATABASE_PASSWORD
-\getenv mextrack_password MEXTRACK_DATABASE_PASSWORD
-\getenv pshop_password PSHOP_DATABASE_PASSWORD
+SET lock_timeout = '5s';
+-- Names of their own: a variable missing from the environment stays undefined, and the
+-- statement that uses it fails, instead of taking another script's value.
+\getenv core_app_password CORE_DATABASE_PASSWORD
+\getenv website_app_password WEBSITE_DATABASE_PASSWORD
+\getenv mextrack_app_password MEXTRACK_DATABASE_PASSWORD
+\getenv pshop_app_password PSHOP_DATABASE_PASSWORD
 \getenv status_password MIGRATION_STATUS_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', login)
 FROM unnest(ARRAY['core_app', 'website_app', 'mextrack_app', 'pshop_app',
@@ -32,13 +35,13 @@ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login)
 \gexec
 -- Whatever a role of that name could do before, a plain login now.
 ALTER ROLE core_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'core_password';
+    PASSWORD :'core_app_password';
 ALTER ROLE website_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'website_password';
+    PASSWORD :'website_app_password';
 ALTER ROLE mextrack_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'mextrack_password';
+    PASSWORD :'mextrack_app_password';
 ALTER ROLE pshop_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'pshop_password';
+    PASSWORD :'pshop_app_password';
 ALTER ROLE atriz_migration_status LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
     NOBYPASSRLS PASSWORD :'status_password';
 -- README.md, "Idle in a transaction": every login of the server holds back the apps' user
@@ -48,6 +51,9 @@ ALTER ROLE website_app SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE mextrack_app SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE pshop_app SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE atriz_migration_status SET idle_in_transaction_session_timeout = '60s';
+GRANT core_writer TO core_app;
+GRANT website_writer TO website_app;
+GRANT mextrack_writer TO mextrack_app;
 GRANT pshop_writer TO pshop_app;
 GRANT CONNECT ON DATABASE atriz_shared TO core_app, atriz_migration_status;
 REVOKE CONNECT, TEMPORARY ON DATABASE atriz_db, mextrack_db, pshop_db FROM PUBLIC;
@@ -56,13 +62,10 @@ GRANT CONNECT ON DATABASE mextrack_db TO mextrack_app, atriz_migration_status;
 GRANT CONNECT ON DATABASE pshop_db TO pshop_app, atriz_migration_status;
 
 \connect atriz_shared
-\set owner core_app
-\ir own-schema.sql
+\ir migration-status.sql
 \connect atriz_db
-\set owner website_app
-\ir own-schema.sql
+\ir migration-status.sql
 \connect mextrack_db
-\set owner mextrack_app
-\ir own-schema.sql
+\ir migration-status.sql
 \connect pshop_db
 \ir migration-status.sql

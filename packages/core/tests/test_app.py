@@ -44,18 +44,27 @@ async def test_ready_stays_ready_while_every_pooled_connection_serves_requests(
     core_harness: CoreHarness,
 ) -> None:
     """A full pool is load, not a fault: a burst fills every pod's pool at once, and a probe
-    that failed then would take them all out of the Service together."""
+    that failed then would take them all out of the Service together. A database that no
+    longer answers behind a full pool is still down."""
     pool = core_harness.app.state.db_pool
+    admin = await asyncpg.connect(maintenance_url(core_harness.settings.database_url))
+    database = psycopg.conninfo.conninfo_to_dict(core_harness.settings.database_url)["dbname"]
     held = [await pool.acquire() for _ in range(pool.get_max_size())]
     try:
-        ready = await core_harness.client.get("/ready")
+        busy = await core_harness.client.get("/ready")
+        await admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+        gone = await core_harness.client.get("/ready")
     finally:
+        await admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        await admin.close()
         for connection in held:
             await pool.release(connection)
 
-    assert ready.status_code == 200, ready.text
-    assert ready.json()["status"] == "healthy"
-    assert ready.json()["checks"]["database"]["status"] == "busy"
+    assert busy.status_code == 200, busy.text
+    assert busy.json()["status"] == "degraded"
+    assert busy.json()["checks"]["database"]["status"] == "busy"
+    assert gone.status_code == 503
+    assert gone.json()["checks"]["database"]["status"] == "down"
 
 
 async def test_openapi_documents_every_route(core_harness: CoreHarness) -> None:

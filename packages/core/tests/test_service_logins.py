@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from atriz_database.migrations import BOOKKEEPING_TABLES, migrate, status
+from atriz_database.migrations import migrate, status
 from atriz_database.pgtools import find_program, server_version
 from atriz_database.pool import create_pool
 from atriz_database.scratch_cluster import ScratchCluster
@@ -27,7 +27,12 @@ from .deployment_support import ROOT
 
 BASE = ROOT / "deploy" / "k8s" / "base"
 TARGETS = TargetRegistry.from_entry_points()
-OWN_LOGINS = {"core": "core_app", "website": "website_app", "mextrack": "mextrack_app"}
+TABLES = [
+    ("core", "core_app", "users"),
+    ("website", "website_app", "articles"),
+    ("mextrack", "mextrack_app", "vehicles"),
+    ("pshop", "pshop_app", "products"),
+]
 STATUS_LOGIN = "atriz_migration_status"
 
 pytestmark = pytest.mark.slow  # a cluster of its own, every target migrated into it
@@ -140,7 +145,7 @@ async def test_no_service_login_can_do_more_than_a_login_or_idle_in_a_transactio
             "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
             " NOT 'idle_in_transaction_session_timeout=60s' = ANY(rolconfig)"
             " FROM pg_roles WHERE rolname = ANY($1::text[])",
-            [*OWN_LOGINS.values(), "pshop_app", STATUS_LOGIN],
+            [*(login for _, login, _ in TABLES), STATUS_LOGIN],
         )
     finally:
         await connection.close()
@@ -162,23 +167,39 @@ async def test_a_service_login_reaches_its_own_database_only(
             await connect_as(cluster, login, target.name)
 
 
-@pytest.mark.parametrize(("target", "login"), sorted(OWN_LOGINS.items()))
-async def test_the_service_login_owns_every_table_of_its_database(
-    cluster: ScratchCluster, target: str, login: str
+@pytest.mark.parametrize(("target", "login", "table"), TABLES)
+async def test_a_service_login_owns_nothing_it_could_turn_against_the_superuser(
+    cluster: ScratchCluster, target: str, login: str, table: str
 ) -> None:
-    """Partitions and identity sequences included; the migration bookkeeping stays the
-    migrator's."""
+    """An owner may add a trigger to its table, which then runs with the rights of whoever
+    writes there next, the superuser who migrates included: the logins only read and write
+    rows, and may create nothing in the schema."""
     connection = await connect_as(cluster, login, target)
     try:
-        others = await connection.fetch(
-            "SELECT relname, pg_get_userbyid(relowner) FROM pg_class"
-            " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'S')"
-            " AND relowner <> current_user::regrole AND relname <> ALL($1::text[])",
-            sorted(BOOKKEEPING_TABLES),
+        owned = await connection.fetchval(
+            "SELECT count(*) FROM pg_class WHERE relowner = current_user::regrole"
         )
+        functions = await connection.fetchval(
+            "SELECT count(*) FROM pg_proc WHERE proowner = current_user::regrole"
+        )
+        rows = await connection.fetchval(f"SELECT count(*) FROM {table}")
+        refused = []
+        for attempt in (
+            "CREATE FUNCTION public.escalate() RETURNS trigger LANGUAGE plpgsql"
+            " AS 'BEGIN RETURN NULL; END'",
+            f"CREATE TRIGGER escalate BEFORE UPDATE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()",
+            f"ALTER TABLE {table} DISABLE TRIGGER ALL",
+            "CREATE TABLE public.planted (id int)",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await connection.execute(attempt)
+            refused.append(attempt)
     finally:
         await connection.close()
-    assert others == []
+    assert (owned, functions) == (0, 0)
+    assert rows >= 0
+    assert len(refused) == 4
 
 
 async def test_core_sets_its_pooled_defaults_and_uses_atriz_shared(
@@ -203,19 +224,25 @@ async def test_core_sets_its_pooled_defaults_and_uses_atriz_shared(
     assert any(item.startswith("statement_timeout=") for item in defaults)
 
 
-async def test_mextrack_creates_and_drops_its_partitions(cluster: ScratchCluster) -> None:
+async def test_mextrack_creates_and_drops_its_partitions_through_its_functions(
+    cluster: ScratchCluster,
+) -> None:
+    """Only an owner of `positions` may attach or drop a partition: the migrations' functions
+    do it as their owner, for mextrack's group alone, and drop nothing but a partition."""
     connection = await connect_as(cluster, "mextrack_app", "mextrack")
     day = (datetime.now(UTC) + timedelta(days=400)).date()
     try:
         created = await connection.fetchval("SELECT ensure_positions_partition($1)", day)
-        owner = await connection.fetchval(
-            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = $1", created
-        )
-        await connection.execute(f'DROP TABLE "{created}"')
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await connection.execute(f'DROP TABLE "{created}"')
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="not a partition"):
+            await connection.execute("SELECT drop_positions_partition('vehicles')")
+        await connection.execute("SELECT drop_positions_partition($1)", created)
+        gone = await connection.fetchval("SELECT to_regclass($1)", created)
     finally:
         await connection.close()
     assert created == f"positions_p{day:%Y%m%d}"
-    assert owner == "mextrack_app"
+    assert gone is None
 
 
 async def test_pshop_appends_to_its_ledger_and_cannot_change_it(cluster: ScratchCluster) -> None:

@@ -104,10 +104,20 @@ def test_the_deployment_gate_lets_an_older_release_start_on_a_newer_schema(
     assert gate.value.code == 0, gate_output
     assert "MISSING  0002_create_b" in gate_output
     assert plain.value.code == 1, "a file gone is still a problem outside the gate"
+    # A later release: it ships 0002 again and a new 0003, not applied yet.
+    write_migration(sample, "0002_create_b", "CREATE TABLE b (id int);", "DROP TABLE b;")
     write_migration(sample, "0003_create_c", "CREATE TABLE c (id int);", "DROP TABLE c;")
-    with pytest.raises(SystemExit) as pending:
-        status_main(["sample", "--fail-on-pending"], registry=TargetRegistry([sample]))
-    assert pending.value.code == 1
+    gate_exits = []
+    for step in ("pending", "migrated", "lost"):
+        if step == "migrated":
+            migrate(sample, empty_database_url, requirement_met=never_required)
+        if step == "lost":  # a file older than this code's newest migration is gone: no release
+            for path in sample.migrations.glob("0001_create_a*"):
+                path.unlink()
+        with pytest.raises(SystemExit) as gate_exit:
+            status_main(["sample", "--fail-on-pending"], registry=TargetRegistry([sample]))
+        gate_exits.append(gate_exit.value.code)
+    assert gate_exits == [1, 0, 1]
 
 
 def test_drift_is_reported_for_a_changed_applied_file(

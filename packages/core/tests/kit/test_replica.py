@@ -15,13 +15,13 @@ from typing import Any
 import asyncpg
 import pytest
 from httpx import ASGITransport, AsyncClient
-from litestar import Litestar, get, post
+from litestar import Litestar, Request, get, post
 from litestar.params import FromPath, JSONBody
 
 from atriz_core.client import PUBLIC
 from atriz_core.errors import NotFoundError
 from atriz_core.kit.database import Db
-from atriz_core.kit.replica import REPLICA_READS, wrote_cookie
+from atriz_core.kit.replica import REPLICA_READS, current_reader, wrote_cookie
 from atriz_core.kit.service import create_service
 from atriz_core.testing import TokenMinter, serving
 from atriz_database import DatabaseSettings, Environment
@@ -39,6 +39,14 @@ async def get_item(item_id: FromPath[int], conn: Db) -> dict[str, Any]:
     if row is None:
         raise NotFoundError(f"no item {item_id}")
     return dict(row)
+
+
+@get("/current-reader", opt={**PUBLIC, **REPLICA_READS})
+async def which_current_reader(request: Request[Any, Any, Any], conn: Db) -> dict[str, Any]:
+    """Which server serves the read, and where it would ask what must be current."""
+    reader = current_reader(request, conn)
+    replica = await conn.fetchval("SELECT pg_is_in_recovery()")
+    return {"replica": replica, "current": "own connection" if reader is conn else "primary pool"}
 
 
 @get("/items/{item_id:int}/fresh", opt=PUBLIC)
@@ -119,7 +127,7 @@ async def items_app(
     await sql(primary.url(database), "CREATE TABLE items (id serial PRIMARY KEY, name text)")
     app = create_service(
         name=SERVICE,
-        route_handlers=[get_item, get_fresh_item, slow_read, create_item],
+        route_handlers=[get_item, get_fresh_item, slow_read, create_item, which_current_reader],
         verifier=TokenMinter(audiences=(SERVICE,)).verifier(SERVICE),
         database_url=primary.url(database),
         replica_url=replica_url,
@@ -190,6 +198,16 @@ async def test_a_caller_reads_their_own_write_and_others_the_replica(
             assert mine.status_code == 200, "the writer reads their write (from the primary)"
             assert mine.json()["replica"] is False
             assert (await other.get(f"/items/{item}")).status_code == 404, "others: the replica"
+            # Served by the primary, a read asks it what must be current on its own connection
+            # (a second one from the pool could wait for itself); by the replica, of the pool.
+            assert (await writer.get("/current-reader")).json() == {
+                "replica": False,
+                "current": "own connection",
+            }
+            assert (await other.get("/current-reader")).json() == {
+                "replica": True,
+                "current": "primary pool",
+            }
 
         # Once the replica has replayed the write, the writer reads from it again.
         await until(lambda: app.state.replica.serves(int(writer.cookies[wrote_cookie(SERVICE)])))

@@ -123,13 +123,27 @@ class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no types
     pool and hang, where it should be refused at once (503) so that clients back off.
     """
 
-    __slots__ = ("acquire_timeout", "pooled")
+    __slots__ = ("acquire_timeout", "pooled", "url")
 
-    def __init__(self, *args: Any, acquire_timeout: float, pooled: bool, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, url: str, *args: Any, acquire_timeout: float, pooled: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(url, *args, **kwargs)
+        self.url = url
+        """Where its connections lead (with the password, if the URL has one: never log it)."""
         self.acquire_timeout = acquire_timeout
         self.pooled = pooled
         """Its connections go through PgBouncer in transaction mode: no session of their own."""
+
+    async def answers_apart(self) -> None:
+        """Run `SELECT 1` on a connection of its own, outside the pool: whether the database
+        answers when every pooled connection is busy. Raises what connecting or the query
+        raises."""
+        connection = await asyncpg.connect(self.url, statement_cache_size=0)
+        try:
+            await connection.fetchval("SELECT 1")
+        finally:
+            await connection.close()
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's signature
         # Every acquire path (`acquire()`, `fetch()`, `execute()`...) goes through here.

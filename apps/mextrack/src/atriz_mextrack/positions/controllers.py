@@ -22,7 +22,7 @@ from atriz_core.kit.pagination_params import (
     page_limit,
     schema_name,
 )
-from atriz_core.kit.replica import REPLICA_READS
+from atriz_core.kit.replica import REPLICA_READS, current_reader
 from atriz_core.kit.service import BEARER_SCHEME
 from atriz_mextrack.devices.auth import requires_tracker_or_user, tracker_vehicle
 from atriz_mextrack.positions import exports, services
@@ -118,7 +118,7 @@ class PositionController(Controller):
         `include=jump`."""
         return await services.list_positions(
             conn,
-            request.app.state.db_pool,
+            current_reader(request, conn),
             cursors_of(request),
             request.user,
             vehicle_id,
@@ -147,7 +147,7 @@ class PositionController(Controller):
         (narrow the range), never a cut-short track."""
         vehicle, points = await services.track_points(
             conn,
-            request.app.state.db_pool,
+            current_reader(request, conn),
             request.user,
             vehicle_id,
             services.time_range(start, end),
@@ -167,7 +167,7 @@ class PositionController(Controller):
         More than 100,000 points is a 422 (narrow the range)."""
         vehicle, points = await services.track_points(
             conn,
-            request.app.state.db_pool,
+            current_reader(request, conn),
             request.user,
             vehicle_id,
             services.time_range(start, end),
@@ -219,5 +219,5 @@ class LatestController(Controller):
         a dispatcher or an admin), by vehicle id, up to `limit` (at most 5,000) a page.
         Served from one row per vehicle, never from the history."""
         return await services.latest_positions(
-            conn, request.app.state.db_pool, cursors_of(request), request.user, limit, cursor
+            conn, current_reader(request, conn), cursors_of(request), request.user, limit, cursor
         )

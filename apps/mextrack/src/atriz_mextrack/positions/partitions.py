@@ -96,5 +96,6 @@ async def drop_partition(conn: asyncpg.Connection, name: str) -> None:
     """Drop one partition (`name` comes from `list_partitions`, i.e. from the catalog)."""
     async with conn.transaction():
         await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        quoted = name.replace('"', '""')
-        await conn.execute(f'DROP TABLE "{quoted}"')
+        # As the owner of `positions`, which the service's login is not (see the migration
+        # `mextrack_writer`); the function drops nothing but a partition of it.
+        await conn.execute("SELECT drop_positions_partition($1)", name)

@@ -100,8 +100,8 @@ LIMIT $1
 _LATEST_QUERIES = {
     (False, False): _LATEST.format(where="true"),
     (False, True): _LATEST.format(where=BY_VEHICLE.after(2)),
-    (True, False): _LATEST.format(where="l.vehicle_id = ANY($2::uuid[])"),
-    (True, True): _LATEST.format(where=f"l.vehicle_id = ANY($2::uuid[]) AND {BY_VEHICLE.after(3)}"),
+    (True, False): _LATEST.format(where="v.owner_id = $2"),
+    (True, True): _LATEST.format(where=f"v.owner_id = $2 AND {BY_VEHICLE.after(3)}"),
 }
 
 _STATS_TRACK = """
@@ -199,15 +199,15 @@ async def list_positions(
 
 async def list_latest(
     conn: asyncpg.Connection,
-    vehicle_ids: list[uuid.UUID] | None,
+    owner_id: uuid.UUID | None,
     after: tuple[Any, ...] | None,
     fetch: int,
 ) -> list[LatestPosition]:
-    """Latest positions by vehicle id: of `vehicle_ids`, or of every vehicle when None."""
-    query = _LATEST_QUERIES[(vehicle_ids is not None, after is not None)]
+    """Latest positions by vehicle id: of `owner_id`'s vehicles, or of all when None."""
+    query = _LATEST_QUERIES[(owner_id is not None, after is not None)]
     args: list[Any] = [fetch]
-    if vehicle_ids is not None:
-        args.append(vehicle_ids)
+    if owner_id is not None:
+        args.append(owner_id)
     if after is not None:
         args.extend(after)
     return [LatestPosition(**dict(row)) for row in await conn.fetch(query, *args)]

@@ -215,7 +215,7 @@ def _range_problem(field: str, reason: str) -> InvalidInputError:
 
 async def list_positions(
     conn: asyncpg.Connection,
-    primary: asyncpg.Connection | asyncpg.Pool,
+    current: asyncpg.Connection | asyncpg.Pool,
     cursors: CursorCodec,
     principal: Principal,
     vehicle_id: uuid.UUID,
@@ -225,8 +225,9 @@ async def list_positions(
     cursor: str | None,
 ) -> Page[Position]:
     """A vehicle's points in time order, a page at a time, every point exactly once (`conn`
-    may be the replica's; who may see the vehicle is asked of the `primary`)."""
-    await visible_vehicle(primary, principal, vehicle_id)
+    may be the replica's; who may see the vehicle is asked of `current`, `kit.replica`'s
+    `current_reader`)."""
+    await visible_vehicle(current, principal, vehicle_id)
     after = cursors.position(cursor, repository.BY_TIME)
     rows = await repository.list_positions(
         conn, vehicle_id, window.start, window.end, include_jumps, after, limit + 1
@@ -236,14 +237,14 @@ async def list_positions(
 
 async def track_points(
     conn: asyncpg.Connection,
-    primary: asyncpg.Connection | asyncpg.Pool,
+    current: asyncpg.Connection | asyncpg.Pool,
     principal: Principal,
     vehicle_id: uuid.UUID,
     window: TimeRange,
 ) -> tuple[Vehicle, list[Position]]:
     """The vehicle and its `ok` points in the range, all of them (422 past the limit); who may
-    see the vehicle is asked of the `primary`."""
-    vehicle = await visible_vehicle(primary, principal, vehicle_id)
+    see the vehicle is asked of `current` (see `list_positions`)."""
+    vehicle = await visible_vehicle(current, principal, vehicle_id)
     rows = await repository.list_positions(
         conn, vehicle_id, window.start, window.end, False, None, MAX_TRACK_POINTS + 1
     )
@@ -258,7 +259,7 @@ async def track_points(
 
 async def latest_positions(
     conn: asyncpg.Connection,
-    primary: asyncpg.Connection | asyncpg.Pool,
+    current: asyncpg.Connection | asyncpg.Pool,
     cursors: CursorCodec,
     principal: Principal,
     limit: int,
@@ -266,11 +267,13 @@ async def latest_positions(
 ) -> Page[LatestPosition]:
     """The latest position of every vehicle the caller sees (one row per vehicle)."""
     after = cursors.position(cursor, repository.BY_VEHICLE)
-    # The caller's vehicles as the primary has them now (see `list_positions`).
-    visible = None
-    if not sees_all(principal):
-        visible = await vehicles.owned_vehicle_ids(primary, principal.id)
-    rows = await repository.list_latest(conn, visible, after, limit + 1)
+    owner = None if sees_all(principal) else principal.id
+    rows = await repository.list_latest(conn, owner, after, limit + 1)
+    if owner is not None and current is not conn:
+        # Read from the replica: a vehicle it still has as the caller's may have been
+        # reassigned since (see `list_positions`). The page's vehicles, checked on `current`.
+        owned = await vehicles.still_owned(current, [row.vehicle_id for row in rows], owner)
+        rows = [row for row in rows if row.vehicle_id in owned]
     return cursors.page(rows, limit, repository.BY_VEHICLE, lambda p: (p.vehicle_id,))
 
 

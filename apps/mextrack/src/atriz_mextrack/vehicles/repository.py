@@ -18,7 +18,7 @@ __all__ = [
     "insert_vehicle",
     "list_vehicles",
     "lock_vehicle",
-    "owned_vehicle_ids",
+    "still_owned",
     "update_vehicle",
 ]
 
@@ -31,7 +31,7 @@ _INSERT = f"""
 INSERT INTO vehicles (owner_id, name, plate, vin) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}
 """
 _GET = f"SELECT {COLUMNS} FROM vehicles WHERE id = $1"
-_OWNED_IDS = "SELECT id FROM vehicles WHERE owner_id = $1"
+_STILL_OWNED = "SELECT id FROM vehicles WHERE id = ANY($1::uuid[]) AND owner_id = $2"
 _LIST_ALL = f"SELECT {COLUMNS} FROM vehicles {{where}} ORDER BY {BY_CREATION.order_by()} LIMIT $1"
 _LIST_OWN = (
     f"SELECT {COLUMNS} FROM vehicles WHERE owner_id = $2 {{where}}"
@@ -73,10 +73,11 @@ async def get_vehicle(
     return None if row is None else _vehicle(row)
 
 
-async def owned_vehicle_ids(
-    conn: asyncpg.Connection | asyncpg.Pool, owner_id: uuid.UUID
-) -> list[uuid.UUID]:
-    return [row[0] for row in await conn.fetch(_OWNED_IDS, owner_id)]
+async def still_owned(
+    conn: asyncpg.Connection | asyncpg.Pool, vehicle_ids: list[uuid.UUID], owner_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """Those of `vehicle_ids` that `owner_id` owns (by primary key: as many as asked)."""
+    return {row[0] for row in await conn.fetch(_STILL_OWNED, vehicle_ids, owner_id)}
 
 
 async def lock_vehicle(conn: asyncpg.Connection, vehicle_id: uuid.UUID) -> Vehicle | None:

@@ -16,11 +16,11 @@ from litestar.handlers import HTTPRouteHandler
 from atriz_core.client.litestar import PUBLIC
 from atriz_core.kit.problems import RETRY_AFTER_SECONDS
 from atriz_core.kit.replica import REPLICA_STATE_KEY, ReplicaMonitor
+from atriz_database.pool import BoundedPool
 
 __all__ = ["Check", "Health", "Readiness", "health_handlers"]
 
 CHECK_TIMEOUT_SECONDS = 2.0
-_SERVING = frozenset({"up", "busy"})
 logger = logging.getLogger(__name__)
 
 
@@ -30,8 +30,8 @@ class Health(msgspec.Struct):
 
 class Check(msgspec.Struct):
     status: str
-    """`up`, `busy` (every connection of the pool is serving requests: the database answers
-    them, so the service stays ready) or `down`; a read replica also `lagging` (further behind
+    """`up`, `busy` (every connection of the pool serves a request, and one of its own answers:
+    the service stays ready, `degraded`) or `down`; a read replica also `lagging` (further behind
     than `ATRIZ_REPLICA_MAX_LAG`) or `not a standby`."""
     ms: float
     """How long the check took, in milliseconds."""
@@ -52,19 +52,20 @@ async def _check(pool: asyncpg.Pool | None) -> Check:
     started = time.perf_counter()
     status = "down"
     if pool is not None:
-        acquired = False
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), pool.acquire() as connection:
-                acquired = True
-                await connection.fetchval("SELECT 1")
-            status = "up"
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                if isinstance(pool, BoundedPool) and _saturated(pool):
+                    # Every connection serves a request. Load, not a fault: under a burst every
+                    # pod's pool is full at once, and failing then would take every pod out of
+                    # the Service together. So a connection of its own asks whether the
+                    # database answers (a dead one behind a full pool is still down).
+                    await pool.answers_apart()
+                    status = "busy"
+                else:
+                    await pool.fetchval("SELECT 1")
+                    status = "up"
         except Exception as exc:  # a probe reports any failure as "down", never as a 500
-            if not acquired and _saturated(pool):
-                # Load, not a fault: under a burst every pod's pool is full at once, and a
-                # probe failing for that would take every pod out of the Service together.
-                status = "busy"
-            else:
-                logger.warning("readiness check failed: %s", type(exc).__name__)
+            logger.warning("readiness check failed: %s", type(exc).__name__)
     return Check(status=status, ms=round((time.perf_counter() - started) * 1000, 2))
 
 
@@ -104,14 +105,14 @@ def health_handlers(
             probes.append(_check_replica(monitor))
         results = await asyncio.gather(*probes)
         checks = dict(zip(keys, results, strict=True))
-        if checks["database"].status not in _SERVING:
+        if checks["database"].status not in {"up", "busy"}:
             # Like every 503 of the kit: when to ask again (a balancer or a client may honour it).
             return Response(
                 Readiness(status="unhealthy", checks=checks),
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        degraded = any(check.status not in _SERVING for check in checks.values())
+        degraded = any(check.status != "up" for check in checks.values())
         status = "degraded" if degraded else "healthy"
         return Response(Readiness(status=status, checks=checks), status_code=200)
 

@@ -39,7 +39,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from litestar import Litestar, Request
@@ -62,6 +62,7 @@ __all__ = [
     "ReplicaMonitor",
     "ReplicaRouting",
     "Routing",
+    "current_reader",
     "note_write",
     "replica_lifespan",
     "replica_routing",
@@ -236,6 +237,8 @@ class Routing:
     """The replica connection failed under the read: run it again on the primary."""
     committed: int | None = None
     """The primary's WAL position after this request's write committed."""
+    replica_serves: bool = False
+    """The current attempt reads from the replica (`routed_read`)."""
 
 
 @asynccontextmanager
@@ -257,6 +260,7 @@ async def routed_read(
         else:
             try:
                 monitor.reads_replica += 1
+                routing.replica_serves = True
                 yield connection
             except _LOST + _CONFLICT as exc:
                 if isinstance(exc, _LOST):
@@ -265,12 +269,27 @@ async def routed_read(
                 routing.replica_failed = True
                 raise
             finally:
+                routing.replica_serves = False
                 await monitor.pool.release(connection)
             return
     if request.route_handler.opt.get(REPLICA_OPT_KEY):
         monitor.reads_primary += 1
     async with primary.acquire() as connection:
         yield connection
+
+
+def current_reader(
+    request: Request[Any, Any, Any], conn: asyncpg.Connection
+) -> asyncpg.Connection | asyncpg.Pool:
+    """Where a read served by the replica asks what must be current, such as who may see a
+    row: the primary's pool, since the replica's rows may be `ATRIZ_REPLICA_MAX_LAG` old (a
+    vehicle reassigned a second ago is no longer its previous owner's). `conn`, the request's
+    own connection, when the primary serves the request: a second connection from the pool
+    the request already holds one of could wait for itself once every request does that."""
+    routing = cast(Routing | None, request.scope.get(ROUTING_SCOPE_KEY))
+    if routing is not None and routing.replica_serves:
+        return cast(asyncpg.Pool, request.app.state.db_pool)
+    return conn
 
 
 async def note_write(routing: Routing, connection: asyncpg.Connection) -> None:

@@ -188,8 +188,11 @@ def status_main(argv: list[str] | None = None, registry: TargetRegistry | None =
             if args.fail_on_pending:
                 # The deployment gate. A release rolled back, or an old pod started during a
                 # rollout, meets the newer release's migrations: expand/contract keeps them
-                # working with its code, so only what this code ships and lacks holds it back.
-                problems += len(report.pending)
+                # working with its code, so only what this code ships and lacks holds it back,
+                # and a file of its own gone missing (older than its newest migration).
+                here = [m for m in report.applied if m not in report.missing] + report.pending
+                newest = max(here, default="")
+                problems += len(report.pending) + sum(m < newest for m in report.missing)
             else:
                 problems += len(report.missing)
         return 1 if problems else 0

@@ -1,0 +1,7 @@
+-- The role stays: roles are cluster-wide, and other databases of the server may grant to it.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM website_writer;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public
+    REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM website_writer;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM website_writer;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM website_writer;
+REVOKE USAGE ON SCHEMA public FROM website_writer;
