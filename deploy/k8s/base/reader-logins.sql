@@ -11,6 +11,10 @@
 SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
+SET log_transaction_sample_rate = 0;
+SET log_min_duration_sample = -1;
+-- Nor in pg_stat_activity while they run, for whoever may read other sessions' queries.
+SET track_activities = off;
 SET pg_stat_statements.track_utility = off;
 SET lock_timeout = '5s';
 \getenv website_reader_password WEBSITE_READER_PASSWORD
@@ -21,9 +25,20 @@ FROM unnest(ARRAY['website_reader', 'mextrack_reader', 'pshop_reader']) AS login
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login)
 \gexec
 GRANT atriz_app_reader TO website_reader, mextrack_reader, pshop_reader;
-ALTER ROLE website_reader LOGIN PASSWORD :'website_reader_password';
-ALTER ROLE mextrack_reader LOGIN PASSWORD :'mextrack_reader_password';
-ALTER ROLE pshop_reader LOGIN PASSWORD :'pshop_reader_password';
+-- Whatever else a role of that name was granted before, it reads as atriz_app_reader only.
+SELECT format('REVOKE %I FROM %I', g.rolname, m.rolname)
+FROM pg_auth_members a
+JOIN pg_roles g ON g.oid = a.roleid
+JOIN pg_roles m ON m.oid = a.member
+WHERE m.rolname IN ('website_reader', 'mextrack_reader', 'pshop_reader')
+    AND g.rolname <> 'atriz_app_reader'
+\gexec
+ALTER ROLE website_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'website_reader_password';
+ALTER ROLE mextrack_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'mextrack_reader_password';
+ALTER ROLE pshop_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'pshop_reader_password';
 ALTER ROLE website_reader SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE mextrack_reader SET idle_in_transaction_session_timeout = '60s';
 ALTER ROLE pshop_reader SET idle_in_transaction_session_timeout = '60s';

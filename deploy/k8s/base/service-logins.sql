@@ -19,6 +19,10 @@
 SET log_statement = 'none';
 SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
+SET log_transaction_sample_rate = 0;
+SET log_min_duration_sample = -1;
+-- Nor in pg_stat_activity while they run, for whoever may read other sessions' queries.
+SET track_activities = off;
 SET pg_stat_statements.track_utility = off;
 SET lock_timeout = '5s';
 -- Names of their own: a variable missing from the environment stays undefined, and the
@@ -55,6 +59,16 @@ GRANT core_writer TO core_app;
 GRANT website_writer TO website_app;
 GRANT mextrack_writer TO mextrack_app;
 GRANT pshop_writer TO pshop_app;
+-- Whatever else a role of that name was granted before, each is in its own group only.
+SELECT format('REVOKE %I FROM %I', g.rolname, m.rolname)
+FROM pg_auth_members a
+JOIN pg_roles g ON g.oid = a.roleid
+JOIN pg_roles m ON m.oid = a.member
+WHERE (m.rolname, g.rolname) NOT IN (('core_app', 'core_writer'), ('website_app', 'website_writer'),
+                                     ('mextrack_app', 'mextrack_writer'), ('pshop_app', 'pshop_writer'))
+    AND m.rolname IN ('core_app', 'website_app', 'mextrack_app', 'pshop_app',
+                      'atriz_migration_status')
+\gexec
 GRANT CONNECT ON DATABASE atriz_shared TO core_app, atriz_migration_status;
 REVOKE CONNECT, TEMPORARY ON DATABASE atriz_db, mextrack_db, pshop_db FROM PUBLIC;
 GRANT CONNECT ON DATABASE atriz_db TO website_app, atriz_migration_status;

@@ -235,7 +235,7 @@ def reader_login_passwords(script: str) -> dict[str, str]:
     passwords = {}
     for login in re.findall(r"'(\w+)'", created[1]):
         assert re.search(rf"GRANT atriz_app_reader TO [^;]*\b{login}\b", script), login
-        set_password = re.search(rf"ALTER ROLE {login} LOGIN PASSWORD :'(\w+)';", script)
+        set_password = re.search(rf"ALTER ROLE {login} LOGIN [^;]*PASSWORD :'(\w+)';", script)
         assert set_password is not None, f"{login}: no password set"
         assert f"ALTER ROLE {login} SET idle_in_transaction_session_timeout" in script, login
         passwords[login] = psql_variables[set_password[1]]

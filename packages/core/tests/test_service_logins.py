@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from atriz_database.errors import MigrationError
 from atriz_database.migrations import migrate, status
 from atriz_database.pgtools import find_program, server_version
 from atriz_database.pool import create_pool
@@ -86,19 +87,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchCluster
         asyncio.run(_as_superuser(cluster, None, *_WATCHED))
         cluster.restart()
         asyncio.run(_as_superuser(cluster, None, "CREATE EXTENSION pg_stat_statements"))
+        # Logins of those names from before, granted more than their group.
+        asyncio.run(_as_superuser(cluster, None, *_GRANTED_BEFORE))
         for target in TARGETS.select(ALL):
             url = cluster.url(target.database)
             asyncio.run(_create_database(cluster, target.database))
-            migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
-        # An installation from before these logins: its apps, connected as the superuser, made
-        # mextrack's partitions so far.
-        asyncio.run(
-            _as_superuser(
-                cluster,
-                "mextrack",
-                f"SELECT ensure_positions_partition('{datetime.now(UTC):%Y-%m-%d}')",
+            # As PostgreSQL 14 and older made a database: anyone may create in `public`.
+            asyncio.run(
+                _as_superuser(cluster, target.name, "GRANT CREATE ON SCHEMA public TO PUBLIC")
             )
-        )
+            migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
         run_logins_scripts(cluster)
         run_logins_scripts(cluster)
         yield cluster
@@ -106,7 +104,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchCluster
 
 _WATCHED = (
     "ALTER SYSTEM SET log_statement = 'all'",
+    "ALTER SYSTEM SET log_transaction_sample_rate = 1",
+    "ALTER SYSTEM SET log_min_duration_sample = 0",
     "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+)
+_GRANTED_BEFORE = (
+    "CREATE ROLE website_app LOGIN",
+    "GRANT pg_execute_server_program, pg_read_all_data TO website_app",
+    "CREATE ROLE pshop_reader LOGIN",
+    "GRANT pg_read_all_data TO pshop_reader",
 )
 
 
@@ -309,3 +315,55 @@ async def test_no_password_reaches_the_servers_log_or_its_statement_statistics(
     assert "ALTER DEFAULT PRIVILEGES IN SCHEMA public" in log, "the log records statements"
     assert "ON SCHEMA public TO" in tracked, "the view records utility statements"
     assert [name for name, password in PASSWORDS.items() if password in log + tracked] == []
+
+
+async def test_a_login_made_before_keeps_no_other_membership(cluster: ScratchCluster) -> None:
+    connection = await asyncpg.connect(cluster.url())
+    try:
+        rows = await connection.fetch(
+            "SELECT m.rolname, g.rolname FROM pg_auth_members a"
+            " JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member"
+            " WHERE m.rolname IN ('website_app', 'pshop_reader') ORDER BY 1, 2"
+        )
+    finally:
+        await connection.close()
+    assert [tuple(row) for row in rows] == [
+        ("pshop_reader", "atriz_app_reader"),
+        ("website_app", "website_writer"),
+    ]
+
+
+async def test_mextrack_makes_no_partition_outside_the_days_it_stores(
+    cluster: ScratchCluster,
+) -> None:
+    connection = await connect_as(cluster, "mextrack_app", "mextrack")
+    try:
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="outside 1970 to 9998"):
+            await connection.execute("SELECT ensure_positions_partition('0044-03-15')")
+    finally:
+        await connection.close()
+
+
+def test_a_group_role_made_before_with_more_rights_is_refused(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A role named like a service's group that can log in, holds an attribute or belongs to
+    another role would hand all that to the service's login: the migration stops instead."""
+    website = TARGETS.get("website")
+    with ScratchCluster.running(tmp_path_factory.mktemp("planted") / "pg") as other:
+        asyncio.run(
+            _as_superuser(
+                other,
+                None,
+                "CREATE ROLE website_writer NOLOGIN",
+                "GRANT pg_execute_server_program TO website_writer",
+                f'CREATE DATABASE "{website.database}"',
+            )
+        )
+        with pytest.raises(MigrationError, match="website_writer exists with more"):
+            migrate(
+                website,
+                other.url(website.database),
+                requirement_met=lambda _: True,
+                out=lambda _: None,
+            )

@@ -10,6 +10,30 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN
     NULL;  -- roles are cluster-wide: another database of the server made it already
 END
 $$;
+-- A role of that name made before, by anyone, may hold more than rows: a login, an attribute,
+-- or membership in another role (pg_execute_server_program, say), which the service's login
+-- would then have too. Refused rather than handed on.
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT FROM pg_roles
+        WHERE rolname = 'website_writer'
+            AND (rolcanlogin OR rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication
+                 OR rolbypassrls)
+    ) OR EXISTS (
+        SELECT FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+        WHERE r.rolname = 'website_writer'
+    ) THEN
+        RAISE EXCEPTION 'the role website_writer exists with more than a group of rows may have'
+            USING HINT = 'drop it, or take its LOGIN, attributes and memberships away, then'
+                         ' migrate again';
+    END IF;
+END
+$$;
+-- Nobody else creates in the schema (PostgreSQL 15 and later already refuse it; older
+-- clusters, and upgraded ones, let everyone): an object that PUBLIC planted there could shadow
+-- a function that the migrator or a SECURITY DEFINER function calls.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO website_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO website_writer;
 REVOKE ALL ON _yoyo_migration, _yoyo_log, _yoyo_version, yoyo_lock, atriz_migration_checksums
