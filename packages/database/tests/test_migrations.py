@@ -10,7 +10,7 @@ import pytest
 
 from atriz_database import DatabaseSettings, DatabaseTarget, MigrationError, TargetRegistry
 from atriz_database.cli.db import new_main, requirement_checker, rollback_main, status_main
-from atriz_database.migrations import Requirement, migrate, rollback, status
+from atriz_database.migrations import MIGRATION_LOCK_KEY, Requirement, migrate, rollback, status
 from atriz_database.testing import MakeDatabase, run_script, sample_target, write_migration
 
 
@@ -118,6 +118,27 @@ def test_the_deployment_gate_lets_an_older_release_start_on_a_newer_schema(
             status_main(["sample", "--fail-on-pending"], registry=TargetRegistry([sample]))
         gate_exits.append(gate_exit.value.code)
     assert gate_exits == [1, 0, 1]
+
+
+def test_a_session_holding_the_migration_lock_stops_a_migrator_by_name_not_for_ever(
+    sample: DatabaseTarget, empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any login may take an advisory lock: one that holds the migrators' key must not hold
+    back every release for good. After ATRIZ_MIGRATION_WAIT the migrator fails, naming it."""
+    write_migration(sample, "0001_create_a", "CREATE TABLE a (id int);")
+    monkeypatch.setenv("ATRIZ_MIGRATION_WAIT", "0.5")
+    with psycopg.connect(empty_database_url, autocommit=True) as squatter:
+        squatter.execute("SET application_name = 'squatter'")
+        squatter.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        pid = squatter.info.backend_pid
+        with pytest.raises(MigrationError) as stopped:
+            migrate(sample, empty_database_url, requirement_met=never_required, out=lambda _: None)
+
+    message = str(stopped.value)
+    assert "the migration lock is still held after 0.5 s" in message
+    assert f"server process {pid} (login " in message
+    assert "application 'squatter'" in message
+    assert "a" not in tables(empty_database_url)
 
 
 def test_drift_is_reported_for_a_changed_applied_file(

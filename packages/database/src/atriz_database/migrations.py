@@ -124,6 +124,30 @@ def _load(target: DatabaseTarget) -> list[_Migration]:
     return loaded
 
 
+_LOCK_HOLDER = """
+SELECT a.pid, a.usename, a.application_name, a.backend_start
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
+        SELECT oid FROM pg_database WHERE datname = current_database()
+    )
+    AND l.classid = (%(key)s >> 32)::oid AND l.objid = (%(key)s & 4294967295)::oid
+    AND l.objsubid = 1
+"""
+
+
+def _lock_holder(url: str) -> str:
+    """Who holds the migration lock of the database at `url`, for a message."""
+    with connect(url) as connection:
+        row = connection.execute(_LOCK_HOLDER, {"key": MIGRATION_LOCK_KEY}).fetchone()
+    if row is None:
+        return "a session gone meanwhile"
+    pid, user, application, started = row
+    return (
+        f"server process {pid} (login {user}, application {application or 'unnamed'!r},"
+        f" connected {started:%Y-%m-%d %H:%M:%S %Z})"
+    )
+
+
 @contextmanager
 def _locked_session(url: str, settings: DatabaseSettings, out: Output) -> Iterator[Any]:
     """A yoyo backend whose connection holds the migration lock for the whole block."""
@@ -148,9 +172,18 @@ def _locked_session(url: str, settings: DatabaseSettings, out: Output) -> Iterat
         ).fetchone()
         if not (locked and locked[0]):
             out(f"waiting for another migrator on {describe_url(url)} to finish")
-            # lock_timeout applies to advisory locks too; waiting here must not time out.
-            connection.execute("SET lock_timeout = 0")
-            connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            # lock_timeout applies to advisory locks too: it bounds this wait.
+            wait = f"{round(settings.migration_wait * 1000)}ms"
+            connection.execute("SELECT set_config('lock_timeout', %s, false)", (wait,))
+            try:
+                connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+            except psycopg.errors.LockNotAvailable:
+                raise MigrationError(
+                    f"{describe_url(url)}: the migration lock is still held after"
+                    f" {settings.migration_wait:g} s, by {_lock_holder(url)}: a migrator that"
+                    " has not finished, or another session that took the lock; end it"
+                    " (pg_terminate_backend), or wait longer with ATRIZ_MIGRATION_WAIT"
+                ) from None
             connection.execute(
                 "SELECT set_config('lock_timeout', %s, false)", (settings.migration_lock_timeout,)
             )

@@ -117,6 +117,10 @@ class DatabaseSettings:
     migration_lock_timeout: str = "5s"
     """`ATRIZ_MIGRATION_LOCK_TIMEOUT`: how long a migration statement may wait for a table lock
     before failing, so that it never queues live queries behind it for longer."""
+    migration_wait: float = 600.0
+    """`ATRIZ_MIGRATION_WAIT`: seconds a migrator waits for another one to finish before it
+    fails, naming the session that holds the migration lock (any login may take an advisory
+    lock: one that holds this one must not stop every release for good)."""
     pooler: str | None = None
     """`ATRIZ_DB_POOLER`: `transaction` when the process's database URLs lead to PgBouncer in
     transaction pooling mode; unset, they lead straight to PostgreSQL. Pooled, a connection is
@@ -151,6 +155,7 @@ class DatabaseSettings:
             migration_lock_timeout=env.string(
                 "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
             ),
+            migration_wait=env.number("ATRIZ_MIGRATION_WAIT", cls.migration_wait, low=0.1),
             pooler=_pooler(env),
             replica_max_lag=env.number("ATRIZ_REPLICA_MAX_LAG", cls.replica_max_lag, low=0.1),
         )
