@@ -13,6 +13,9 @@ SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SET log_transaction_sample_rate = 0;
 SET log_min_duration_sample = -1;
+SET debug_print_parse = off;
+SET debug_print_rewritten = off;
+SET debug_print_plan = off;
 -- Nor in pg_stat_activity while they run, for whoever may read other sessions' queries.
 SET track_activities = off;
 SET pg_stat_statements.track_utility = off;
@@ -25,14 +28,6 @@ FROM unnest(ARRAY['website_reader', 'mextrack_reader', 'pshop_reader']) AS login
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login)
 \gexec
 GRANT atriz_app_reader TO website_reader, mextrack_reader, pshop_reader;
--- Whatever else a role of that name was granted before, it reads as atriz_app_reader only.
-SELECT format('REVOKE %I FROM %I', g.rolname, m.rolname)
-FROM pg_auth_members a
-JOIN pg_roles g ON g.oid = a.roleid
-JOIN pg_roles m ON m.oid = a.member
-WHERE m.rolname IN ('website_reader', 'mextrack_reader', 'pshop_reader')
-    AND g.rolname <> 'atriz_app_reader'
-\gexec
 ALTER ROLE website_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     PASSWORD :'website_reader_password';
 ALTER ROLE mextrack_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS

@@ -21,6 +21,9 @@ SET log_min_duration_statement = -1;
 SET log_min_error_statement = 'panic';
 SET log_transaction_sample_rate = 0;
 SET log_min_duration_sample = -1;
+SET debug_print_parse = off;
+SET debug_print_rewritten = off;
+SET debug_print_plan = off;
 -- Nor in pg_stat_activity while they run, for whoever may read other sessions' queries.
 SET track_activities = off;
 SET pg_stat_statements.track_utility = off;
@@ -59,16 +62,41 @@ GRANT core_writer TO core_app;
 GRANT website_writer TO website_app;
 GRANT mextrack_writer TO mextrack_app;
 GRANT pshop_writer TO pshop_app;
--- Whatever else a role of that name was granted before, each is in its own group only.
-SELECT format('REVOKE %I FROM %I', g.rolname, m.rolname)
+-- The roles of both scripts are what they say on every run, whatever anyone granted since: the
+-- groups can do nothing of their own, each login is in its group only, no group is in any
+-- role, and nobody else is in a group or a login (a member could SET ROLE to it). A revoke
+-- takes back only its grantor's grant (GRANTED BY), and whatever was granted on from it
+-- (CASCADE); the grants this script makes, kept, lose any ADMIN OPTION.
+ALTER ROLE core_writer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+ALTER ROLE website_writer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+ALTER ROLE mextrack_writer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+ALTER ROLE pshop_writer NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+ALTER ROLE atriz_app_reader NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+    NOBYPASSRLS;
+WITH expected (member, role) AS (
+    VALUES ('core_app', 'core_writer'), ('website_app', 'website_writer'),
+           ('mextrack_app', 'mextrack_writer'), ('pshop_app', 'pshop_writer'),
+           ('website_reader', 'atriz_app_reader'), ('mextrack_reader', 'atriz_app_reader'),
+           ('pshop_reader', 'atriz_app_reader')
+), ours (name) AS (
+    SELECT member FROM expected UNION SELECT role FROM expected
+    UNION SELECT 'atriz_migration_status'
+)
+SELECT format('REVOKE %I FROM %I GRANTED BY %I CASCADE', g.rolname, m.rolname, b.rolname)
 FROM pg_auth_members a
 JOIN pg_roles g ON g.oid = a.roleid
 JOIN pg_roles m ON m.oid = a.member
-WHERE (m.rolname, g.rolname) NOT IN (('core_app', 'core_writer'), ('website_app', 'website_writer'),
-                                     ('mextrack_app', 'mextrack_writer'), ('pshop_app', 'pshop_writer'))
-    AND m.rolname IN ('core_app', 'website_app', 'mextrack_app', 'pshop_app',
-                      'atriz_migration_status')
+JOIN pg_roles b ON b.oid = a.grantor
+WHERE (g.rolname IN (SELECT name FROM ours) OR m.rolname IN (SELECT name FROM ours))
+    AND NOT ((m.rolname, g.rolname) IN (SELECT member, role FROM expected)
+             AND a.grantor = current_user::regrole)
 \gexec
+REVOKE ADMIN OPTION FOR core_writer FROM core_app CASCADE;
+REVOKE ADMIN OPTION FOR website_writer FROM website_app CASCADE;
+REVOKE ADMIN OPTION FOR mextrack_writer FROM mextrack_app CASCADE;
+REVOKE ADMIN OPTION FOR pshop_writer FROM pshop_app CASCADE;
+REVOKE ADMIN OPTION FOR atriz_app_reader FROM website_reader, mextrack_reader, pshop_reader
+    CASCADE;
 GRANT CONNECT ON DATABASE atriz_shared TO core_app, atriz_migration_status;
 REVOKE CONNECT, TEMPORARY ON DATABASE atriz_db, mextrack_db, pshop_db FROM PUBLIC;
 GRANT CONNECT ON DATABASE atriz_db TO website_app, atriz_migration_status;

@@ -35,6 +35,7 @@ TABLES = [
     ("pshop", "pshop_app", "products"),
 ]
 STATUS_LOGIN = "atriz_migration_status"
+WRITERS = ["core_writer", "website_writer", "mextrack_writer", "pshop_writer"]
 
 pytestmark = pytest.mark.slow  # a cluster of its own, every target migrated into it
 
@@ -79,16 +80,17 @@ def run_logins_scripts(cluster: ScratchCluster) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchCluster]:
-    """Every target's database, migrated as the Job migrates them, then the logins script run
-    twice (the Job runs it at every release)."""
+    """Every target's database, migrated as the Job migrates them, then the logins scripts run
+    twice (the Job runs them at every release)."""
     with ScratchCluster.running(tmp_path_factory.mktemp("logins") / "pg") as cluster:
         # Every statement logged, and pg_stat_statements loaded as monitoring setups have it:
         # where a password written as a literal would show.
         asyncio.run(_as_superuser(cluster, None, *_WATCHED))
         cluster.restart()
         asyncio.run(_as_superuser(cluster, None, "CREATE EXTENSION pg_stat_statements"))
-        # Logins of those names from before, granted more than their group.
-        asyncio.run(_as_superuser(cluster, None, *_GRANTED_BEFORE))
+        # Roles of those names from before, granted more, some by another role than the
+        # superuser (whose grants a plain revoke leaves).
+        asyncio.run(_as_superuser(cluster, None, *_PLANTED_BEFORE))
         for target in TARGETS.select(ALL):
             url = cluster.url(target.database)
             asyncio.run(_create_database(cluster, target.database))
@@ -98,6 +100,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchCluster
             )
             migrate(target, url, requirement_met=lambda _: True, out=lambda _: None)
         run_logins_scripts(cluster)
+        # Granted between two releases, after the migrations checked the groups.
+        asyncio.run(_as_superuser(cluster, None, *_GRANTED_SINCE))
         run_logins_scripts(cluster)
         yield cluster
 
@@ -108,11 +112,23 @@ _WATCHED = (
     "ALTER SYSTEM SET log_min_duration_sample = 0",
     "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
 )
-_GRANTED_BEFORE = (
+_PLANTED_BEFORE = (
     "CREATE ROLE website_app LOGIN",
     "GRANT pg_execute_server_program, pg_read_all_data TO website_app",
     "CREATE ROLE pshop_reader LOGIN",
     "GRANT pg_read_all_data TO pshop_reader",
+    "CREATE ROLE mallory LOGIN CREATEROLE",
+    "GRANT pg_read_all_data TO mallory WITH ADMIN OPTION",
+    "SET ROLE mallory",
+    "CREATE ROLE core_app LOGIN",  # mallory is given ADMIN on what she creates
+    "GRANT pg_read_all_data TO core_app",
+    "CREATE ROLE mextrack_writer NOLOGIN",
+    "RESET ROLE",
+)
+_GRANTED_SINCE = (
+    "GRANT pg_read_all_data TO mextrack_writer",
+    "GRANT website_writer TO website_app WITH ADMIN OPTION",
+    "GRANT pshop_app TO mallory",
 )
 
 
@@ -317,20 +333,26 @@ async def test_no_password_reaches_the_servers_log_or_its_statement_statistics(
     assert [name for name, password in PASSWORDS.items() if password in log + tracked] == []
 
 
-async def test_a_login_made_before_keeps_no_other_membership(cluster: ScratchCluster) -> None:
+async def test_every_role_of_the_scripts_holds_and_gives_only_the_expected_memberships(
+    cluster: ScratchCluster,
+) -> None:
+    """Whatever was granted before or since, by the superuser or another role: each login is
+    in its group only, without ADMIN OPTION, no group is in any role, and nobody else is in a
+    group or a login."""
+    readers = [f"{app}_reader" for app in ("website", "mextrack", "pshop")]
+    logins = [login for _, login, _ in TABLES]
     connection = await asyncpg.connect(cluster.url())
     try:
         rows = await connection.fetch(
-            "SELECT m.rolname, g.rolname FROM pg_auth_members a"
+            "SELECT m.rolname, g.rolname, a.admin_option FROM pg_auth_members a"
             " JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member"
-            " WHERE m.rolname IN ('website_app', 'pshop_reader') ORDER BY 1, 2"
+            " WHERE g.rolname = ANY($1::text[]) OR m.rolname = ANY($1::text[])",
+            [*logins, *WRITERS, *readers, STATUS_LOGIN, "atriz_app_reader"],
         )
     finally:
         await connection.close()
-    assert [tuple(row) for row in rows] == [
-        ("pshop_reader", "atriz_app_reader"),
-        ("website_app", "website_writer"),
-    ]
+    expected = [*zip(logins, WRITERS, strict=True), *((r, "atriz_app_reader") for r in readers)]
+    assert sorted(tuple(row) for row in rows) == sorted((*pair, False) for pair in expected)
 
 
 async def test_mextrack_makes_no_partition_outside_the_days_it_stores(

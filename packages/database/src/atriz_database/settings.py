@@ -155,7 +155,10 @@ class DatabaseSettings:
             migration_lock_timeout=env.string(
                 "ATRIZ_MIGRATION_LOCK_TIMEOUT", cls.migration_lock_timeout
             ),
-            migration_wait=env.number("ATRIZ_MIGRATION_WAIT", cls.migration_wait, low=0.1),
+            # At most a day: lock_timeout takes no more than about 24.8 days anyway.
+            migration_wait=env.number(
+                "ATRIZ_MIGRATION_WAIT", cls.migration_wait, low=0.1, high=86_400
+            ),
             pooler=_pooler(env),
             replica_max_lag=env.number("ATRIZ_REPLICA_MAX_LAG", cls.replica_max_lag, low=0.1),
         )
