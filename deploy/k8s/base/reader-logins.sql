@@ -6,20 +6,7 @@
 -- command line; every login gets the idle-in-transaction limit that README.md's
 -- atriz_app_reader section asks of each app login. (docker-compose.yml's logins job runs this
 -- file too.)
--- The passwords below travel as literals: keep these statements out of the server's log and of
--- pg_stat_statements, which stores utility statements verbatim for whoever may read its view.
-SET log_statement = 'none';
-SET log_min_duration_statement = -1;
-SET log_min_error_statement = 'panic';
-SET log_transaction_sample_rate = 0;
-SET log_min_duration_sample = -1;
-SET debug_print_parse = off;
-SET debug_print_rewritten = off;
-SET debug_print_plan = off;
--- Nor in pg_stat_activity while they run, for whoever may read other sessions' queries.
-SET track_activities = off;
-SET pg_stat_statements.track_utility = off;
-SET lock_timeout = '5s';
+\ir unrecorded-session.sql
 \getenv website_reader_password WEBSITE_READER_PASSWORD
 \getenv mextrack_reader_password MEXTRACK_READER_PASSWORD
 \getenv pshop_reader_password PSHOP_READER_PASSWORD

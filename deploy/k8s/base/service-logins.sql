@@ -14,20 +14,7 @@
 -- Runs after the migrations, every time the Job runs; what later migrations make, the groups
 -- get through the migrations' default privileges.
 
--- The passwords below travel as literals: keep these statements out of the server's log and of
--- pg_stat_statements, which stores utility statements verbatim for whoever may read its view.
-SET log_statement = 'none';
-SET log_min_duration_statement = -1;
-SET log_min_error_statement = 'panic';
-SET log_transaction_sample_rate = 0;
-SET log_min_duration_sample = -1;
-SET debug_print_parse = off;
-SET debug_print_rewritten = off;
-SET debug_print_plan = off;
--- Nor in pg_stat_activity while they run, for whoever may read other sessions' queries.
-SET track_activities = off;
-SET pg_stat_statements.track_utility = off;
-SET lock_timeout = '5s';
+\ir unrecorded-session.sql
 -- Names of their own: a variable missing from the environment stays undefined, and the
 -- statement that uses it fails, instead of taking another script's value.
 \getenv core_app_password CORE_DATABASE_PASSWORD
