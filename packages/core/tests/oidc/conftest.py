@@ -98,10 +98,15 @@ async def sign_in(
     password: str = TEST_PASSWORD,
     *,
     email: str = EMAIL,
+    reauth: bool = False,
 ) -> httpx.Response:
-    """Fill core's sign-in form as a browser does (the CSRF token from the page)."""
+    """Fill core's sign-in form as a browser does (the CSRF token from the page); `reauth`:
+    the form even though the browser is signed in (`prompt=login`, `max_age`)."""
+    query = {"return_to": return_to} if return_to else {}
     url = "/oauth/sign-in" + (
-        f"?{httpx.QueryParams({'return_to': return_to})}" if return_to else ""
+        f"?{httpx.QueryParams({**query, 'reauth': '1'} if reauth else query)}"
+        if query or reauth
+        else ""
     )
     form_page = await harness.client.get(url)
     assert form_page.status_code == 200, form_page.text
@@ -115,8 +120,8 @@ async def authorize(harness: CoreHarness, params: dict[str, str]) -> httpx.Respo
     """`GET /oauth/authorize`, signing in on the way if asked to; the answer that leaves core."""
     response = await harness.client.get("/oauth/authorize", params=params)
     if response.status_code == 303 and response.headers["location"].startswith("/oauth/sign-in"):
-        return_to = query_of(response.headers["location"])["return_to"]
-        signed_in = await sign_in(harness, return_to)
+        asked = query_of(response.headers["location"])
+        signed_in = await sign_in(harness, asked["return_to"], reauth="reauth" in asked)
         assert signed_in.status_code == 303, signed_in.text
         response = await harness.client.get(signed_in.headers["location"])
     return response

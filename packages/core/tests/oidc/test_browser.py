@@ -3,11 +3,15 @@ attributes, `/auth/login`'s limits and answers, consent, and every way the sessi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from atriz_core.testing import CoreHarness
+from atriz_core.context import Core, RequestContext
+from atriz_core.oidc import services
+from atriz_core.testing import TEST_PASSWORD, CoreHarness
+from atriz_database.pool import connect
 
 from .conftest import (
     EMAIL,
@@ -387,3 +391,107 @@ async def test_an_apps_logout_with_an_earlier_sign_in_ends_both_once_confirmed(
     assert not await core_harness.sql_value(
         "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
     )
+
+
+async def test_signing_in_again_keeps_the_apps_and_one_sign_out_still_ends_all(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """An app asks Ana to sign in again (`prompt=login`): her earlier sign-in in this browser
+    ends, the app session it approved moves under the new one (it still refreshes), and
+    signing out of the new sign-in ends that app session too."""
+    first, _ = await signed_in_tokens(core_harness, webapp)
+    verifier, challenge = pkce()
+    second_code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
+    second = (await exchange(core_harness, webapp, second_code, verifier)).json()
+
+    still_refreshes = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        auth=webapp.auth,
+    )
+    browser_sessions = await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE client_id IS NULL AND revoked_at IS NULL"
+    )
+    signed_out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": second["id_token"]}
+    )
+
+    assert still_refreshes.status_code == 200, still_refreshes.text
+    assert browser_sessions == 1
+    assert signed_out.status_code == 200
+    assert "Signed out" in signed_out.text
+    assert await refresh(core_harness, webapp, still_refreshes.json()["refresh_token"]) == 400
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
+    )
+
+
+async def test_another_user_signing_in_ends_the_earlier_users_sign_in(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """On a shared computer Ben signs in over Ana's sign-in: hers ends with every app session
+    it approved, and the apps refuse her access tokens."""
+    anas, _ = await signed_in_tokens(core_harness, webapp)
+    await core_harness.register(email="ben@example.test", name="Ben")
+    form = await core_harness.client.get("/oauth/sign-in", params={"reauth": "1"})
+    bens = await core_harness.client.post(
+        "/oauth/sign-in",
+        data={
+            "email": "ben@example.test",
+            "password": TEST_PASSWORD,
+            "csrf_token": hidden(form, "csrf_token"),
+        },
+    )
+
+    assert bens.status_code == 303
+    assert await refresh(core_harness, webapp, anas["refresh_token"]) == 400
+    assert await core_harness.apps_refuse(anas["access_token"])
+    live = await core_harness.sql_rows(
+        "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.revoked_at IS NULL"
+    )
+    assert [row["email"] for row in live] == ["ben@example.test"]
+
+
+async def test_a_sign_in_again_waits_for_an_exchange_under_the_earlier_one(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """A code exchanged under Ana's earlier sign-in while she signs in again: the replacement
+    waits for the exchange's hold on her row and then moves the app session it opened, so that
+    no app session is left under the ended sign-in, out of reach of a sign-out."""
+    core: Core = core_harness.app.state.core
+    pool = core_harness.app.state.db_pool
+    first, again = [
+        await services.start_browser_session(
+            pool, core, email=EMAIL, password=TEST_PASSWORD, context=RequestContext(None, None)
+        )
+        for _ in range(2)
+    ]
+    earlier = await services.browser_session(pool, core, first.token)
+    assert earlier is not None
+    exchange_in_flight = await connect(core_harness.settings.database_url)
+    try:
+        async with exchange_in_flight.transaction():  # as `exchange_code` holds the user
+            await exchange_in_flight.execute(
+                "SELECT FROM users WHERE id = $1 FOR SHARE", earlier.user_id
+            )
+            opened = await exchange_in_flight.fetchval(
+                "INSERT INTO sessions (id, user_id, client_id, scope, browser_session_id,"
+                " created_at, expires_at) SELECT gen_random_uuid(), user_id, $2, 'openid', id,"
+                " created_at, expires_at FROM sessions WHERE id = $1 RETURNING id",
+                earlier.id,
+                webapp.id,
+            )
+            replacing = asyncio.create_task(
+                services.replace_browser_session(
+                    pool, core, earlier, again, RequestContext(None, None)
+                )
+            )
+            await core_harness.until_a_statement_waits_on_a_lock()
+        await replacing
+    finally:
+        await exchange_in_flight.close()
+
+    moved_to = await core_harness.sql_value(
+        "SELECT browser_session_id FROM sessions WHERE id = $1", opened
+    )
+    assert moved_to == again.session_id

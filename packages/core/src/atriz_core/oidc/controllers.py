@@ -25,6 +25,7 @@ import jwt
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from litestar import Controller, Response, get, post, route
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException
@@ -38,7 +39,8 @@ from atriz_core.errors import (
     DomainError,
 )
 from atriz_core.oidc import pages, services
-from atriz_core.oidc.repository import BrowserSession, OpenedSession
+from atriz_core.oidc.freshness import SignInAge, resumed_after_sign_in
+from atriz_core.oidc.repository import MAX_NONCE_LENGTH, BrowserSession, OpenedSession
 from atriz_core.oidc.server import (
     SCOPES,
     IssuedUser,
@@ -286,8 +288,24 @@ class OidcController(Controller):
             return refused(error)
         client = prepared.client
         assert client is not None  # Authlib refused the request otherwise
-        if session is None or grant.prompt == "login":
-            again = urlencode([(k, v) for k, v in params if k != "prompt"])
+        redirect_uri, state = fields["redirect_uri"], fields.get("state")
+        prompts = set(fields.get("prompt", "").split())
+        if len(nonce or "") > MAX_NONCE_LENGTH:
+            return refused(
+                InvalidRequestError(
+                    f"nonce is longer than {MAX_NONCE_LENGTH} characters",
+                    redirect_uri=redirect_uri,
+                    state=state,
+                )
+            )
+        try:
+            age = SignInAge(fields, prompts, core.clock.now())
+        except ValueError as exc:
+            return refused(InvalidRequestError(str(exc), redirect_uri=redirect_uri, state=state))
+        if session is None or not age.met_by(session):
+            if "none" in prompts:  # a sign-in is needed, and the client asked for no page
+                return refused(LoginRequiredError(redirect_uri=redirect_uri, state=state))
+            again = urlencode(resumed_after_sign_in(params, age.now))
             target = urlencode(
                 {"return_to": f"/oauth/authorize?{again}", **({"reauth": "1"} if session else {})}
             )
@@ -296,13 +314,15 @@ class OidcController(Controller):
                 status_code=HTTP_303_SEE_OTHER,
                 headers={"Location": f"/oauth/sign-in?{target}"},
             )
-        targets = [origin(fields["redirect_uri"])]
+        targets = [origin(redirect_uri)]
         if request.method == "POST" and not csrf_valid(request, dict(form).get("csrf_token")):
             return pages.error_page(
                 "This form has expired", "Go back to the app and sign in again.", status=403
             )
         allow = True
-        if not client.first_party:
+        if not client.first_party or "consent" in prompts:
+            if "none" in prompts:  # consent is asked on a page, and the client asked for none
+                return refused(ConsentRequiredError(redirect_uri=redirect_uri, state=state))
             if request.method == "GET":
                 csrf_value, cookies = csrf_cookie(request)
                 token = csrf_tokens(request).form_token(csrf_value)

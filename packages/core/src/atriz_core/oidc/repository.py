@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 __all__ = [
+    "MAX_NONCE_LENGTH",
     "BrowserSession",
     "CodeRecord",
     "OpenedSession",
@@ -22,8 +23,12 @@ __all__ = [
     "open_client_session",
     "purge_codes",
     "refresh_token_grant",
+    "replace_browser_session",
     "revoke_code_session",
 ]
+
+# `oauth_codes_nonce_length`: a longer nonce is refused before a code is made.
+MAX_NONCE_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,26 @@ async def end_browser_session(
         now,
     )
     return rows[0]["user_id"] if rows else None
+
+
+async def replace_browser_session(
+    connection: asyncpg.Connection, previous: uuid.UUID, current: uuid.UUID, now: datetime
+) -> bool:
+    """End browser session `previous` and move the client sessions it approved, live ones, under
+    `current`; whether `previous` was live (nothing changes otherwise)."""
+    ended: bool = await connection.fetchval(
+        "WITH ended AS ("
+        "  UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING id"
+        "), moved AS ("
+        "  UPDATE sessions SET browser_session_id = $2"
+        "  WHERE browser_session_id = $1 AND revoked_at IS NULL AND EXISTS (SELECT FROM ended)"
+        ")"
+        " SELECT EXISTS (SELECT FROM ended)",
+        previous,
+        current,
+        now,
+    )
+    return ended
 
 
 async def end_client_sessions(

@@ -2,7 +2,9 @@
 
 - A browser session is a session row whose token is the cookie (`accounts.services.sign_in`,
   the login of `/auth/login` with every limit and answer of it). Logout-all, a password change
-  and a deactivation end it as they end every session.
+  and a deactivation end it as they end every session. A browser signs in again (another user,
+  or `prompt=login`): its earlier sign-in ends, the same user's client sessions moving under the
+  new one, so one sign-out still ends everything the browser opened.
 - A code lives 60 seconds and is stored as SHA-256 with what it is bound to: client, redirect
   URI, PKCE challenge, the browser session that approved it, the nonce. Its exchange spends it
   and opens a session of the client under the browser session (ended when that one ends) in one
@@ -43,6 +45,7 @@ __all__ = [
     "find_code",
     "nonce_used",
     "refresh_token_grant",
+    "replace_browser_session",
     "start_browser_session",
     "store_code",
 ]
@@ -242,6 +245,41 @@ async def end_client_sessions(
                 user_id=user_id,
                 context=context,
                 details={"session": str(browser_session_id), "client": client_id},
+            )
+
+
+async def replace_browser_session(
+    pool: asyncpg.Pool,
+    core: Core,
+    previous: BrowserSession,
+    current: SignedIn,
+    context: RequestContext,
+) -> None:
+    """A browser that held sign-in `previous` has signed in again (`current`): the earlier
+    sign-in ends, so that a sign-out later ends everything this browser opened. The apps the
+    same user signed in to stay signed in, moved under the new sign-in; another user's sign-in
+    ends with its apps."""
+    if previous.user_id != current.user.id:
+        await end_browser_session(pool, core, previous.id, context)
+        return
+    async with pool.acquire() as connection, connection.transaction():
+        # The user first, as `end_browser_session`: a code exchange under the earlier sign-in
+        # commits before (its session is moved), or finds that sign-in ended.
+        await users.get_user(connection, previous.user_id, for_update=True)
+        now = core.clock.now()
+        if await repository.replace_browser_session(
+            connection, previous.id, current.session_id, now
+        ):
+            await record_event(
+                connection,
+                "logout",
+                user_id=previous.user_id,
+                context=context,
+                details={
+                    "session": str(previous.id),
+                    "browser": True,
+                    "replaced_by": str(current.session_id),
+                },
             )
 
 
