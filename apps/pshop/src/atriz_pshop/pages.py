@@ -12,15 +12,12 @@ from atriz_core.kit.database import DbConnection
 from atriz_core.kit.html import escape
 from atriz_core.kit.pagination_params import cursors_of
 from atriz_pshop.products import services as products
+from atriz_pshop.products.currencies import format_amount
 from atriz_pshop.roles import SELLERS
 from atriz_pshop.sales import services as sales
 from atriz_pshop.settings import settings_of
 
 PAGE_SIZE = 50
-
-
-def _money(minor: int, currency: str) -> str:
-    return f"{minor / 100:.2f} {currency}"
 
 
 @get("/", opt=PUBLIC, include_in_schema=False)
@@ -34,7 +31,7 @@ async def home(request: Request[Any, Any, Any], conn: DbConnection) -> Response[
     )
     rows = "\n".join(
         f"<tr><td>{escape(product.name)}</td><td>{escape(product.sku)}</td>"
-        f"<td>{escape(_money(product.price_minor, product.currency))}</td>"
+        f"<td>{escape(format_amount(product.price_minor, product.currency))}</td>"
         f"<td>{product.on_hand}</td></tr>"
         for product in catalogue.items
     )
@@ -45,7 +42,7 @@ async def home(request: Request[Any, Any, Any], conn: DbConnection) -> Response[
     if user.has_role(*SELLERS):
         summary = await sales.day_summary(conn, None, settings_of(request.app.state).timezone)
         totals = ", ".join(
-            escape(_money(total.revenue_minor, total.currency)) for total in summary.totals
+            escape(format_amount(total.revenue_minor, total.currency)) for total in summary.totals
         )
         content += (
             f"<h2>Today ({summary.business_day:%Y-%m-%d}, {escape(summary.timezone)})</h2>\n"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from atriz_core.testing import replica_routes
+from atriz_pshop.products.currencies import format_amount
 
 RunningPshop = Any
 
@@ -233,3 +234,19 @@ async def test_only_the_catalogue_may_be_read_from_a_replica(pshop: RunningPshop
         "GET /products/{product_id}",
         "GET /products/barcodes/{barcode}",
     }
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown"),
+    [
+        (1000, "JPY", "1000 JPY"),
+        (1000, "EUR", "10.00 EUR"),
+        (1500, "KWD", "1.500 KWD"),
+        (5, "USD", "0.05 USD"),
+        (10**19 + 1, "EUR", "100000000000000000.01 EUR"),
+    ],
+)
+def test_amounts_are_shown_in_their_currencys_minor_unit(
+    minor: int, currency: str, shown: str
+) -> None:
+    assert format_amount(minor, currency) == shown

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from atriz_core.testing import beside
+from atriz_core.testing import beside, lock_waiters
 from atriz_pshop.settings import SETTINGS_STATE_KEY
 
 RunningPshop = Any
@@ -137,3 +137,92 @@ async def test_a_sale_waits_for_a_held_product_at_most_the_lock_timeout(
     assert await pshop.on_hand(product["id"]) == 5
     assert await pshop.sql("SELECT count(*) FROM sales") == 0
     assert (await pshop.sell([(product["id"], 1)])).status_code == 201
+
+
+async def until_waiting(holder: Any, count: int) -> None:
+    """Return once `count` other sessions wait for a lock; AssertionError after 10 s."""
+    for _ in range(200):
+        if await lock_waiters(holder, seconds=0.05) >= count:
+            return
+    raise AssertionError(f"fewer than {count} requests queued for the lock")
+
+
+async def test_a_void_queued_behind_a_refund_sees_the_refund(pshop: RunningPshop) -> None:
+    """A refund, then a void, of one sale queue behind a third holder of the sale's row: the
+    refund goes first, and the void must then see it (it never updates the sale's row, so a
+    void reading refunds in its locking statement missed it and cancelled a refunded sale:
+    the stock and the money came back twice)."""
+    product = await pshop.product(stock=2, price_minor=1000)
+    sale = (await pshop.sell([(product["id"], 2)])).json()
+    line = sale["lines"][0]["id"]
+    holder = await beside(pshop.settings.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT FROM sales WHERE id = $1 FOR UPDATE", uuid.UUID(sale["id"])
+            )
+            refunding = asyncio.create_task(
+                pshop.client.post(
+                    f"/sales/{sale['id']}/refunds",
+                    json={"lines": [{"sale_line_id": line, "quantity": 2, "restock": True}]},
+                    headers=pshop.manager.headers,
+                )
+            )
+            await until_waiting(holder, 1)
+            voiding = asyncio.create_task(
+                pshop.client.post(
+                    f"/sales/{sale['id']}/void", json={}, headers=pshop.manager.headers
+                )
+            )
+            await until_waiting(holder, 2)
+        refunded, voided = await refunding, await voiding
+    finally:
+        await holder.close()
+
+    assert refunded.status_code == 201, refunded.text
+    assert voided.status_code == 409, voided.text
+    assert "refunds" in voided.json()["detail"]
+    assert await pshop.on_hand(product["id"]) == 2
+    assert await pshop.sql("SELECT status FROM sales") == "completed"
+    await pshop.assert_reconciled()
+
+
+async def test_withdrawing_or_repricing_a_product_waits_for_its_sale_in_flight(
+    pshop: RunningPshop,
+) -> None:
+    """A sale waits for another till's hold on the product's stock; the manager withdraws the
+    product and reprices it meanwhile. Their answers come after the sale commits (at the price
+    it read): never a sale committed after a withdrawal or repricing was answered."""
+    product = await pshop.product(stock=5, price_minor=250)
+    manager = pshop.manager.headers
+    holder = await beside(pshop.settings.database_url)
+    try:
+        async with holder.transaction():  # another till's sale of the product, in flight
+            await holder.execute(
+                "SELECT FROM inventory WHERE product_id = $1 FOR UPDATE",
+                uuid.UUID(product["id"]),
+            )
+            selling = asyncio.create_task(pshop.sell([(product["id"], 1)]))
+            await until_waiting(holder, 1)
+            withdrawing = asyncio.create_task(
+                pshop.client.post(f"/products/{product['id']}/deactivate", headers=manager)
+            )
+            repricing = asyncio.create_task(
+                pshop.client.patch(
+                    f"/products/{product['id']}", json={"price_minor": 999}, headers=manager
+                )
+            )
+            await until_waiting(holder, 3)
+            assert not withdrawing.done()
+            assert not repricing.done()
+        sold, withdrawn, repriced = await asyncio.gather(selling, withdrawing, repricing)
+    finally:
+        await holder.close()
+
+    assert sold.status_code == 201, sold.text
+    assert sold.json()["total_minor"] == 250
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert repriced.status_code == 200, repriced.text
+    late = await pshop.sell([(product["id"], 1)])
+    assert late.status_code == 422, late.text
+    assert pshop.in_flight.peak >= 3

@@ -190,3 +190,14 @@ async def test_expired_keys_are_purged_and_can_be_used_again(pshop: RunningPshop
     assert "idempotent-replayed" not in reused.headers
     assert purged == 1
     assert await pshop.sql("SELECT array_agg(key) FROM idempotency_keys") == ["fresh"]
+
+
+async def test_a_malformed_key_is_named_as_the_header_it_came_in(pshop: RunningPshop) -> None:
+    product = await pshop.product(stock=5)
+
+    response = await pshop.sell([(product["id"], 1)], key="a b")
+
+    assert response.status_code == 400
+    (problem,) = response.json()["errors"]
+    assert problem["field"] == "Idempotency-Key"
+    assert await pshop.on_hand(product["id"]) == 5

@@ -233,3 +233,32 @@ async def test_bad_void_refund_and_summary_input_is_refused_naming_the_field(
     assert listed.status_code == 400
     assert await pshop.sql("SELECT count(*) FROM refunds") == 0
     assert await pshop.sql("SELECT status FROM sales") == "completed"
+
+
+async def test_the_summary_adds_up_a_day_past_the_bigint_range(pshop: RunningPshop) -> None:
+    """Each sale fits in a bigint, a day of them need not: five sales of 2 * 10**18 minor
+    units each (within every bound a sale has) must still be summed, not fail the day's
+    summary (and the shop's page) until midnight."""
+    product = await pshop.product(stock=10**7, price_minor=10**12, name="Gold bar")
+    for _ in range(5):
+        sold = await pshop.sell([(product["id"], 10_000)] * 200)
+        assert sold.status_code == 201, sold.text
+
+    summary = await pshop.client.get("/sales/summary", headers=pshop.manager.headers)
+
+    assert summary.status_code == 200, summary.text
+    (totals,) = summary.json()["totals"]
+    assert totals["revenue_minor"] == totals["net_minor"] == 10**19
+    (top,) = summary.json()["top_products"]
+    assert (top["quantity"], top["revenue_minor"]) == (10**7, 10**19)
+
+
+async def test_a_void_needs_no_body(pshop: RunningPshop) -> None:
+    product = await pshop.product(stock=2)
+    sale = (await pshop.sell([(product["id"], 2)])).json()
+
+    voided = await pshop.client.post(f"/sales/{sale['id']}/void", headers=pshop.manager.headers)
+
+    assert voided.status_code == 200, voided.text
+    assert voided.json()["status"] == "voided"
+    assert await pshop.on_hand(product["id"]) == 2

@@ -196,3 +196,52 @@ async def test_the_apps_role_may_only_append_to_the_ledger(pshop: RunningPshop) 
     finally:
         await pshop.sql(f"DROP OWNED BY {name}")
         await pshop.sql(f"DROP ROLE {name}")
+
+
+async def test_stock_past_what_on_hand_can_hold_is_refused_naming_the_request(
+    pshop: RunningPshop,
+) -> None:
+    """On-hand is an integer: a restock, or a refund's or void's restock, that would take it
+    past 2**31 - 1 is a 409 saying so (it was a 400 naming a `body` the request did not have,
+    or none at all), and nothing is written."""
+    product = await pshop.product(stock=3)
+    sale = (await pshop.sell([(product["id"], 1)])).json()
+    product_id = uuid.UUID(product["id"])
+    room = 2**31 - 1 - 2
+    # Goods received behind the app's back, ledger and on-hand together, as the app would.
+    await pshop.sql(
+        "INSERT INTO stock_movements (product_id, quantity, reason, user_id, note)"
+        " VALUES ($1, $2, 'restock', $3, 'a big delivery')",
+        product_id,
+        room,
+        pshop.manager.id,
+    )
+    await pshop.sql(
+        "UPDATE inventory SET on_hand = on_hand + $2 WHERE product_id = $1", product_id, room
+    )
+    manager = pshop.manager.headers
+
+    restocked = await pshop.client.post(
+        f"/stock/{product['id']}/restock", json={"quantity": 1}, headers=manager
+    )
+    refunded = await pshop.client.post(
+        f"/sales/{sale['id']}/refunds",
+        json={"lines": [{"sale_line_id": sale["lines"][0]["id"], "quantity": 1, "restock": True}]},
+        headers=manager,
+    )
+    voided = await pshop.client.post(f"/sales/{sale['id']}/void", json={}, headers=manager)
+    lowered = await pshop.client.post(
+        f"/stock/{product['id']}/adjust", json={"quantity": -1, "note": "broken"}, headers=manager
+    )
+
+    assert restocked.status_code == 409, restocked.text
+    assert restocked.json()["errors"][0]["field"] == "quantity"
+    assert str(2**31 - 1) in restocked.json()["errors"][0]["reason"]
+    assert refunded.status_code == 409, refunded.text
+    assert refunded.json()["errors"][0]["field"] == "lines"
+    assert voided.status_code == 409, voided.text
+    assert lowered.status_code == 200, lowered.text
+    assert await pshop.on_hand(product["id"]) == 2**31 - 2
+    assert await pshop.sql("SELECT count(*) FROM refunds") == 0
+    assert await pshop.sql("SELECT status FROM sales") == "completed"
+    await pshop.assert_reconciled()

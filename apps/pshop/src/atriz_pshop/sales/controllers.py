@@ -180,20 +180,22 @@ class SaleController(Controller):
     async def void_sale(
         self,
         sale_id: FromPath[uuid.UUID],
-        data: JSONBody[VoidRequest],
         conn: DbConnection,
         request: Request[Principal, Any, Any],
         idempotency_key: OptionalIdempotencyKey = None,
+        data: JSONBody[VoidRequest | None] = None,
     ) -> Response[Sale]:
         """Void a sale of the current business day (managers): its stock comes back through
-        reversing movements. 409 if voided already, of another day, or refunded."""
+        reversing movements. 409 if voided already, of another day, or refunded. The body (a
+        `reason`) may be left out."""
         settings = settings_of(request.app.state)
         user = request.user
+        reasoned = data or VoidRequest()
 
         async def void() -> Sale:
             await services.limit_lock_waits(conn, settings.lock_timeout)
             return await services.void_sale(
-                conn, sale_id, user_id=user.id, data=data, timezone=settings.timezone
+                conn, sale_id, user_id=user.id, data=reasoned, timezone=settings.timezone
             )
 
         return await idempotent(
@@ -201,7 +203,7 @@ class SaleController(Controller):
             user_id=user.id,
             route=f"/sales/{sale_id}/void",
             key=idempotency_key,
-            body=data,
+            body=reasoned,
             response_type=Sale,
             status_code=200,
             hours=settings.idempotency_hours,

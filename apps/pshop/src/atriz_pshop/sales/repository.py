@@ -23,6 +23,7 @@ __all__ = [
     "get_prices",
     "get_sale",
     "get_sale_lines",
+    "has_refunds",
     "insert_refund",
     "insert_sale",
     "list_sales",
@@ -35,8 +36,13 @@ __all__ = [
 
 NEWEST_FIRST = Keyset("pshop.sales.newest", ("s.created_at", "s.id"), descending=True)
 
+# FOR SHARE until the sale commits: a product withdrawn or repriced meanwhile waits for the sale
+# (its UPDATE conflicts), or the sale reads the product as changed; never a sale committed at a
+# price, or of a product, that a manager's answered change had replaced. In ascending id order,
+# as the stock is taken, so sales and product changes never wait for each other in a circle.
 PRICES = """
 SELECT id, price_minor, currency, active FROM products WHERE id = ANY($1::uuid[])
+ORDER BY id FOR SHARE
 """
 # The sale, its lines and its movements in one statement (one round trip): lines are kept as
 # rung up, movements are one per product (lines of one product counted together).
@@ -85,11 +91,11 @@ SELECT l.id, l.line_no, l.product_id, l.quantity, l.unit_price_minor, l.line_tot
            AS refunded_quantity
 FROM sale_lines l WHERE l.sale_id = $1 ORDER BY l.line_no
 """
-_LOCK_SALE = """
-SELECT id, status, business_day, currency,
-       EXISTS (SELECT 1 FROM refunds f WHERE f.sale_id = sales.id) AS refunded
-FROM sales WHERE id = $1 FOR UPDATE
-"""
+_LOCK_SALE = "SELECT id, status, business_day, currency FROM sales WHERE id = $1 FOR UPDATE"
+# Its own statement, after the lock: a statement's snapshot is taken before it waits, and a
+# refund never updates the sale's row, so a lock-and-read in one statement missed a refund that
+# committed while it waited (a void then cancelled a refunded sale).
+_HAS_REFUNDS = "SELECT EXISTS (SELECT 1 FROM refunds WHERE sale_id = $1)"
 _SOLD_PER_PRODUCT = """
 SELECT product_id, sum(quantity)::int AS quantity FROM sale_lines WHERE sale_id = $1
 GROUP BY product_id ORDER BY product_id
@@ -111,12 +117,14 @@ WITH refund AS (
 )
 SELECT id, business_day, created_at FROM refund
 """
+# A day's sums are numeric, as PostgreSQL sums bigints: a busy day of large sales passes the
+# bigint range that each sale fits in (casting back to bigint failed every summary of that day).
 _TOTALS = """
 WITH day_sales AS (
-    SELECT currency, count(*) AS sales, sum(total_minor)::bigint AS revenue
+    SELECT currency, count(*) AS sales, sum(total_minor) AS revenue
     FROM sales WHERE business_day = $1 AND status = 'completed' GROUP BY currency
 ), day_refunds AS (
-    SELECT s.currency, count(*) AS refunds, sum(f.total_minor)::bigint AS refunded
+    SELECT s.currency, count(*) AS refunds, sum(f.total_minor) AS refunded
     FROM refunds f JOIN sales s ON s.id = f.sale_id
     WHERE f.business_day = $1 GROUP BY s.currency
 )
@@ -128,8 +136,8 @@ ORDER BY 1
 """
 _VOIDED = "SELECT count(*) FROM sales WHERE business_day = $1 AND status = 'voided'"
 _TOP = """
-SELECT l.product_id, p.sku, p.name, sum(l.quantity)::int AS quantity,
-       sum(l.line_total_minor)::bigint AS revenue_minor, s.currency
+SELECT l.product_id, p.sku, p.name, sum(l.quantity) AS quantity,
+       sum(l.line_total_minor) AS revenue_minor, s.currency
 FROM sales s JOIN sale_lines l ON l.sale_id = s.id JOIN products p ON p.id = l.product_id
 WHERE s.business_day = $1 AND s.status = 'completed'
 GROUP BY l.product_id, p.sku, p.name, s.currency
@@ -210,10 +218,16 @@ async def list_sales(
 
 
 async def lock_sale(conn: asyncpg.Connection, sale_id: uuid.UUID) -> asyncpg.Record | None:
-    """The sale's status, day, currency and whether it has refunds; locked until commit, so
-    that voids and refunds of one sale take turns."""
+    """The sale's status, day and currency; locked until commit, so that voids and refunds of
+    one sale take turns."""
     row: asyncpg.Record | None = await conn.fetchrow(_LOCK_SALE, sale_id)
     return row
+
+
+async def has_refunds(conn: asyncpg.Connection, sale_id: uuid.UUID) -> bool:
+    """Whether the sale has refunds; read after `lock_sale`, it sees every one committed."""
+    refunded: bool = await conn.fetchval(_HAS_REFUNDS, sale_id)
+    return refunded
 
 
 async def sold_per_product(
@@ -257,10 +271,20 @@ async def insert_refund(
 
 
 async def day_totals(conn: asyncpg.Connection, day: date) -> list[CurrencyTotals]:
-    return [
-        CurrencyTotals(**dict(row), net_minor=row["revenue_minor"] - row["refunded_minor"])
-        for row in await conn.fetch(_TOTALS, day)
-    ]
+    totals = []
+    for row in await conn.fetch(_TOTALS, day):
+        revenue, refunded = int(row["revenue_minor"]), int(row["refunded_minor"])
+        totals.append(
+            CurrencyTotals(
+                currency=row["currency"],
+                sales=row["sales"],
+                revenue_minor=revenue,
+                refunds=row["refunds"],
+                refunded_minor=refunded,
+                net_minor=revenue - refunded,
+            )
+        )
+    return totals
 
 
 async def day_voided(conn: asyncpg.Connection, day: date) -> int:
@@ -269,4 +293,7 @@ async def day_voided(conn: asyncpg.Connection, day: date) -> int:
 
 
 async def top_products(conn: asyncpg.Connection, day: date, limit: int) -> list[TopProduct]:
-    return [TopProduct(**dict(row)) for row in await conn.fetch(_TOP, day, limit)]
+    return [
+        TopProduct(**{**dict(row), "revenue_minor": int(row["revenue_minor"])})
+        for row in await conn.fetch(_TOP, day, limit)
+    ]

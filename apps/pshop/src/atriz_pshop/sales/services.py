@@ -37,6 +37,7 @@ from atriz_pshop.sales.schemas import (
     VoidRequest,
 )
 from atriz_pshop.stock import repository as stock
+from atriz_pshop.stock.services import add_to_stock
 
 __all__ = [
     "InsufficientStockError",
@@ -238,11 +239,11 @@ async def void_sale(
         raise ConflictError(
             "only a sale of the current business day can be voided; refund it instead"
         )
-    if sale["refunded"]:
+    if await repository.has_refunds(conn, sale_id):
         raise ConflictError("the sale has refunds; refund the rest of it instead")
     returned = await repository.sold_per_product(conn, sale_id)  # ascending product id
     for product_id, quantity in returned:
-        await stock.add_stock(conn, product_id, quantity)
+        await add_to_stock(conn, product_id, quantity, field=None)
     await stock.insert_movements(
         conn, returned, reason="void", user_id=user_id, note=data.reason, sale_id=sale_id
     )
@@ -313,7 +314,7 @@ async def refund_sale(
             back[lines[given.sale_line_id].product_id] += given.quantity
     restocked = sorted(back.items())
     for product_id, quantity in restocked:
-        await stock.add_stock(conn, product_id, quantity)
+        await add_to_stock(conn, product_id, quantity, field="lines")
     if restocked:
         await stock.insert_movements(
             conn,

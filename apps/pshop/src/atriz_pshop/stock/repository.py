@@ -21,6 +21,7 @@ from atriz_pshop.stock.schemas import Drift, Movement, StockLevel
 __all__ = [
     "BY_ID_DESC",
     "BY_SKU",
+    "MAX_ON_HAND",
     "add_stock",
     "count_products",
     "get_level",
@@ -42,9 +43,13 @@ UPDATE inventory SET on_hand = on_hand - $2, updated_at = now()
 WHERE product_id = $1 AND on_hand >= $2
 RETURNING on_hand
 """
-_ADD_STOCK = """
+# `inventory.on_hand` is an integer: the most a product's stock can be.
+MAX_ON_HAND = 2**31 - 1
+# The sum in bigint, so that one past the integer range is refused here (None) rather than
+# failing the statement.
+_ADD_STOCK = f"""
 UPDATE inventory SET on_hand = on_hand + $2, updated_at = now()
-WHERE product_id = $1 AND on_hand + $2 >= 0
+WHERE product_id = $1 AND on_hand::bigint + $2 BETWEEN 0 AND {MAX_ON_HAND}
 RETURNING on_hand
 """
 _ON_HAND = "SELECT on_hand FROM inventory WHERE product_id = $1"
@@ -94,7 +99,8 @@ async def take_stock(conn: asyncpg.Connection, product_id: uuid.UUID, quantity: 
 
 
 async def add_stock(conn: asyncpg.Connection, product_id: uuid.UUID, quantity: int) -> int | None:
-    """Add `quantity` (signed) to on-hand; None when that would take it below zero."""
+    """Add `quantity` (signed) to on-hand; None when that would take it below zero or past
+    `MAX_ON_HAND` (or there is no such product)."""
     result: int | None = await conn.fetchval(_ADD_STOCK, product_id, quantity)
     return result
 

@@ -19,6 +19,7 @@ from atriz_pshop.stock.schemas import (
 )
 
 __all__ = [
+    "add_to_stock",
     "adjust",
     "count",
     "get_level",
@@ -27,6 +28,29 @@ __all__ = [
     "reconcile",
     "restock",
 ]
+
+
+async def add_to_stock(
+    conn: asyncpg.Connection, product_id: uuid.UUID, quantity: int, *, field: str | None
+) -> None:
+    """Add `quantity` (signed) to the product's on-hand: 404 for no product, 409 (naming
+    `field`, the request's part that asked for it) when on-hand would go below zero or past
+    the most it can hold."""
+    if await repository.add_stock(conn, product_id, quantity) is not None:
+        return
+    available = await repository.on_hand(conn, product_id)
+    if available is None:
+        raise NotFoundError(f"no product {product_id}")
+    if quantity < 0:
+        detail = f"only {available} in stock: the adjustment would take it below zero"
+        reason = f"would take stock below zero ({available} on hand)"
+    else:
+        detail = (
+            f"{available} in stock: {quantity} more would pass the most a product's stock"
+            f" can be ({repository.MAX_ON_HAND})"
+        )
+        reason = f"would take stock past {repository.MAX_ON_HAND} ({available} on hand)"
+    raise ConflictError(detail, [FieldProblem(field, reason)] if field else None)
 
 
 async def get_level(conn: asyncpg.Connection, product_id: uuid.UUID) -> StockLevel:
@@ -40,8 +64,7 @@ async def restock(
     conn: asyncpg.Connection, product_id: uuid.UUID, user_id: uuid.UUID, data: Restock
 ) -> StockLevel:
     """Goods received: on-hand grows by `quantity`."""
-    if await repository.add_stock(conn, product_id, data.quantity) is None:
-        raise NotFoundError(f"no product {product_id}")
+    await add_to_stock(conn, product_id, data.quantity, field="quantity")
     await repository.insert_movements(
         conn, [(product_id, data.quantity)], reason="restock", user_id=user_id, note=data.note
     )
@@ -54,14 +77,7 @@ async def adjust(
     """A signed correction; refused (409) if it would take on-hand below zero."""
     if data.quantity == 0:
         raise InvalidInputError.for_field("quantity", "must not be zero")
-    if await repository.add_stock(conn, product_id, data.quantity) is None:
-        available = await repository.on_hand(conn, product_id)
-        if available is None:
-            raise NotFoundError(f"no product {product_id}")
-        raise ConflictError(
-            f"only {available} in stock: the adjustment would take it below zero",
-            [FieldProblem("quantity", f"would take stock below zero ({available} on hand)")],
-        )
+    await add_to_stock(conn, product_id, data.quantity, field="quantity")
     await repository.insert_movements(
         conn, [(product_id, data.quantity)], reason="adjustment", user_id=user_id, note=data.note
     )

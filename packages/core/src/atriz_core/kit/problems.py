@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from atriz_core.errors import DomainError, FieldProblem, ServiceBusyError, TooManyRequestsError
@@ -65,14 +66,31 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _validation_problems(exc: ValidationException) -> list[FieldProblem]:
+def _sent_name(request: Request[Any, Any, Any], key: str) -> str:
+    """The name a parameter is sent under (`Idempotency-Key`) where the handler's own name for
+    it differs (`idempotency_key`): the client knows only the first."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except (AttributeError, KeyError):  # no handler (routing failed): nothing to rename
+        return key
+    definition = parameter.kwarg_definition if parameter is not None else None
+    if isinstance(definition, ParameterKwarg):
+        # `HeaderParameter(name=...)` and its kin keep it in `name`; `Parameter(header=...)`
+        # and its kin in the field of the parameter's kind.
+        return definition.name or definition.header or definition.query or definition.cookie or key
+    return key
+
+
+def _validation_problems(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> list[FieldProblem]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     problems = []
     for item in extra:
         if not isinstance(item, dict):
             continue
         reason = str(item.get("message", "is invalid"))
-        key = str(item.get("key") or "body")
+        key = _sent_name(request, str(item.get("key") or "body"))
         # msgspec names a missing or unknown field in the message and reports the key "data".
         named = _NAMED_FIELD.search(reason)
         problems.append(FieldProblem(named[1] if named and key == "data" else key, reason))
@@ -84,14 +102,14 @@ def _validation_problems(exc: ValidationException) -> list[FieldProblem]:
     return problems
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     headers = dict(exc.headers or {})
     if isinstance(exc, ValidationException):
         return problem_response(
             exc.status_code,
             "the request is not valid",
             title="Invalid request",
-            errors=_validation_problems(exc),
+            errors=_validation_problems(request, exc),
             headers=headers,
         )
     if exc.status_code == 400:  # the body could not be decoded at all: malformed JSON
