@@ -19,11 +19,17 @@ from litestar.handlers.base import BaseRouteHandler
 
 from atriz_core.client.litestar import authenticate
 from atriz_mextrack.devices import repository
-from atriz_mextrack.devices.services import is_device_token, token_matches
+from atriz_mextrack.devices.services import (
+    INVALID_DEVICE_TOKEN,
+    Tracker,
+    digest_of,
+    is_device_token,
+    token_matches,
+)
 
-__all__ = ["TRACKER_STATE_KEY", "requires_tracker_or_user", "tracker_vehicle"]
+__all__ = ["TRACKER_STATE_KEY", "requires_tracker_or_user", "signed_in_tracker"]
 
-TRACKER_STATE_KEY = "mextrack_tracker_vehicle"
+TRACKER_STATE_KEY = "mextrack_tracker"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
@@ -35,18 +41,16 @@ async def requires_tracker_or_user(
     token = token.strip()
     if scheme.lower() == "bearer" and is_device_token(token):
         vehicle_id: uuid.UUID = connection.path_params["vehicle_id"]
+        digest = digest_of(token)
         stored = await repository.live_token_hash(connection.app.state.db_pool, vehicle_id)
-        if not token_matches(token, stored):
-            raise NotAuthorizedException(
-                detail="invalid device token (revoked, rotated, or another vehicle's)",
-                headers=_CHALLENGE,
-            )
-        connection.state[TRACKER_STATE_KEY] = vehicle_id
+        if not token_matches(digest, stored):
+            raise NotAuthorizedException(detail=INVALID_DEVICE_TOKEN, headers=_CHALLENGE)
+        connection.state[TRACKER_STATE_KEY] = Tracker(vehicle_id, digest)
         return
     await authenticate(connection)
 
 
-def tracker_vehicle(connection: ASGIConnection[Any, Any, Any, Any]) -> uuid.UUID | None:
-    """The vehicle whose device token signed the request in; None for a user's token."""
-    vehicle: uuid.UUID | None = connection.state.get(TRACKER_STATE_KEY)
-    return vehicle
+def signed_in_tracker(connection: ASGIConnection[Any, Any, Any, Any]) -> Tracker | None:
+    """The tracker whose device token signed the request in; None for a user's token."""
+    tracker: Tracker | None = connection.state.get(TRACKER_STATE_KEY)
+    return tracker

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -13,14 +14,18 @@ from atriz_core.client.verifier import Principal
 from atriz_core.errors import ConflictError, NotFoundError
 from atriz_mextrack.devices import repository
 from atriz_mextrack.devices.schemas import DeviceToken
-from atriz_mextrack.vehicles.services import visible_vehicle
+from atriz_mextrack.vehicles.services import locked_visible_vehicle
 
 __all__ = [
+    "INVALID_DEVICE_TOKEN",
     "TOKEN_PREFIX",
+    "Tracker",
+    "digest_of",
     "is_device_token",
     "issue_token",
     "revoke_token",
     "rotate_token",
+    "still_live",
     "token_matches",
 ]
 
@@ -28,9 +33,19 @@ TOKEN_PREFIX = "mxd_"  # noqa: S105 - a prefix, not a secret
 """Device tokens start with it: told apart from access tokens (JWTs) at a glance, and easy for
 secret scanners to find."""
 _NO_TOKEN = hashlib.sha256(b"no device token").digest()
+INVALID_DEVICE_TOKEN = "invalid device token (revoked, rotated, or another vehicle's)"  # noqa: S105 - a message
 
 
-def _digest(token: str) -> bytes:
+@dataclass(frozen=True)
+class Tracker:
+    """A request signed in with a vehicle's device token: the vehicle, and the token's digest,
+    checked again once the batch holds the vehicle (`still_live`)."""
+
+    vehicle_id: uuid.UUID
+    digest: bytes
+
+
+def digest_of(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -38,14 +53,22 @@ def is_device_token(token: str) -> bool:
     return token.startswith(TOKEN_PREFIX)
 
 
-def token_matches(presented: str, stored: bytes | None) -> bool:
-    """Whether `presented` is the token whose digest is `stored`, compared in constant time."""
-    return hmac.compare_digest(_digest(presented), stored or _NO_TOKEN) and stored is not None
+def token_matches(digest: bytes, stored: bytes | None) -> bool:
+    """Whether the token of `digest` is the one whose digest is `stored`, compared in constant
+    time."""
+    return hmac.compare_digest(digest, stored or _NO_TOKEN) and stored is not None
+
+
+async def still_live(conn: asyncpg.Connection, tracker: Tracker) -> bool:
+    """Whether the tracker's token is still the vehicle's live one. Asked under the vehicle's
+    lock, which rotations, revocations and reassignments take before they end a token: a batch
+    that passed the guard just before one of them committed is refused, not stored."""
+    return token_matches(tracker.digest, await repository.live_token_hash(conn, tracker.vehicle_id))
 
 
 async def _new_token(conn: asyncpg.Connection, vehicle_id: uuid.UUID) -> DeviceToken:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    created_at = await repository.insert_token(conn, vehicle_id, _digest(token))
+    created_at = await repository.insert_token(conn, vehicle_id, digest_of(token))
     return DeviceToken(vehicle_id=vehicle_id, token=token, created_at=created_at)
 
 
@@ -53,7 +76,7 @@ async def issue_token(
     conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
 ) -> DeviceToken:
     """A first device token for the vehicle (409 if it has a live one: rotate it instead)."""
-    await visible_vehicle(conn, principal, vehicle_id)
+    await locked_visible_vehicle(conn, principal, vehicle_id)
     if await repository.live_token_hash(conn, vehicle_id) is not None:
         raise ConflictError(f"vehicle {vehicle_id} has a device token: rotate or revoke it")
     return await _new_token(conn, vehicle_id)
@@ -63,7 +86,7 @@ async def rotate_token(
     conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
 ) -> DeviceToken:
     """A new device token; the previous one stops working at once."""
-    await visible_vehicle(conn, principal, vehicle_id)
+    await locked_visible_vehicle(conn, principal, vehicle_id)
     await repository.revoke_tokens(conn, vehicle_id)
     return await _new_token(conn, vehicle_id)
 
@@ -72,6 +95,6 @@ async def revoke_token(
     conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
 ) -> None:
     """The vehicle's device token stops working (404 if it has none)."""
-    await visible_vehicle(conn, principal, vehicle_id)
+    await locked_visible_vehicle(conn, principal, vehicle_id)
     if not await repository.revoke_tokens(conn, vehicle_id):
         raise NotFoundError(f"vehicle {vehicle_id} has no device token")

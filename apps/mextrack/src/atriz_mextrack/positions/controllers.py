@@ -24,7 +24,7 @@ from atriz_core.kit.pagination_params import (
 )
 from atriz_core.kit.replica import REPLICA_READS, current_reader
 from atriz_core.kit.service import BEARER_SCHEME
-from atriz_mextrack.devices.auth import requires_tracker_or_user, tracker_vehicle
+from atriz_mextrack.devices.auth import requires_tracker_or_user, signed_in_tracker
 from atriz_mextrack.positions import exports, services
 from atriz_mextrack.positions.openapi import PositionsBatchOperation
 from atriz_mextrack.positions.schemas import IngestResult, LatestPosition, Position, StatsReport
@@ -82,7 +82,7 @@ class PositionController(Controller):
         vehicle's latest position moves only to a newer fix. An inactive vehicle, or one whose
         owner is deactivated, accepts nothing (409)."""
         settings = _settings(request)
-        tracker = tracker_vehicle(request)
+        tracker = signed_in_tracker(request)
         now = datetime.now(UTC)
         points = services.decode_points(
             await request.body(),
@@ -93,7 +93,7 @@ class PositionController(Controller):
             conn,
             request.app.state.db_pool,
             vehicle_id,
-            None if tracker is not None else request.user,
+            tracker or request.user,
             points,
             max_speed_kmh=settings.max_speed_kmh,
         )

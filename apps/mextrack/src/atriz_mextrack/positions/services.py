@@ -11,6 +11,7 @@ import msgspec
 
 from atriz_core.client.verifier import Principal
 from atriz_core.errors import (
+    AuthenticationError,
     ConflictError,
     DomainError,
     FieldProblem,
@@ -20,6 +21,8 @@ from atriz_core.errors import (
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_core.kit.times import checked_time, checked_time_zone
 from atriz_mextrack.access import sees_all
+from atriz_mextrack.devices import services as devices
+from atriz_mextrack.devices.services import INVALID_DEVICE_TOKEN, Tracker
 from atriz_mextrack.positions import partitions, repository, track
 from atriz_mextrack.positions.schemas import (
     MAX_POINTS,
@@ -149,7 +152,7 @@ async def record_positions(
     conn: asyncpg.Connection,
     pool: asyncpg.Pool,
     vehicle_id: uuid.UUID,
-    principal: Principal | None,
+    writer: Principal | Tracker,
     points: list[PointIn],
     *,
     max_speed_kmh: float,
@@ -157,9 +160,11 @@ async def record_positions(
     """Store a batch in the request's one transaction: every new point (judged `ok` or
     `jump`), none twice, and the latest position moved only by a newer fix.
 
-    `principal` is None for a tracker (its device token was checked for this vehicle).
-    Partitions the batch lacks are created first, each in a short transaction of its own
-    (`partitions`), before this transaction touches `positions`.
+    `writer` is the signed-in user, or the tracker whose device token the guard checked; who
+    may write is asked again once the batch holds the vehicle, so a reassignment or a token's
+    rotation or revocation that committed meanwhile refuses the batch. Partitions the batch
+    lacks are created first, each in a short transaction of its own (`partitions`), before
+    this transaction touches `positions`.
     """
     first = min(point.recorded_at for point in points)
     last = max(point.recorded_at for point in points)
@@ -169,7 +174,10 @@ async def record_positions(
             "body", f"spans more than {MAX_BATCH_DAYS} days; send older history in other batches"
         )
     vehicle = await vehicles.lock_vehicle(conn, vehicle_id)
-    if vehicle is None or (principal is not None and not may_see(principal, vehicle)):
+    if isinstance(writer, Tracker):
+        if vehicle is None or not await devices.still_live(conn, writer):
+            raise AuthenticationError(INVALID_DEVICE_TOKEN)
+    elif vehicle is None or not may_see(writer, vehicle):
         raise NotFoundError(f"no vehicle {vehicle_id}")
     _check_accepts(vehicle)
     missing = await partitions.missing_days(conn, first_day, last_day)

@@ -44,11 +44,11 @@ _QUERIES = {
     (True, True): _LIST_OWN.format(where=f"AND {BY_CREATION.after(3)}"),
 }
 # The positions go first: they have no foreign key (see the migration); tokens and the latest
-# position go with the vehicle (ON DELETE CASCADE).
-_DELETE = """
-WITH gone_positions AS (DELETE FROM positions WHERE vehicle_id = $1)
-DELETE FROM vehicles WHERE id = $1 RETURNING id
-"""
+# position go with the vehicle (ON DELETE CASCADE). Two statements, after the caller locked the
+# vehicle: the positions' DELETE takes its snapshot then, so it sees the points of a batch that
+# held the vehicle before (one statement's snapshot, taken before it waited, missed them).
+_DELETE_POSITIONS = "DELETE FROM positions WHERE vehicle_id = $1"
+_DELETE = "DELETE FROM vehicles WHERE id = $1 RETURNING id"
 # One batch of a vehicle at a time (a deletion or a change of status waits for it too): the
 # batch's insert skips the points already stored by reading them, which is only sound if no
 # other batch of the vehicle commits meanwhile. ON CONFLICT DO NOTHING would guard it as well,
@@ -121,4 +121,6 @@ async def update_vehicle(
 
 
 async def delete_vehicle(conn: asyncpg.Connection, vehicle_id: uuid.UUID) -> bool:
+    """Delete the vehicle and its positions; call it holding the vehicle (`lock_vehicle`)."""
+    await conn.execute(_DELETE_POSITIONS, vehicle_id)
     return await conn.fetchval(_DELETE, vehicle_id) is not None

@@ -24,6 +24,7 @@ __all__ = [
     "deactivate_vehicle",
     "delete_vehicle",
     "list_vehicles",
+    "locked_visible_vehicle",
     "may_see",
     "update_vehicle",
     "visible_vehicle",
@@ -80,6 +81,20 @@ async def visible_vehicle(
     return vehicle
 
 
+async def locked_visible_vehicle(
+    conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
+) -> Vehicle:
+    """The vehicle, locked until the transaction ends, if `principal` may see it as it is once
+    locked; 404 otherwise. Every change to a vehicle, its device token or its positions takes
+    this lock first (a batch does too, `lock_vehicle`), so a change checks who may make it on
+    the vehicle as the last committed change left it, and a batch never slips between a
+    reassignment and the end of the previous owner's device token."""
+    vehicle = await repository.lock_vehicle(conn, vehicle_id)
+    if vehicle is None or not may_see(principal, vehicle):
+        raise _not_found(vehicle_id)
+    return vehicle
+
+
 async def list_vehicles(
     conn: asyncpg.Connection,
     cursors: CursorCodec,
@@ -119,7 +134,7 @@ async def update_vehicle(
     """Change what `data` names; reassigning is for a dispatcher or an admin, and ends the
     vehicle's device token: the tracker was the previous owner's, who no longer sees the
     vehicle and must not go on writing its new owner's track."""
-    vehicle = await visible_vehicle(conn, principal, vehicle_id)
+    vehicle = await locked_visible_vehicle(conn, principal, vehicle_id)
     changes: dict[str, Any] = {
         name: value
         for name in repository.UPDATABLE
@@ -154,7 +169,7 @@ async def deactivate_vehicle(
     conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
 ) -> Vehicle:
     """The vehicle, inactive: it accepts no positions until activated again."""
-    await visible_vehicle(conn, principal, vehicle_id)
+    await locked_visible_vehicle(conn, principal, vehicle_id)
     updated = await repository.update_vehicle(conn, vehicle_id, {"status": "inactive"})
     if updated is None:
         raise _not_found(vehicle_id)
@@ -164,7 +179,8 @@ async def deactivate_vehicle(
 async def delete_vehicle(
     conn: asyncpg.Connection, principal: Principal, vehicle_id: uuid.UUID
 ) -> None:
-    """The vehicle gone, with its positions, latest position and device tokens."""
-    await visible_vehicle(conn, principal, vehicle_id)
+    """The vehicle gone, with its positions, latest position and device tokens. Once it holds
+    the vehicle, so that a batch storing meanwhile commits first and its positions go too."""
+    await locked_visible_vehicle(conn, principal, vehicle_id)
     if not await repository.delete_vehicle(conn, vehicle_id):
         raise _not_found(vehicle_id)
