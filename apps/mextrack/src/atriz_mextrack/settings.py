@@ -25,6 +25,11 @@ class MextrackSettings(AppSettings):
     """`MEXTRACK_RETENTION_DAYS`: positions older than this many days are dropped, a whole day's
     partition at a time, by `atriz mextrack retention`; unset, everything is kept. Points older
     than the retention period are refused on arrival."""
+    backfill_days: int = 90
+    """`MEXTRACK_BACKFILL_DAYS`: how far back a vehicle's owner or tracker may send a day that
+    has no positions yet (each such day is a partition, made by the batch); older history is
+    imported by a dispatcher or an admin. It bounds the partitions anyone can have made: every
+    query that time does not narrow locks each one."""
     partitions_ahead_days: int = 7
     """`MEXTRACK_PARTITIONS_AHEAD_DAYS`: how many days of partitions the service creates ahead
     (at start and every hour), so that a batch rarely has to create one."""
@@ -47,5 +52,6 @@ class MextrackSettings(AppSettings):
             **fields,
             max_speed_kmh=env.number("MEXTRACK_MAX_SPEED_KMH", 300.0, low=1.0, high=100_000.0),
             retention_days=retention,
+            backfill_days=env.integer("MEXTRACK_BACKFILL_DAYS", 90, low=1, high=100_000),
             partitions_ahead_days=env.integer("MEXTRACK_PARTITIONS_AHEAD_DAYS", 7, low=1, high=366),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
@@ -96,6 +96,7 @@ class PositionController(Controller):
             tracker or request.user,
             points,
             max_speed_kmh=settings.max_speed_kmh,
+            backfill_from=(now - timedelta(days=settings.backfill_days)).astimezone(UTC).date(),
         )
 
     @get("/positions", opt=REPLICA_READS, responses=problem_responses(404, 422))

@@ -9,6 +9,7 @@ timeout so that a long reader makes it fail (503, retry) rather than queue reade
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -25,8 +26,8 @@ __all__ = [
 
 LOCK_TIMEOUT = "2s"
 _MISSING = """
-SELECT day::date
-FROM generate_series($1::date, $2::date, interval '1 day') AS day
+SELECT day
+FROM unnest($1::date[]) AS day
 WHERE to_regclass(format('positions_p%s', to_char(day, 'YYYYMMDD'))) IS NULL
 ORDER BY day
 """
@@ -52,9 +53,9 @@ class Partition:
     bytes: int
 
 
-async def missing_days(conn: asyncpg.Connection, first: date, last: date) -> list[date]:
-    """The days from `first` to `last` (UTC) that have no partition yet."""
-    return [row[0] for row in await conn.fetch(_MISSING, first, last)]
+async def missing_days(conn: asyncpg.Connection, days: Iterable[date]) -> list[date]:
+    """Those of `days` (UTC) that have no partition yet, in order."""
+    return [row[0] for row in await conn.fetch(_MISSING, list(days))]
 
 
 async def ensure_partitions(pool: asyncpg.Pool, days: list[date]) -> list[str]:

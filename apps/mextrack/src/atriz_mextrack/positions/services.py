@@ -138,6 +138,10 @@ def _days(first: datetime, last: datetime) -> tuple[date, date]:
     return first.astimezone(UTC).date(), last.astimezone(UTC).date()
 
 
+def _imports_history(writer: Principal | Tracker) -> bool:
+    return isinstance(writer, Principal) and sees_all(writer)
+
+
 def _check_accepts(vehicle: Vehicle) -> None:
     if vehicle.status != "active":
         raise ConflictError(f"vehicle {vehicle.id} is inactive: it accepts no positions")
@@ -156,6 +160,7 @@ async def record_positions(
     points: list[PointIn],
     *,
     max_speed_kmh: float,
+    backfill_from: date,
 ) -> IngestResult:
     """Store a batch in the request's one transaction: every new point (judged `ok` or
     `jump`), none twice, and the latest position moved only by a newer fix.
@@ -164,7 +169,8 @@ async def record_positions(
     may write is asked again once the batch holds the vehicle, so a reassignment or a token's
     rotation or revocation that committed meanwhile refuses the batch. Partitions the batch
     lacks are created first, each in a short transaction of its own (`partitions`), before
-    this transaction touches `positions`.
+    this transaction touches `positions`: only for the days that hold one of its points, and
+    before `backfill_from` (`MEXTRACK_BACKFILL_DAYS`) only for a dispatcher or an admin.
     """
     first = min(point.recorded_at for point in points)
     last = max(point.recorded_at for point in points)
@@ -180,7 +186,15 @@ async def record_positions(
     elif vehicle is None or not may_see(writer, vehicle):
         raise NotFoundError(f"no vehicle {vehicle_id}")
     _check_accepts(vehicle)
-    missing = await partitions.missing_days(conn, first_day, last_day)
+    days = {index: point.recorded_at.astimezone(UTC).date() for index, point in enumerate(points)}
+    missing = await partitions.missing_days(conn, sorted(set(days.values())))
+    if missing and missing[0] < backfill_from and not _imports_history(writer):
+        index = min(i for i, day in days.items() if day == missing[0])
+        raise _invalid(
+            f"[{index}].recorded_at",
+            f"is on {missing[0]:%Y-%m-%d}, a day with no positions yet before"
+            f" {backfill_from:%Y-%m-%d}: older history is imported by a dispatcher",
+        )
     if missing:
         await partitions.ensure_partitions(pool, missing)
     # Under the vehicle's lock (READ COMMITTED: this statement sees every batch of the vehicle
