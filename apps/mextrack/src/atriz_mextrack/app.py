@@ -7,10 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 
 from litestar import Litestar
 
 from atriz_core.client.verifier import TokenVerifier
+from atriz_core.kit.database import pool_lifespan
 from atriz_core.kit.service import app_service
 from atriz_database.settings import load_env_file
 from atriz_mextrack.devices.controllers import DeviceTokenController
@@ -21,6 +23,7 @@ from atriz_mextrack.positions.controllers import (
     LatestController,
     PositionController,
 )
+from atriz_mextrack.positions.partitions import PARTITIONS_POOL_KEY
 from atriz_mextrack.settings import MextrackSettings
 from atriz_mextrack.users import apply_user_event
 from atriz_mextrack.vehicles.controllers import VehicleController
@@ -38,7 +41,7 @@ def _partitions_ahead(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = app.state.db_pool
+        pool = app.state[PARTITIONS_POOL_KEY]
         created = await partitions.ensure_ahead(pool, settings.partitions_ahead_days)
         if created:
             logger.info("created partitions %s", ", ".join(created))
@@ -76,7 +79,19 @@ def create_app(settings: MextrackSettings, *, verifier: TokenVerifier | None = N
         verifier=verifier,
         user_events=apply_user_event,
         description="Fleet tracking: vehicles, their trackers and their GPS positions.",
-        lifespan=[_partitions_ahead(settings)],
+        lifespan=[
+            # Partitions are made on a connection of their own, never one more of the pool the
+            # batches hold theirs from: batches waiting for a vehicle's lock while its batch
+            # waited for a second connection of that pool starved it (every request then waited
+            # out the acquire timeout).
+            pool_lifespan(
+                PARTITIONS_POOL_KEY,
+                settings.database_url,
+                replace(settings.database, pool_min_size=0, pool_max_size=1),
+                lazy=True,
+            ),
+            _partitions_ahead(settings),
+        ],
     )
     app.state[SETTINGS_STATE_KEY] = settings
     return app

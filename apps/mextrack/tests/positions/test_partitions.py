@@ -107,3 +107,33 @@ async def test_only_a_dispatcher_opens_days_further_back_than_the_backfill(
     assert (
         await mextrack.sql("SELECT count(*) FROM positions WHERE vehicle_id = $1", vehicle_id) == 2
     )
+
+
+async def test_batches_queued_on_a_vehicle_while_its_batch_makes_a_partition_all_land(
+    mextrack: Any, make_user: UserFactory, helpers: Any, now: datetime
+) -> None:
+    """Eight batches of one vehicle, each on a day without a partition, on a pool of six: the
+    five queued for the vehicle hold five connections, and the batch holding the vehicle makes
+    its partition on a connection of its own. Made on one more of the same pool, it waited
+    for one that the batches queued behind it held: every request (another user's read too)
+    waited out the acquire timeout, and half the batches got 503."""
+    owner, other = await make_user(), await make_user()
+    vehicle_id = (await mextrack.vehicle(owner))["id"]
+    others_vehicle = (await mextrack.vehicle(other))["id"]
+    first_day = now - timedelta(days=30)
+
+    *posted, read = await asyncio.gather(
+        *(
+            mextrack.post_points(
+                vehicle_id, [helpers.point(first_day + timedelta(days=n))], owner.headers
+            )
+            for n in range(8)
+        ),
+        mextrack.client.get(f"/vehicles/{others_vehicle}", headers=other.headers),
+    )
+
+    assert [response.status_code for response in posted] == [200] * 8, [
+        response.text for response in posted if response.status_code != 200
+    ]
+    assert read.status_code == 200
+    assert mextrack.in_flight.peak >= 7

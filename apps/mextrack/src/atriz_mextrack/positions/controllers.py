@@ -27,6 +27,7 @@ from atriz_core.kit.service import BEARER_SCHEME
 from atriz_mextrack.devices.auth import requires_tracker_or_user, signed_in_tracker
 from atriz_mextrack.positions import exports, services
 from atriz_mextrack.positions.openapi import PositionsBatchOperation
+from atriz_mextrack.positions.partitions import PARTITIONS_POOL_KEY
 from atriz_mextrack.positions.schemas import IngestResult, LatestPosition, Position, StatsReport
 from atriz_mextrack.settings import MextrackSettings
 
@@ -91,7 +92,7 @@ class PositionController(Controller):
         )
         return await services.record_positions(
             conn,
-            request.app.state.db_pool,
+            request.app.state[PARTITIONS_POOL_KEY],
             vehicle_id,
             tracker or request.user,
             points,

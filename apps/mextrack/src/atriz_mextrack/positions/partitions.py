@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 __all__ = [
+    "PARTITIONS_POOL_KEY",
     "Partition",
     "drop_partition",
     "ensure_ahead",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 LOCK_TIMEOUT = "2s"
+PARTITIONS_POOL_KEY = "mextrack_partitions_pool"
+"""`app.state`'s pool of one connection that partitions are made on (see `app.py`)."""
 _MISSING = """
 SELECT day
 FROM unnest($1::date[]) AS day
