@@ -34,6 +34,7 @@ from litestar import Litestar, Response
 from litestar.params import HeaderParameter
 
 from atriz_core.errors import ConflictError, FieldProblem, InvalidInputError
+from atriz_core.kit.text import END
 
 __all__ = [
     "HEADER",
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_KEY_PATTERN = r"^[!-~]{1,255}$"
+_KEY_PATTERN = r"^[!-~]{1,255}" + END
 _DESCRIPTION = (
     "A client-chosen key (1 to 255 visible ASCII characters, a UUID is ideal): a retry with the"
     " same key and body gets the first response again (with `Idempotent-Replayed: true`); the"

@@ -169,6 +169,8 @@ async def test_bad_product_fields_are_refused_naming_the_field(pshop: RunningPsh
         ({**good, "name": "nul \x00 inside"}, 400, "name"),
         ({**good, "name": "two\nlines"}, 400, "name"),
         ({**good, "sku": "has space"}, 400, "sku"),
+        ({**good, "sku": "OK-1\n"}, 400, "sku"),
+        ({**good, "currency": "EUR\n"}, 400, "currency"),
         ({**good, "sku": "x" * 65}, 400, "sku"),
         ({**good, "barcodes": ["x" * 65]}, 400, "barcodes[0]"),
         ({**good, "initial_stock": -3}, 400, "initial_stock"),

@@ -211,6 +211,9 @@ ARTICLE_FIELD_CASES: list[tuple[str, object]] = [
     ("title", "   "),
     ("title", "x" * 201),
     ("title", "two\nlines"),
+    ("title", "a trailing newline\n"),  # Python's `$` matches before it
+    ("tags", ["news\n"]),
+    ("slug", "a-slug\n"),
     ("title", "nul \x00 inside"),
     ("summary", "nul \x00 inside"),
     ("summary", "x" * 501),

@@ -115,3 +115,10 @@ async def test_a_slug_taken_by_another_article_is_409(
 
     assert response.status_code == 409
     assert response.json()["errors"][0]["field"] == "slug"
+
+
+async def test_a_slug_with_nul_in_the_path_is_refused_naming_the_slug(website: Website) -> None:
+    response = await website.client.get("/articles/bad%00slug")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "slug"

@@ -83,6 +83,11 @@ PROFILE_FIELD_CASES: list[tuple[str, object]] = [
     ("preferences", ["not", "an", "object"]),
     ("display_name", "nul \x00 inside"),
     ("display_name", "two\nlines"),
+    ("display_name", "a trailing newline\n"),  # Python's `$` matches before it
+    ("avatar_url", "https://img.example.test/a.png\n"),
+    ("avatar_url", 'https://img.example.test/a.png"onerror=alert(1)'),
+    ("avatar_url", "https://img.example.test/<script>"),
+    ("locale", "en\n"),
     ("bio", "nul \x00 inside"),
     ("preferences", {"k": "nul \x00 inside"}),
     ("surprise", 1),

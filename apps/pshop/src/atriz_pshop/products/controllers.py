@@ -21,7 +21,7 @@ from atriz_core.kit.pagination_params import (
     schema_name,
 )
 from atriz_core.kit.replica import REPLICA_READS
-from atriz_core.kit.text import NO_NUL
+from atriz_core.kit.text import END, NO_NUL
 from atriz_pshop.products import services
 from atriz_pshop.products.schemas import Product, ProductCreate, ProductUpdate
 from atriz_pshop.roles import STAFF
@@ -41,7 +41,7 @@ Search = Annotated[
 ActiveFilter = Annotated[
     bool | None, QueryParameter(description="Only active (true) or inactive (false) products.")
 ]
-BarcodePath = Annotated[str, PathParameter(pattern=r"^[!-~]{1,64}$")]
+BarcodePath = Annotated[str, PathParameter(pattern=r"^[!-~]{1,64}" + END)]
 
 
 class ProductController(Controller):

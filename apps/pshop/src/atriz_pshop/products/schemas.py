@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from atriz_core.kit.text import NO_NUL, ONE_LINE
+from atriz_core.kit.text import END, NO_NUL, ONE_LINE
 
 __all__ = [
     "Barcode",
@@ -18,9 +18,10 @@ __all__ = [
     "ProductUpdate",
 ]
 
-Sku = Annotated[str, msgspec.Meta(pattern=r"^[!-~]{1,64}$", description="1-64 visible ASCII")]
+Sku = Annotated[str, msgspec.Meta(pattern=r"^[!-~]{1,64}" + END, description="1-64 visible ASCII")]
 Barcode = Annotated[
-    str, msgspec.Meta(pattern=r"^[!-~]{1,64}$", description="EAN/UPC/Code 128: 1-64 visible ASCII")
+    str,
+    msgspec.Meta(pattern=r"^[!-~]{1,64}" + END, description="EAN/UPC/Code 128: 1-64 visible ASCII"),
 ]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 Description = Annotated[str, msgspec.Meta(max_length=2000, pattern=NO_NUL)]
@@ -28,7 +29,7 @@ PriceMinor = Annotated[
     int, msgspec.Meta(ge=0, le=10**12, description="Price in the currency's minor units (cents)")
 ]
 Currency = Annotated[
-    str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case: EUR")
+    str, msgspec.Meta(pattern=r"^[A-Z]{3}" + END, description="ISO 4217 code, upper case: EUR")
 ]
 Level = Annotated[int, msgspec.Meta(ge=0, le=10**7)]
 Barcodes = Annotated[list[Barcode], msgspec.Meta(max_length=20)]

@@ -21,7 +21,7 @@ from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import Page
 from atriz_core.kit.pagination_params import PageCursor, cursors_of, page_limit, schema_name
 from atriz_core.kit.replica import REPLICA_READS
-from atriz_core.kit.text import NO_NUL
+from atriz_core.kit.text import END, NO_NUL
 from atriz_website.articles import services
 from atriz_website.articles.schemas import (
     Article,
@@ -61,11 +61,11 @@ Query = Annotated[
 ]
 Tag = Annotated[
     str | None,
-    QueryParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="Only with this tag."),
+    QueryParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,31}" + END, description="Only with this tag."),
 ]
 AuthorFilter = Annotated[uuid.UUID | None, QueryParameter(description="Only by this author.")]
 StatusFilter = Annotated[Status | None, QueryParameter(description="Only in this state.")]
-SlugPath = Annotated[str, PathParameter(max_length=MAX_SLUG_LENGTH * 2)]
+SlugPath = Annotated[str, PathParameter(max_length=MAX_SLUG_LENGTH * 2, pattern=NO_NUL)]
 _CHANGE_PROBLEMS = problem_responses(404, 412, 428)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from atriz_core.kit.text import NO_NUL, ONE_LINE
+from atriz_core.kit.text import END, NO_NUL, ONE_LINE
 from atriz_website.articles.languages import Language
 from atriz_website.articles.slugs import MAX_SLUG_LENGTH, SLUG_PATTERN
 
@@ -31,7 +31,7 @@ Body = Annotated[
 Tag = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,31}" + END,
         description="Lower-case letters, digits and hyphens, 1 to 32 characters.",
     ),
 ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from atriz_core.kit.text import END
+
 __all__ = ["MAX_SLUG_LENGTH", "RESERVED_SLUGS", "SLUG_PATTERN", "slugify", "with_suffix"]
 
 MAX_SLUG_LENGTH = 100
-SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*" + END
 # Paths under /articles/ that are routes, not articles.
 RESERVED_SLUGS = frozenset({"manage"})
 _BASE_LENGTH = 80  # room for a `-<n>` suffix under MAX_SLUG_LENGTH

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from atriz_core.kit.text import NO_NUL, ONE_LINE
+from atriz_core.kit.text import END, NO_NUL, ONE_LINE
 
 __all__ = ["MAX_PREFERENCES_BYTES", "Profile", "ProfileUpdate", "PublicProfile"]
 
@@ -21,7 +21,9 @@ AvatarUrl = Annotated[
     str,
     msgspec.Meta(
         max_length=2048,
-        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$",
+        # No quote, angle bracket, backslash or control character in the path: percent-encoded
+        # in a URL anyway, and each is a way out of an HTML attribute the URL may be put in.
+        pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\"'<>\\\x00-\x1f\x7f]*)?" + END,
         description="An https URL of an image.",
     ),
 ]
@@ -30,7 +32,7 @@ Locale = Annotated[
     msgspec.Meta(
         min_length=2,
         max_length=35,
-        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*" + END,
         description="A BCP 47 language tag: `en`, `es-MX`, `pt-BR`.",
     ),
 ]

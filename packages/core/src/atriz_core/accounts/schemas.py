@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from atriz_core.kit.text import ONE_LINE
+from atriz_core.kit.text import END, ONE_LINE
 from atriz_core.passwords.policy import MAX_LENGTH
 
 __all__ = [
@@ -34,14 +34,14 @@ Email = Annotated[
     msgspec.Meta(
         min_length=3,
         max_length=254,
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$",
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+" + END,
     ),
 ]
 # Checked before any hashing, so an oversized password costs nothing. Limits are code points.
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LENGTH)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
 OpaqueToken = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")
+    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+" + END)
 ]
 
 

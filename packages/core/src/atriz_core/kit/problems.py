@@ -40,6 +40,7 @@ __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem_response"]
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
 _NAMED_FIELD = re.compile(r"field `([^`]+)`")
+_PATTERN_REASON = re.compile(r"^Expected `str` matching regex '.*'", re.S)
 # Litestar's text for a required header, query or cookie parameter that is absent (it carries
 # no `extra`); only the name and kind are kept, not the URL after them.
 _MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
@@ -89,7 +90,11 @@ def _validation_problems(
     for item in extra:
         if not isinstance(item, dict):
             continue
-        reason = str(item.get("message", "is invalid"))
+        # msgspec's text for a pattern quotes the regular expression, which tells a person
+        # nothing (the OpenAPI document has the pattern for a program).
+        reason = _PATTERN_REASON.sub(
+            "is not in the form it must have", str(item.get("message", "is invalid"))
+        )
         key = _sent_name(request, str(item.get("key") or "body"))
         # msgspec names a missing or unknown field in the message and reports the key "data".
         named = _NAMED_FIELD.search(reason)

@@ -9,10 +9,16 @@ parameter, as its value is read, naming the parameter).
 
 from __future__ import annotations
 
-__all__ = ["NO_NUL", "ONE_LINE"]
+__all__ = ["END", "NO_NUL", "ONE_LINE"]
 
-NO_NUL = r"^[^\x00]*$"
+END = r"$(?!\n)"
+"""The end of the value, to close a pattern with (`r"^[a-z]+" + END`). msgspec and Litestar
+match a pattern with `re.search`, where `$` also matches before a final newline: `^[a-z]+$`
+takes "abc\n". `(?!\n)` refuses that, and means the same to the OpenAPI document's readers
+(ECMAScript regular expressions, whose `$` is the end already; `\\Z` is not one of theirs)."""
+
+NO_NUL = r"^[^\x00]*" + END
 """Any text PostgreSQL can store: all but NUL (notes, descriptions, articles)."""
 
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+ONE_LINE = r"^[^\x00-\x1f\x7f]*" + END
 """One line of text: no control character at all (names, titles, plates)."""
