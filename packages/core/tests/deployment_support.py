@@ -28,6 +28,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from litestar import Litestar
 
+from atriz_database.cli import atriz as atriz_cli
 from atriz_database.cli.atriz import main as atriz_main
 from atriz_database.services import ServiceSpec
 
@@ -193,6 +194,9 @@ def start_service(spec: ServiceSpec, argv: list[str], environment: Mapping[str, 
     def serve() -> Exec:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(os, "execve", execve)
+            # The container binds in a network of its own: a port taken on this machine (by
+            # `atriz dev`, say) does not stop it.
+            patch.setattr(atriz_cli, "port_in_use", lambda host, port: False)
             with pytest.raises(Exec) as exec_:
                 atriz_main(argv)
         return exec_.value

@@ -217,6 +217,20 @@ def test_clean_keeps_schema_and_migration_history(cli_env: dict[str, str]) -> No
         assert inserted.fetchone() == (1,), "sequences restart"
         history = connection.execute("SELECT migration_id FROM _yoyo_migration").fetchall()
         assert sorted(row[0] for row in history) == CORE_MIGRATIONS
+        # Core's built-in roles come from a migration: without them no account gets `user`.
+        roles = connection.execute("SELECT name FROM roles ORDER BY name").fetchall()
+        assert [row[0] for row in roles] == sorted(
+            [
+                "admin",
+                "user",
+                "website.editor",
+                "mextrack.dispatcher",
+                "pshop.cashier",
+                "pshop.manager",
+            ]
+        )
+        assert connection.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    assert "kept roles" in result.stdout
     status = run_script("db-status", "core", env=cli_env).stdout
     assert f"{len(CORE_MIGRATIONS)} applied, 0 pending" in status
 

@@ -14,4 +14,5 @@ target = DatabaseTarget(
     url_env="SHARED_DATABASE_URL",
     migrations=_HERE / "migrations",
     seeds=_HERE / "seeds",
+    kept_by_clean=("roles",),  # the built-in ones come from a migration
 )

@@ -85,7 +85,7 @@ class CoreSettings:
     """`SHARED_DATABASE_URL`, or derived from `PGHOST`, or the embedded server."""
     environment: Environment = Environment.DEVELOPMENT
     """`ATRIZ_ENV`."""
-    public_url: str = "http://localhost:8000"
+    public_url: str = DEFAULT_ISSUER
     """`CORE_PUBLIC_URL`: where users reach core; links in mail are built from it, never from a
     request's Host header. Also the tokens' issuer (`iss`) unless `CORE_ISSUER` is set."""
     issuer: str = DEFAULT_ISSUER

@@ -126,6 +126,23 @@ def test_atriz_serve_refuses_a_taken_port(cli_env: dict[str, str]) -> None:
     ]
 
 
+def test_atriz_serve_stops_on_a_missing_setting_in_one_line(cli_env: dict[str, str]) -> None:
+    """Not every worker with a traceback: the app is built once before granian starts."""
+    environment = {k: v for k, v in cli_env.items() if k not in ("SHARED_DATABASE_URL", "PGHOST")}
+    served = run_script(
+        "atriz",
+        "serve",
+        "core",
+        "--port",
+        str(free_port()),
+        env={**environment, "ATRIZ_ENV": "production"},
+    )
+
+    assert served.returncode == 1
+    (line,) = served.stderr.strip().splitlines()
+    assert line.startswith("atriz serve: error: ATRIZ_ENV=production needs a configured database")
+
+
 @pytest.mark.slow
 def test_atriz_serve_core_runs_granian_with_workers(cli_env: dict[str, str]) -> None:
     assert run_script("atriz", "dev", "--no-serve", env=cli_env).returncode == 0

@@ -210,7 +210,7 @@ def test_an_app_gets_working_defaults_outside_production() -> None:
     assert settings.shared_database_url == "postgresql://core@db.internal/atriz_shared"
     assert settings.core_url == "http://127.0.0.1:8000"
     assert settings.jwks_url == "http://127.0.0.1:8000/.well-known/jwks.json"
-    assert settings.issuer == "http://localhost:8000"
+    assert settings.issuer == "http://127.0.0.1:8000"
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.hold_seconds == 60.0
     assert (
@@ -255,7 +255,7 @@ def test_settings_are_frozen_and_keep_secrets_out_of_repr() -> None:
 @pytest.mark.parametrize(
     ("environ", "issuer"),
     [
-        ({}, "http://localhost:8000"),
+        ({}, "http://127.0.0.1:8000"),
         ({"CORE_PUBLIC_URL": "https://auth.example.org/"}, "https://auth.example.org"),
         (
             {"CORE_PUBLIC_URL": "https://auth.example.org", "CORE_ISSUER": "urn:atriz"},

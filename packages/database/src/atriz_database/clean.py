@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from psycopg import sql
 
 from atriz_database.connections import connect
@@ -21,14 +23,16 @@ ORDER BY n.nspname, c.relname
 """
 
 
-def truncate_all(url: str) -> list[str]:
-    """Truncate every table except migration bookkeeping and reset sequences; return the tables."""
+def truncate_all(url: str, kept: Collection[str] = ()) -> list[str]:
+    """Truncate every table except migration bookkeeping and `kept` (rows the migrations wrote)
+    and reset their sequences; return the tables."""
     with connect(url) as connection:
         rows = connection.execute(_USER_TABLES).fetchall()
         tables = [(str(schema), str(name)) for schema, name in rows]
-        tables = [(s, n) for s, n in tables if n not in BOOKKEEPING_TABLES]
+        tables = [(s, n) for s, n in tables if n not in BOOKKEEPING_TABLES and n not in kept]
         if tables:
-            # One statement: all or nothing, and CASCADE-free because every table is in the list.
+            # One statement: all or nothing, and CASCADE-free because every table is in the list
+            # (a kept table must reference none of them, or the statement fails, naming it).
             connection.execute(
                 sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
                     sql.SQL(", ").join(sql.Identifier(s, n) for s, n in tables)

@@ -60,6 +60,9 @@ class DatabaseTarget:
     """Targets whose migrations must run first (apps depend on `core`)."""
     references: tuple[Reference, ...] = field(default=())
     """Columns that point into other targets' databases (an app's `user_id` columns)."""
+    kept_by_clean: tuple[str, ...] = field(default=())
+    """Tables whose rows the migrations write, which `db-clean` keeps (core's built-in roles:
+    without them no account gets its `user` role and no administrator can be made)."""
     repair: str | None = None
     """`module:function` that `db-check-refs --fix` calls as `function(url, ids)` with this
     target's database URL and the ids its references hold that point to no live row: the app's

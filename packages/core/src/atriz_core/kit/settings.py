@@ -59,14 +59,16 @@ __all__ = [
 ]
 
 DEFAULT_CORE_URL = "http://127.0.0.1:8000"
-DEFAULT_ISSUER = "http://localhost:8000"
+# The same as the apps' default core URL and `atriz dev`'s: an app served alone (`atriz serve`)
+# beside `atriz dev` then checks the issuer `atriz dev`'s core signs with.
+DEFAULT_ISSUER = DEFAULT_CORE_URL
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 _CURSOR_SECRET_BYTES = 32
 
 
 def core_issuer(env: Env) -> str:
     """The `iss` of core's tokens: `CORE_ISSUER`, else `CORE_PUBLIC_URL` (without a trailing
-    slash), else `http://localhost:8000`. Core signs with it and every app checks it, both
+    slash), else `http://127.0.0.1:8000`. Core signs with it and every app checks it, both
     through this one function, so they agree without configuration."""
     public_url = env.url("CORE_PUBLIC_URL", DEFAULT_ISSUER).rstrip("/")
     return env.string("CORE_ISSUER", public_url)
@@ -103,7 +105,7 @@ class AppSettings:
     core_url: str = DEFAULT_CORE_URL
     """`ATRIZ_CORE_URL`: where the app reaches core (its JWKS), without a trailing slash."""
     issuer: str = DEFAULT_ISSUER
-    """`CORE_ISSUER`, else `CORE_PUBLIC_URL`, else `http://localhost:8000`: the `iss` the app
+    """`CORE_ISSUER`, else `CORE_PUBLIC_URL`, else `http://127.0.0.1:8000`: the `iss` the app
     accepts, read exactly as core reads it."""
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     """Pool sizes and timeouts (`ATRIZ_DB_*`), for both of the app's pools."""

@@ -5,6 +5,7 @@ that `atriz dev` runs once the databases are ready through `atriz.dev`."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import subprocess
@@ -133,6 +134,12 @@ def _serve_all(host: str) -> int:
             signal.signal(signum, handler)
 
 
+def _build_app(factory: str) -> None:
+    """Call the app factory `module:function` (what granian calls in each worker)."""
+    module, _, function = factory.partition(":")
+    getattr(importlib.import_module(module), function)()
+
+
 def _serve(name: str, host: str | None, port: int | None, workers: int | None) -> int:
     spec = get_service(name)
     workers = workers or default_workers()
@@ -144,6 +151,9 @@ def _serve(name: str, host: str | None, port: int | None, workers: int | None) -
             f"port {port} ({spec.name}) on {host} already in use; set another (--port or"
             f" {spec.port_env})"
         )
+    # Built once here, as each worker will build it, so that a missing or wrong setting stops
+    # the command with one line naming it, not every worker with a traceback.
+    _build_app(spec.app_factory)
     command = server_command(spec, host=host, port=port, workers=workers)
     # The service replaces this process, as in production.
     os.execve(command[0], command, server_environment(workers))  # noqa: S606

@@ -305,8 +305,9 @@ def clean_main(argv: list[str] | None = None, registry: TargetRegistry | None = 
         names = ", ".join(describe_url(direct_url(t)) for t in targets)
         confirm(f"Delete every row in {names}?", assume_yes=args.yes)
         for target in targets:
-            tables = truncate_all(direct_url(target))
-            print(f"{target.name}: emptied {len(tables)} table(s)")
+            tables = truncate_all(direct_url(target), target.kept_by_clean)
+            kept = f", kept {', '.join(target.kept_by_clean)}" if target.kept_by_clean else ""
+            print(f"{target.name}: emptied {len(tables)} table(s){kept}")
         return 0
 
     run_command("db-clean", body)
