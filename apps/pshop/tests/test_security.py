@@ -15,6 +15,7 @@ from atriz_core.testing import (
     assert_openapi_fuzzing_passes,
     make_actors,
 )
+from atriz_database.migrations import BOOKKEEPING_TABLES
 
 RunningPshop = Any
 MANAGER, CASHIER = "pshop.manager", "pshop.cashier"
@@ -115,3 +116,29 @@ async def test_the_openapi_passes_fuzzing_with_a_real_token(pshop: RunningPshop)
     await assert_openapi_fuzzing_passes(
         pshop.client, headers=pshop.manager.headers, max_examples=10
     )
+
+
+async def test_every_table_is_the_writer_groups_also_one_a_later_migration_adds(
+    pshop: RunningPshop,
+) -> None:
+    """pshop_app, the production login, reaches rows through pshop_writer: a table that a
+    later migration creates (as the migrator, with no grant of its own) is the group's too,
+    as it was only for the tables granted one by one."""
+    await pshop.sql("CREATE TABLE later_notes (id bigint GENERATED ALWAYS AS IDENTITY, body text)")
+    try:
+        reachable = await pshop.rows(
+            "SELECT c.relname, has_table_privilege('pshop_writer', c.oid, 'SELECT') AS readable"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            "  AND c.relname <> ALL($1::text[])",
+            list(BOOKKEEPING_TABLES),
+        )
+        writable = await pshop.sql(
+            "SELECT has_table_privilege('pshop_writer', 'later_notes', 'INSERT')"
+            " AND has_sequence_privilege('pshop_writer', 'later_notes_id_seq', 'USAGE')"
+        )
+    finally:
+        await pshop.sql("DROP TABLE later_notes")
+
+    assert [row["relname"] for row in reachable if not row["readable"]] == []
+    assert writable
