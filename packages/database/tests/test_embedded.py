@@ -46,6 +46,7 @@ def test_embedded_server_starts_once_is_reused_and_stops(tmp_path: Path) -> None
         assert "core: created" in created.stdout
         status = run_script("atriz", "postgres", "status", env=env)
         assert "embedded PostgreSQL is running" in status.stdout
+        assert status.returncode == 0
 
         # It loads pg_stat_statements, so --health lists the slowest statements...
         health = run_script("db-status", "--health", "core", "--json", env=env)
@@ -61,4 +62,6 @@ def test_embedded_server_starts_once_is_reused_and_stops(tmp_path: Path) -> None
     assert stopped.returncode == 0, stopped.stderr
     assert "embedded PostgreSQL stopped" in stopped.stdout
     assert not pid_file.exists()
-    assert "is stopped" in run_script("atriz", "postgres", "status", env=env).stdout
+    stopped_status = run_script("atriz", "postgres", "status", env=env)
+    assert "is stopped" in stopped_status.stdout
+    assert stopped_status.returncode == 3, "scripts can tell, as from pg_ctl status"

@@ -159,6 +159,10 @@ def _serve(name: str, host: str | None, port: int | None, workers: int | None) -
     os.execve(command[0], command, server_environment(workers))  # noqa: S606
 
 
+# `atriz postgres status`'s exit status when the server is stopped, as `pg_ctl status`'s.
+NOT_RUNNING = 3
+
+
 def _postgres(action: str) -> int:
     if server_is_configured():
         print("PGHOST is set: the embedded PostgreSQL is not in use")
@@ -171,7 +175,7 @@ def _postgres(action: str) -> int:
         return 0
     running = embedded_is_running()
     print(f"embedded PostgreSQL is {'running' if running else 'stopped'} ({pgdata_path()})")
-    return 0
+    return 0 if running else NOT_RUNNING
 
 
 def main(argv: list[str] | None = None) -> None:
