@@ -28,6 +28,8 @@ from .conftest import (
     sign_in,
 )
 
+COOKIE = "__Host-atriz_session"
+
 
 def csp(response: Any) -> dict[str, str]:
     directives = (d.strip() for d in response.headers["content-security-policy"].split(";"))
@@ -396,10 +398,13 @@ async def test_an_apps_logout_with_an_earlier_sign_in_ends_both_once_confirmed(
 async def test_signing_in_again_keeps_the_apps_and_one_sign_out_still_ends_all(
     core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
 ) -> None:
-    """An app asks Ana to sign in again (`prompt=login`): her earlier sign-in in this browser
-    ends, the app session it approved moves under the new one (it still refreshes), and
-    signing out of the new sign-in ends that app session too."""
+    """An app asks Ana to sign in again (`prompt=login`): her earlier sign-in's cookie stops
+    working, the app session it approved goes on refreshing, and a code it gave just before
+    still exchanges; signing out of the new sign-in ends all of it."""
     first, _ = await signed_in_tokens(core_harness, webapp)
+    earlier_cookie = core_harness.client.cookies.get(COOKIE)
+    pending_verifier, pending_challenge = pkce()
+    pending = await code_for(core_harness, authorize_params(webapp, pending_challenge))
     verifier, challenge = pkce()
     second_code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
     second = (await exchange(core_harness, webapp, second_code, verifier)).json()
@@ -409,18 +414,71 @@ async def test_signing_in_again_keeps_the_apps_and_one_sign_out_still_ends_all(
         data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
         auth=webapp.auth,
     )
-    browser_sessions = await core_harness.sql_value(
-        "SELECT count(*) FROM sessions WHERE client_id IS NULL AND revoked_at IS NULL"
-    )
+    still_exchanges = await exchange(core_harness, webapp, pending, pending_verifier)
+    core: Core = core_harness.app.state.core
+    earlier = await services.browser_session(core_harness.app.state.db_pool, core, earlier_cookie)
     signed_out = await core_harness.client.get(
         "/oauth/logout", params={"id_token_hint": second["id_token"]}
     )
 
     assert still_refreshes.status_code == 200, still_refreshes.text
-    assert browser_sessions == 1
+    assert still_exchanges.status_code == 200, still_exchanges.text
+    assert earlier is None, "the earlier cookie signs nobody in"
     assert signed_out.status_code == 200
     assert "Signed out" in signed_out.text
     assert await refresh(core_harness, webapp, still_refreshes.json()["refresh_token"]) == 400
+    assert await refresh(core_harness, webapp, still_exchanges.json()["refresh_token"]) == 400
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
+    )
+
+
+async def test_an_apps_logout_with_an_id_token_of_a_replaced_sign_in_ends_them_all(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """After a sign-in again, an app's logout from its server (no cookie of core) with the ID
+    token of the earlier sign-in ends the browser's sign-ins and every app session."""
+    first, _ = await signed_in_tokens(core_harness, webapp)
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
+    second = await exchange(core_harness, webapp, code, verifier)
+    assert second.status_code == 200, second.text
+    core_harness.client.cookies.clear()
+
+    signed_out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": first["id_token"]}
+    )
+
+    assert signed_out.status_code == 200
+    assert "Signed out" in signed_out.text
+    assert await refresh(core_harness, webapp, first["refresh_token"]) == 400
+    assert await refresh(core_harness, webapp, second.json()["refresh_token"]) == 400
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
+    )
+
+
+async def test_two_sign_ins_at_once_in_one_browser_are_ended_by_one_sign_out(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """A double click on "Sign in": both sign-ins replace the earlier one, one under the other,
+    so whichever cookie the browser keeps, its sign-out ends them all."""
+    await signed_in_tokens(core_harness, webapp)
+    form = await core_harness.client.get("/oauth/sign-in", params={"reauth": "1"})
+    data = {"email": EMAIL, "password": TEST_PASSWORD, "csrf_token": hidden(form, "csrf_token")}
+
+    first, second = await asyncio.gather(
+        core_harness.client.post("/oauth/sign-in", data=data),
+        core_harness.client.post("/oauth/sign-in", data=data),
+    )
+    page = await core_harness.client.get("/oauth/logout")
+    signed_out = await core_harness.client.post(
+        "/oauth/logout", data={"csrf_token": hidden(page, "csrf_token")}
+    )
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert core_harness.in_flight.peak >= 2
+    assert signed_out.status_code == 200
     assert not await core_harness.sql_value(
         "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
     )
@@ -456,8 +514,8 @@ async def test_a_sign_in_again_waits_for_an_exchange_under_the_earlier_one(
     core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
 ) -> None:
     """A code exchanged under Ana's earlier sign-in while she signs in again: the replacement
-    waits for the exchange's hold on her row and then moves the app session it opened, so that
-    no app session is left under the ended sign-in, out of reach of a sign-out."""
+    waits for the exchange's hold on her row, and the app session the exchange opened ends with
+    the new sign-in, out of reach of nothing."""
     core: Core = core_harness.app.state.core
     pool = core_harness.app.state.db_pool
     first, again = [
@@ -483,7 +541,7 @@ async def test_a_sign_in_again_waits_for_an_exchange_under_the_earlier_one(
             )
             replacing = asyncio.create_task(
                 services.replace_browser_session(
-                    pool, core, earlier, again, RequestContext(None, None)
+                    pool, core, first.token, again, RequestContext(None, None)
                 )
             )
             await core_harness.until_a_statement_waits_on_a_lock()
@@ -491,7 +549,7 @@ async def test_a_sign_in_again_waits_for_an_exchange_under_the_earlier_one(
     finally:
         await exchange_in_flight.close()
 
-    moved_to = await core_harness.sql_value(
-        "SELECT browser_session_id FROM sessions WHERE id = $1", opened
+    await services.end_browser_session(pool, core, again.session_id, RequestContext(None, None))
+    assert await core_harness.sql_value(
+        "SELECT revoked_at IS NOT NULL FROM sessions WHERE id = $1", opened
     )
-    assert moved_to == again.session_id

@@ -17,6 +17,7 @@ from .conftest import (
     RegisteredClient,
     authorize,
     authorize_params,
+    code_for,
     exchange,
     hidden,
     pkce,
@@ -180,4 +181,36 @@ async def test_a_third_party_client_signing_out_without_the_browser_ends_only_it
     assert "code=" in authorized.headers["location"]
     assert not await core_harness.sql_value(
         "SELECT count(*) FROM user_events WHERE event_type = 'sessions_revoked'"
+    )
+
+
+async def test_a_third_party_client_signing_out_after_a_sign_in_again_ends_its_sessions(
+    core_harness: CoreHarness, webapp: RegisteredClient, partner: RegisteredClient
+) -> None:
+    """The user signed in again since the client got its ID token: the client's logout from its
+    server still ends its own sessions (they hang under the earlier sign-in, which the new one
+    replaced), and nothing else."""
+    await core_harness.register(email=EMAIL, name="Ana")
+    tokens = await consented_tokens(core_harness, partner, "openid")
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
+    assert (await exchange(core_harness, webapp, code, verifier)).status_code == 200
+    core_harness.client.cookies.clear()
+
+    out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": tokens["id_token"]}
+    )
+
+    assert out.status_code == 200, out.text
+    refreshed = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=partner.auth,
+    )
+    assert refreshed.status_code == 400, refreshed.text
+    assert (
+        await core_harness.sql_value(
+            "SELECT count(*) FROM sessions WHERE client_id = 'webapp' AND revoked_at IS NULL"
+        )
+        == 1
     )

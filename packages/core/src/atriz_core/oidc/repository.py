@@ -13,11 +13,13 @@ __all__ = [
     "MAX_NONCE_LENGTH",
     "BrowserSession",
     "CodeRecord",
+    "CookieSession",
     "OpenedSession",
     "consume_code",
     "end_browser_session",
     "get_browser_session",
     "get_code",
+    "get_cookie_session",
     "insert_code",
     "nonce_used",
     "open_client_session",
@@ -98,6 +100,30 @@ async def get_browser_session(
         auth_time=row["created_at"],
         expires_at=row["expires_at"],
     )
+
+
+@dataclass(frozen=True)
+class CookieSession:
+    """The live session a browser's cookie was issued for, whether the cookie still works or
+    was revoked when a later sign-in of the same browser replaced it."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    cookie_live: bool
+
+
+async def get_cookie_session(
+    connection: asyncpg.Connection | asyncpg.Pool, token_hash: bytes, now: datetime
+) -> CookieSession | None:
+    row = await connection.fetchrow(
+        "SELECT s.id, s.user_id, t.revoked_at IS NULL AND t.expires_at > $2 AS cookie_live"
+        " FROM auth_tokens t JOIN sessions s ON s.id = t.family_id"
+        " WHERE t.token_hash = $1 AND t.token_type = 'browser_session'"
+        "  AND s.revoked_at IS NULL AND s.expires_at > $2",
+        token_hash,
+        now,
+    )
+    return None if row is None else CookieSession(**dict(row))
 
 
 async def nonce_used(
@@ -262,14 +288,32 @@ async def browser_session_user(
     return user_id
 
 
+# A browser's sign-ins form a tree: a sign-in replaced by a later one in the same browser hangs
+# under it (`browser_session_id`), as the sessions each approved for clients hang under it.
+# `up`: a session and those above it, up to the tree's root (the one above none).
+_UP = """
+WITH RECURSIVE up AS (
+    SELECT id, browser_session_id FROM sessions WHERE id = $1
+    UNION ALL
+    SELECT s.id, s.browser_session_id FROM sessions s JOIN up ON s.id = up.browser_session_id
+), root AS (SELECT id FROM up WHERE browser_session_id IS NULL)
+"""
+
+
 async def end_browser_session(
     connection: asyncpg.Connection, session_id: uuid.UUID, now: datetime
 ) -> uuid.UUID | None:
-    """End a browser session and every client session it approved; its user, if it was
-    live."""
+    """End a browser session with its whole tree: the sign-ins of the same browser it replaced
+    or was replaced by, and every client session any of them approved; its user, if any of
+    them was live."""
     rows = await connection.fetch(
-        "UPDATE sessions SET revoked_at = $2"
-        " WHERE (id = $1 OR browser_session_id = $1) AND revoked_at IS NULL"
+        f"{_UP}, tree AS ("
+        "  SELECT id FROM root"
+        "  UNION ALL"
+        "  SELECT s.id FROM sessions s JOIN tree ON s.browser_session_id = tree.id"
+        ")"
+        " UPDATE sessions SET revoked_at = $2"
+        " WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL"
         " RETURNING user_id",
         session_id,
         now,
@@ -280,21 +324,27 @@ async def end_browser_session(
 async def replace_browser_session(
     connection: asyncpg.Connection, previous: uuid.UUID, current: uuid.UUID, now: datetime
 ) -> bool:
-    """End browser session `previous` and move the client sessions it approved, live ones, under
-    `current`; whether `previous` was live (nothing changes otherwise)."""
-    ended: bool = await connection.fetchval(
-        "WITH ended AS ("
-        "  UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING id"
-        "), moved AS ("
-        "  UPDATE sessions SET browser_session_id = $2"
-        "  WHERE browser_session_id = $1 AND revoked_at IS NULL AND EXISTS (SELECT FROM ended)"
+    """Hang the tree of browser session `previous` under `current` (its root, should another
+    sign-in have replaced it first: two at once) and revoke `previous`'s cookie. Its codes and
+    the client sessions it approved keep working, and ending `current` ends them. Whether
+    `previous` was live (nothing changes otherwise)."""
+    live: bool = await connection.fetchval(
+        f"{_UP}, hung AS ("
+        "  UPDATE sessions SET browser_session_id = $2 FROM root"
+        "  WHERE sessions.id = root.id AND sessions.id <> $2"
+        "   AND EXISTS (SELECT FROM sessions WHERE id = $1 AND revoked_at IS NULL)"
+        "  RETURNING sessions.id"
+        "), cookie AS ("
+        "  UPDATE auth_tokens SET revoked_at = $3"
+        "  WHERE family_id = $1 AND token_type = 'browser_session' AND revoked_at IS NULL"
+        "   AND EXISTS (SELECT FROM hung)"
         ")"
-        " SELECT EXISTS (SELECT FROM ended)",
+        " SELECT EXISTS (SELECT FROM hung)",
         previous,
         current,
         now,
     )
-    return ended
+    return live
 
 
 async def end_client_sessions(

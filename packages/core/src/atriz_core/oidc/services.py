@@ -2,9 +2,10 @@
 
 - A browser session is a session row whose token is the cookie (`accounts.services.sign_in`,
   the login of `/auth/login` with every limit and answer of it). Logout-all, a password change
-  and a deactivation end it as they end every session. A browser signs in again (another user,
-  or `prompt=login`): its earlier sign-in ends, the same user's client sessions moving under the
-  new one, so one sign-out still ends everything the browser opened.
+  and a deactivation end it as they end every session. A browser signs in again (`prompt=login`,
+  `max_age`): its earlier sign-in, whose cookie stops working, hangs under the new one with the
+  client sessions and codes it approved, which keep working, so one sign-out still ends
+  everything the browser opened; another user's earlier sign-in ends.
 - A code lives 60 seconds and is stored as SHA-256 with what it is bound to: client, redirect
   URI, PKCE challenge, the browser session that approved it, the nonce. Its exchange spends it
   and opens a session of the client under the browser session (ended when that one ends) in one
@@ -251,35 +252,41 @@ async def end_client_sessions(
 async def replace_browser_session(
     pool: asyncpg.Pool,
     core: Core,
-    previous: BrowserSession,
+    cookie: str | None,
     current: SignedIn,
     context: RequestContext,
 ) -> None:
-    """A browser that held sign-in `previous` has signed in again (`current`): the earlier
-    sign-in ends, so that a sign-out later ends everything this browser opened. The apps the
-    same user signed in to stay signed in, moved under the new sign-in; another user's sign-in
-    ends with its apps."""
-    if previous.user_id != current.user.id:
-        await end_browser_session(pool, core, previous.id, context)
+    """A browser whose `cookie` named an earlier sign-in has signed in again (`current`), so
+    that a sign-out later ends everything this browser opened: the same user's earlier sign-in
+    hangs under the new one (its cookie stops working; the apps it signed in, and its codes,
+    keep working), another user's ends with its apps.
+
+    The cookie is looked up even if a sign-in of the same browser revoked it a moment ago: two
+    sign-ins at once (a double click) both replace it, one hung under the other. Another user's
+    sign-in is ended only through a cookie that still works."""
+    if not cookie or len(cookie) > 200:
+        return
+    now = core.clock.now()
+    earlier = await repository.get_cookie_session(pool, hash_token(cookie), now)
+    if earlier is None or earlier.id == current.session_id:
+        return
+    if earlier.user_id != current.user.id:
+        if earlier.cookie_live:
+            await end_browser_session(pool, core, earlier.id, context)
         return
     async with pool.acquire() as connection, connection.transaction():
-        # The user first, as `end_browser_session`: a code exchange under the earlier sign-in
-        # commits before (its session is moved), or finds that sign-in ended.
-        await users.get_user(connection, previous.user_id, for_update=True)
-        now = core.clock.now()
+        # The user first, as every change to a user's sessions: two sign-ins at once in one
+        # browser hang one under the other, never both under the earlier one alone.
+        await users.get_user(connection, earlier.user_id, for_update=True)
         if await repository.replace_browser_session(
-            connection, previous.id, current.session_id, now
+            connection, earlier.id, current.session_id, core.clock.now()
         ):
             await record_event(
                 connection,
-                "logout",
-                user_id=previous.user_id,
+                "sign_in_replaced",
+                user_id=earlier.user_id,
                 context=context,
-                details={
-                    "session": str(previous.id),
-                    "browser": True,
-                    "replaced_by": str(current.session_id),
-                },
+                details={"session": str(earlier.id), "replaced_by": str(current.session_id)},
             )
 
 

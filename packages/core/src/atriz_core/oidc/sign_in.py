@@ -108,13 +108,13 @@ class SignInController(Controller):
                     exc.title, exc.detail, status=exc.status, retry_after=exc.retry_after_seconds
                 )
             else:
-                previous = await services.browser_session(
-                    request.pool, request.core, request.cookies.get(session_cookie_name(request))
+                await services.replace_browser_session(
+                    request.pool,
+                    request.core,
+                    request.cookies.get(session_cookie_name(request)),
+                    signed_in,
+                    request.context,
                 )
-                if previous is not None:
-                    await services.replace_browser_session(
-                        request.pool, request.core, previous, signed_in, request.context
-                    )
                 cookie = session_cookie(
                     request, signed_in.token, request.core.settings.session_max_seconds
                 )
