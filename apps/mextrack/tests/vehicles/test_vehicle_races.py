@@ -68,6 +68,7 @@ async def test_a_batch_queued_behind_a_reassignment_is_refused_with_the_old_toke
     assert reassigned.status_code == 200, reassigned.text
     assert posted.status_code == 401, posted.text
     assert "device token" in posted.json()["detail"]
+    assert posted.headers["www-authenticate"] == 'Bearer error="invalid_token"', "as the guard's"
     assert (
         await mextrack.sql("SELECT count(*) FROM positions WHERE vehicle_id = $1", vehicle_id) == 0
     )

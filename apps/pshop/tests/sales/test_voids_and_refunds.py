@@ -257,8 +257,13 @@ async def test_a_void_needs_no_body(pshop: RunningPshop) -> None:
     product = await pshop.product(stock=2)
     sale = (await pshop.sell([(product["id"], 2)])).json()
 
+    not_an_object = await pshop.client.post(
+        f"/sales/{sale['id']}/void", json=[], headers=pshop.manager.headers
+    )
     voided = await pshop.client.post(f"/sales/{sale['id']}/void", headers=pshop.manager.headers)
 
+    assert not_an_object.status_code == 400
+    assert not_an_object.json()["errors"][0]["field"] == "body", "not the handler's `data`"
     assert voided.status_code == 200, voided.text
     assert voided.json()["status"] == "voided"
     assert await pshop.on_hand(product["id"]) == 2

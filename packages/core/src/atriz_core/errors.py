@@ -67,10 +67,15 @@ class InvalidInputError(DomainError):
 
 
 class AuthenticationError(DomainError):
-    """Credentials or a token that do not identify an active user."""
+    """Credentials or a token that do not identify an active user. `challenge`: the
+    `WWW-Authenticate` value to answer with, where the request sent a bearer token (RFC 6750)."""
 
     status = 401
     title = "Not authenticated"
+
+    def __init__(self, detail: str, *, challenge: str | None = None) -> None:
+        super().__init__(detail)
+        self.challenge = challenge
 
 
 class ForbiddenError(DomainError):

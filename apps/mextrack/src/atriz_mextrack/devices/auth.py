@@ -20,6 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from atriz_core.client.litestar import authenticate
 from atriz_mextrack.devices import repository
 from atriz_mextrack.devices.services import (
+    DEVICE_TOKEN_CHALLENGE,
     INVALID_DEVICE_TOKEN,
     Tracker,
     digest_of,
@@ -30,7 +31,6 @@ from atriz_mextrack.devices.services import (
 __all__ = ["TRACKER_STATE_KEY", "requires_tracker_or_user", "signed_in_tracker"]
 
 TRACKER_STATE_KEY = "mextrack_tracker"
-_CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 async def requires_tracker_or_user(
@@ -44,7 +44,9 @@ async def requires_tracker_or_user(
         digest = digest_of(token)
         stored = await repository.live_token_hash(connection.app.state.db_pool, vehicle_id)
         if not token_matches(digest, stored):
-            raise NotAuthorizedException(detail=INVALID_DEVICE_TOKEN, headers=_CHALLENGE)
+            raise NotAuthorizedException(
+                detail=INVALID_DEVICE_TOKEN, headers={"WWW-Authenticate": DEVICE_TOKEN_CHALLENGE}
+            )
         connection.state[TRACKER_STATE_KEY] = Tracker(vehicle_id, digest)
         return
     await authenticate(connection)

@@ -17,6 +17,7 @@ from atriz_mextrack.devices.schemas import DeviceToken
 from atriz_mextrack.vehicles.services import locked_visible_vehicle
 
 __all__ = [
+    "DEVICE_TOKEN_CHALLENGE",
     "INVALID_DEVICE_TOKEN",
     "TOKEN_PREFIX",
     "Tracker",
@@ -33,6 +34,7 @@ TOKEN_PREFIX = "mxd_"  # noqa: S105 - a prefix, not a secret
 """Device tokens start with it: told apart from access tokens (JWTs) at a glance, and easy for
 secret scanners to find."""
 _NO_TOKEN = hashlib.sha256(b"no device token").digest()
+DEVICE_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'  # noqa: S105 - a header value
 INVALID_DEVICE_TOKEN = "invalid device token (revoked, rotated, or another vehicle's)"  # noqa: S105 - a message
 
 

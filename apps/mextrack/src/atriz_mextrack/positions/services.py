@@ -22,7 +22,7 @@ from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_core.kit.times import checked_time, checked_time_zone
 from atriz_mextrack.access import sees_all
 from atriz_mextrack.devices import services as devices
-from atriz_mextrack.devices.services import INVALID_DEVICE_TOKEN, Tracker
+from atriz_mextrack.devices.services import DEVICE_TOKEN_CHALLENGE, INVALID_DEVICE_TOKEN, Tracker
 from atriz_mextrack.positions import partitions, repository, track
 from atriz_mextrack.positions.schemas import (
     MAX_POINTS,
@@ -134,10 +134,6 @@ def oldest_accepted(now: datetime, retention_days: int | None) -> datetime:
     return max(EARLIEST, now - timedelta(days=retention_days))
 
 
-def _days(first: datetime, last: datetime) -> tuple[date, date]:
-    return first.astimezone(UTC).date(), last.astimezone(UTC).date()
-
-
 def _imports_history(writer: Principal | Tracker) -> bool:
     return isinstance(writer, Principal) and sees_all(writer)
 
@@ -174,26 +170,25 @@ async def record_positions(
     """
     first = min(point.recorded_at for point in points)
     last = max(point.recorded_at for point in points)
-    first_day, last_day = _days(first, last)
-    if (last_day - first_day).days >= MAX_BATCH_DAYS:
+    days = [point.recorded_at.astimezone(UTC).date() for point in points]  # UTC, per point
+    if (max(days) - min(days)).days >= MAX_BATCH_DAYS:
         raise _invalid(
             "body", f"spans more than {MAX_BATCH_DAYS} days; send older history in other batches"
         )
     vehicle = await vehicles.lock_vehicle(conn, vehicle_id)
     if isinstance(writer, Tracker):
         if vehicle is None or not await devices.still_live(conn, writer):
-            raise AuthenticationError(INVALID_DEVICE_TOKEN)
+            raise AuthenticationError(INVALID_DEVICE_TOKEN, challenge=DEVICE_TOKEN_CHALLENGE)
     elif vehicle is None or not may_see(writer, vehicle):
         raise NotFoundError(f"no vehicle {vehicle_id}")
     _check_accepts(vehicle)
-    days = {index: point.recorded_at.astimezone(UTC).date() for index, point in enumerate(points)}
-    missing = await partitions.missing_days(conn, sorted(set(days.values())))
+    missing = await partitions.missing_days(conn, sorted(set(days)))
     if missing and missing[0] < backfill_from and not _imports_history(writer):
-        index = min(i for i, day in days.items() if day == missing[0])
         raise _invalid(
-            f"[{index}].recorded_at",
-            f"is on {missing[0]:%Y-%m-%d}, a day with no positions yet before"
-            f" {backfill_from:%Y-%m-%d}: older history is imported by a dispatcher",
+            f"[{days.index(missing[0])}].recorded_at",
+            f"is on {missing[0]:%Y-%m-%d}, a day before {backfill_from:%Y-%m-%d} that no"
+            " batch has opened yet (it has no partition): older history is imported by a"
+            " dispatcher",
         )
     if missing:
         await partitions.ensure_partitions(pool, missing)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from atriz_core.kit.text import NO_NUL
+from atriz_core.kit.text import END, NO_NUL
 
 __all__ = [
     "ROLE_NAME_PATTERN",
@@ -21,7 +21,7 @@ __all__ = [
 
 # The format the `roles_name_format` check enforces. Python's `$` also matches before a final
 # newline (PostgreSQL's does not): `(?!\n)` refuses that here, as a 400, not a failed check.
-ROLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$(?!\n)"
+ROLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?" + END
 RoleName = Annotated[
     str,
     msgspec.Meta(

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import msgspec
 
-from atriz_core.kit.text import ONE_LINE
+from atriz_core.kit.text import END, ONE_LINE
 
 __all__ = ["CLIENT_ID_PATTERN", "Client", "ClientCreate", "ClientId", "RegisteredClient"]
 
 # The format the `oauth_clients_id_format` check enforces; `(?!\n)` as in the role names.
-CLIENT_ID_PATTERN = r"^[a-z][a-z0-9_.-]{0,62}$(?!\n)"
+CLIENT_ID_PATTERN = r"^[a-z][a-z0-9_.-]{0,62}" + END
 ClientId = Annotated[
     str,
     msgspec.Meta(

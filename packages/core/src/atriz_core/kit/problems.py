@@ -30,7 +30,13 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
-from atriz_core.errors import DomainError, FieldProblem, ServiceBusyError, TooManyRequestsError
+from atriz_core.errors import (
+    AuthenticationError,
+    DomainError,
+    FieldProblem,
+    ServiceBusyError,
+    TooManyRequestsError,
+)
 from atriz_core.kit.db_errors import TRANSACTION_CONFLICTS, innermost, violation_problem
 from atriz_core.kit.request_ids import with_request_id
 from atriz_database import DatabaseUnavailableError
@@ -72,7 +78,7 @@ def _sent_name(request: Request[Any, Any, Any], key: str) -> str:
     it differs (`idempotency_key`): the client knows only the first."""
     try:
         parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
-    except (AttributeError, KeyError):  # no handler (routing failed): nothing to rename
+    except AttributeError:  # no handler (routing failed): nothing to rename
         return key
     definition = parameter.kwarg_definition if parameter is not None else None
     if isinstance(definition, ParameterKwarg):
@@ -95,10 +101,14 @@ def _validation_problems(
         reason = _PATTERN_REASON.sub(
             "is not in the form it must have", str(item.get("message", "is invalid"))
         )
-        key = _sent_name(request, str(item.get("key") or "body"))
-        # msgspec names a missing or unknown field in the message and reports the key "data".
-        named = _NAMED_FIELD.search(reason)
-        problems.append(FieldProblem(named[1] if named and key == "data" else key, reason))
+        key = str(item.get("key") or "body")
+        if key == "data":  # the whole body (Litestar's name for it)
+            # msgspec names a missing or unknown field in the message.
+            named = _NAMED_FIELD.search(reason)
+            field = named[1] if named else "body"
+        else:
+            field = _sent_name(request, key)
+        problems.append(FieldProblem(field, reason))
     missing = _MISSING_PARAMETER.match(exc.detail or "")
     if not problems and missing:
         problems.append(FieldProblem(missing[2], f"is required (a {missing[1]} parameter)"))
@@ -128,6 +138,8 @@ def handle_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response
     headers = None
     if isinstance(exc, TooManyRequestsError | ServiceBusyError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif isinstance(exc, AuthenticationError) and exc.challenge:
+        headers = {"WWW-Authenticate": exc.challenge}
     return problem_response(
         exc.status,
         exc.detail,
