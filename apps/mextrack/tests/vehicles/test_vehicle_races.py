@@ -10,8 +10,6 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from atriz_core.testing import UserFactory, beside, lock_waiters
 
 Mextrack = Any
@@ -20,14 +18,6 @@ DISPATCHER = "mextrack.dispatcher"
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-async def until_waiting(holder: asyncpg.Connection, count: int) -> None:
-    """Return once `count` requests wait for a lock; AssertionError after 10 s."""
-    for _ in range(200):
-        if await lock_waiters(holder, seconds=0.05) >= count:
-            return
-    raise AssertionError(f"fewer than {count} requests queued for the lock")
 
 
 async def test_a_batch_queued_behind_a_reassignment_is_refused_with_the_old_token(
@@ -54,13 +44,13 @@ async def test_a_batch_queued_behind_a_reassignment_is_refused_with_the_old_toke
                     headers=dispatcher.headers,
                 )
             )
-            await until_waiting(holder, 1)
+            assert await lock_waiters(holder) >= 1
             posting = asyncio.create_task(
                 mextrack.post_points(
                     vehicle_id, helpers.drive(now - timedelta(minutes=1), 3), bearer(token)
                 )
             )
-            await until_waiting(holder, 2)
+            assert await lock_waiters(holder, at_least=2) >= 2
         reassigned, posted = await asyncio.gather(reassigning, posting)
     finally:
         await holder.close()
@@ -95,7 +85,7 @@ async def test_a_token_issued_beside_a_reassignment_is_ended_by_it(
         issuing = asyncio.create_task(
             mextrack.client.post(f"/vehicles/{vehicle_id}/device-token", headers=old_owner.headers)
         )
-        await until_waiting(holder, 1)
+        assert await lock_waiters(holder) >= 1
         reassigning = asyncio.create_task(
             mextrack.client.patch(
                 f"/vehicles/{vehicle_id}",
@@ -103,7 +93,7 @@ async def test_a_token_issued_beside_a_reassignment_is_ended_by_it(
                 headers=dispatcher.headers,
             )
         )
-        await until_waiting(holder, 2)
+        assert await lock_waiters(holder, at_least=2) >= 2
         await held.rollback()
         issued, reassigned = await asyncio.gather(issuing, reassigning)
     finally:
@@ -145,11 +135,11 @@ async def test_a_deletion_queued_behind_a_batch_takes_its_positions(
                 vehicle_id, helpers.drive(now - timedelta(minutes=1), 5), owner.headers
             )
         )
-        await until_waiting(holder, 1)
+        assert await lock_waiters(holder) >= 1
         deleting = asyncio.create_task(
             mextrack.client.delete(f"/vehicles/{vehicle_id}", headers=owner.headers)
         )
-        await until_waiting(holder, 2)
+        assert await lock_waiters(holder, at_least=2) >= 2
         await held.rollback()
         posted, deleted = await asyncio.gather(posting, deleting)
     finally:

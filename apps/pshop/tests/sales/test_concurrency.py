@@ -139,14 +139,6 @@ async def test_a_sale_waits_for_a_held_product_at_most_the_lock_timeout(
     assert (await pshop.sell([(product["id"], 1)])).status_code == 201
 
 
-async def until_waiting(holder: Any, count: int) -> None:
-    """Return once `count` other sessions wait for a lock; AssertionError after 10 s."""
-    for _ in range(200):
-        if await lock_waiters(holder, seconds=0.05) >= count:
-            return
-    raise AssertionError(f"fewer than {count} requests queued for the lock")
-
-
 async def test_a_void_queued_behind_a_refund_sees_the_refund(pshop: RunningPshop) -> None:
     """A refund, then a void, of one sale queue behind a third holder of the sale's row: the
     refund goes first, and the void must then see it (it never updates the sale's row, so a
@@ -168,13 +160,13 @@ async def test_a_void_queued_behind_a_refund_sees_the_refund(pshop: RunningPshop
                     headers=pshop.manager.headers,
                 )
             )
-            await until_waiting(holder, 1)
+            assert await lock_waiters(holder) >= 1
             voiding = asyncio.create_task(
                 pshop.client.post(
                     f"/sales/{sale['id']}/void", json={}, headers=pshop.manager.headers
                 )
             )
-            await until_waiting(holder, 2)
+            assert await lock_waiters(holder, at_least=2) >= 2
         refunded, voided = await refunding, await voiding
     finally:
         await holder.close()
@@ -203,7 +195,7 @@ async def test_withdrawing_or_repricing_a_product_waits_for_its_sale_in_flight(
                 uuid.UUID(product["id"]),
             )
             selling = asyncio.create_task(pshop.sell([(product["id"], 1)]))
-            await until_waiting(holder, 1)
+            assert await lock_waiters(holder) >= 1
             withdrawing = asyncio.create_task(
                 pshop.client.post(f"/products/{product['id']}/deactivate", headers=manager)
             )
@@ -212,7 +204,7 @@ async def test_withdrawing_or_repricing_a_product_waits_for_its_sale_in_flight(
                     f"/products/{product['id']}", json={"price_minor": 999}, headers=manager
                 )
             )
-            await until_waiting(holder, 3)
+            assert await lock_waiters(holder, at_least=3) >= 3
             assert not withdrawing.done()
             assert not repricing.done()
         sold, withdrawn, repriced = await asyncio.gather(selling, withdrawing, repricing)

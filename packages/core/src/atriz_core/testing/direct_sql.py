@@ -37,10 +37,12 @@ async def fetch_rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     return rows
 
 
-async def lock_waiters(connection: asyncpg.Connection, *, seconds: float = 10) -> int:
-    """How many other sessions of the connection's database wait for a lock, once at least one
-    does (0 if none does within `seconds`): a test holding a lock sees its request queue behind
-    it before it moves on.
+async def lock_waiters(
+    connection: asyncpg.Connection, *, seconds: float = 10, at_least: int = 1
+) -> int:
+    """How many other sessions of the connection's database wait for a lock, once `at_least`
+    do (how many do after `seconds`, if fewer): a test holding a lock sees its requests queue
+    behind it before it moves on.
 
     The statistics snapshot is cleared before each look: inside a transaction (the one holding
     the lock) `pg_stat_activity` is read once and then repeated until the transaction ends, so
@@ -52,10 +54,10 @@ async def lock_waiters(connection: asyncpg.Connection, *, seconds: float = 10) -
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
         )
-        if waiting:
+        if waiting >= at_least:
             return waiting
         await asyncio.sleep(0.05)
-    return 0
+    return waiting
 
 
 class _HasDatabase(Protocol):
