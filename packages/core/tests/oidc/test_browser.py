@@ -553,3 +553,68 @@ async def test_a_sign_in_again_waits_for_an_exchange_under_the_earlier_one(
     assert await core_harness.sql_value(
         "SELECT revoked_at IS NOT NULL FROM sessions WHERE id = $1", opened
     )
+
+
+async def test_a_browser_that_missed_its_sign_ins_answer_still_signs_out_everything(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """Ana signs in again, but the answer never reaches the browser (a tab closed, a proxy's
+    504): it still holds the cookie the sign-in replaced. Its sign-out still ends every sign-in
+    and app session of the browser; so does Ben's sign-in on that computer, after hers."""
+    anas, _ = await signed_in_tokens(core_harness, webapp)
+    earlier_cookie = core_harness.client.cookies.get(COOKIE)
+    form = await core_harness.client.get("/oauth/sign-in", params={"reauth": "1"})
+    data = {"email": EMAIL, "password": TEST_PASSWORD, "csrf_token": hidden(form, "csrf_token")}
+    assert (await core_harness.client.post("/oauth/sign-in", data=data)).status_code == 303
+    core_harness.client.cookies.set(COOKIE, earlier_cookie)  # the answer was lost
+
+    page = await core_harness.client.get("/oauth/logout")
+    signed_out = await core_harness.client.post(
+        "/oauth/logout", data={"csrf_token": hidden(page, "csrf_token")}
+    )
+
+    assert signed_out.status_code == 200
+    assert await refresh(core_harness, webapp, anas["refresh_token"]) == 400
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
+    )
+
+
+async def test_another_user_signing_in_with_a_replaced_cookie_ends_the_earlier_sign_ins(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    anas, _ = await signed_in_tokens(core_harness, webapp)
+    earlier_cookie = core_harness.client.cookies.get(COOKIE)
+    form = await core_harness.client.get("/oauth/sign-in", params={"reauth": "1"})
+    data = {"email": EMAIL, "password": TEST_PASSWORD, "csrf_token": hidden(form, "csrf_token")}
+    assert (await core_harness.client.post("/oauth/sign-in", data=data)).status_code == 303
+    core_harness.client.cookies.set(COOKIE, earlier_cookie)  # the answer was lost
+    await core_harness.register(email="ben@example.test", name="Ben")
+
+    bens = await sign_in(core_harness, email="ben@example.test", reauth=True)
+
+    assert bens.status_code == 303
+    assert await refresh(core_harness, webapp, anas["refresh_token"]) == 400
+    live = await core_harness.sql_rows(
+        "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.revoked_at IS NULL"
+    )
+    assert [row["email"] for row in live] == ["ben@example.test"]
+
+
+async def test_an_id_token_of_a_sign_in_over_ends_nothing_that_came_after(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """Ana signed in again every 20 days (an app with `max_age`); her first sign-in is over.
+    Its ID token, from a logout link in a history or a log, must not end today's sign-in."""
+    first, _ = await signed_in_tokens(core_harness, webapp)
+    latest: dict[str, Any] = first
+    for _ in range(3):
+        core_harness.clock.advance(20 * 24 * 3600)
+        verifier, challenge = pkce()
+        code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
+        latest = (await exchange(core_harness, webapp, code, verifier)).json()
+    core_harness.client.cookies.clear()
+
+    await core_harness.client.get("/oauth/logout", params={"id_token_hint": first["id_token"]})
+
+    assert await refresh(core_harness, webapp, latest["refresh_token"]) == 200

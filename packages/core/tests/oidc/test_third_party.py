@@ -4,6 +4,7 @@ whoever the user is (an administrator here)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -27,14 +28,16 @@ from .conftest import (
 
 
 async def consented_tokens(
-    core_harness: CoreHarness, client: RegisteredClient, scope: str
+    core_harness: CoreHarness, client: RegisteredClient, scope: str, **overrides: str
 ) -> dict[str, Any]:
-    """The user signs in, allows `client` on the consent page; the code exchanged."""
+    """The user signs in, allows `client` on the consent page (its form's every field, as a
+    browser sends them); the code exchanged."""
     verifier, challenge = pkce()
-    params = authorize_params(client, challenge, scope=scope)
+    params = authorize_params(client, challenge, scope=scope, **overrides)
     consent = await authorize(core_harness, params)
     assert consent.status_code == 200, consent.text
-    fields = {name: hidden(consent, name) for name in (*params, "csrf_token")}
+    names = re.findall(r'<input type="hidden" name="([^"]+)"', consent.text)
+    fields = {name: hidden(consent, name) for name in names}
     allowed = await core_harness.client.post(
         "/oauth/authorize", data={**fields, "decision": "allow"}
     )
@@ -214,3 +217,56 @@ async def test_a_third_party_client_signing_out_after_a_sign_in_again_ends_its_s
         )
         == 1
     )
+
+
+async def test_a_third_party_clients_logout_ends_its_sessions_under_every_sign_in_of_the_browser(
+    core_harness: CoreHarness, webapp: RegisteredClient, partner: RegisteredClient
+) -> None:
+    """The client got tokens at the user's first sign-in and, after a `prompt=login`, at the
+    second; its logout from its server with its latest ID token ends both of its sessions (the
+    first hangs under the second sign-in), and no other client's."""
+    await core_harness.register(email=EMAIL, name="Ana")
+    first = await consented_tokens(core_harness, partner, "openid")
+    second = await consented_tokens(core_harness, partner, "openid", prompt="login")
+    core_harness.client.cookies.clear()
+
+    out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": second["id_token"]}
+    )
+
+    assert out.status_code == 200, out.text
+    for tokens in (first, second):
+        refreshed = await core_harness.client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=partner.auth,
+        )
+        assert refreshed.status_code == 400, refreshed.text
+
+
+async def test_a_removed_third_party_clients_id_token_ends_nothing(
+    core_harness: CoreHarness, webapp: RegisteredClient, partner: RegisteredClient
+) -> None:
+    """A client removed (for abuse, say) still holds an ID token of the user's sign-in: from its
+    server (no cookie of core) it must not end the user's sign-in and the other apps'."""
+    await core_harness.register(email=EMAIL, name="Ana")
+    theirs = await consented_tokens(core_harness, partner, "openid")
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge))
+    ours = (await exchange(core_harness, webapp, code, verifier)).json()
+    admin = await core_harness.admin_headers()
+    removed = await core_harness.client.delete(f"/admin/clients/{partner.id}", headers=admin)
+    assert removed.status_code == 204, removed.text
+    core_harness.client.cookies.clear()
+
+    out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": theirs["id_token"]}
+    )
+
+    assert out.status_code == 200, out.text
+    refreshed = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": ours["refresh_token"]},
+        auth=webapp.auth,
+    )
+    assert refreshed.status_code == 200, refreshed.text

@@ -40,7 +40,11 @@ from atriz_core.errors import (
 )
 from atriz_core.oidc import pages, services
 from atriz_core.oidc.freshness import SignInAge, resumed_after_sign_in
-from atriz_core.oidc.repository import MAX_NONCE_LENGTH, BrowserSession, OpenedSession
+from atriz_core.oidc.repository import (
+    MAX_NONCE_LENGTH,
+    CookieSession,
+    OpenedSession,
+)
 from atriz_core.oidc.server import (
     SCOPES,
     IssuedUser,
@@ -395,8 +399,11 @@ class OidcController(Controller):
                 "This sign-out request is not valid",
                 f"{error.description or error.error}. You are still signed in.",
             )
-        cookie = request.cookies.get(session_cookie_name(request))
-        session = await services.browser_session(pool, core, cookie)
+        # This browser's sign-in, also through a cookie a later sign-in replaced (whose answer
+        # the browser may never have had).
+        session = await services.cookie_session(
+            pool, core, request.cookies.get(session_cookie_name(request))
+        )
         hinted = _hinted_session(ending.id_token_claims)
         # A hint vouches only for the sign-in it names: a link carrying someone else's ID token
         # (or one of an earlier sign-in) must not sign this browser out unasked.
@@ -418,11 +425,12 @@ class OidcController(Controller):
             response.cookies.extend(cookies)
             return response
         client = prepared.client
-        if session is None and hinted is not None and client and not client.first_party:
+        if session is None and hinted is not None and not (client and client.first_party):
             # Without this browser's cookie, a third-party client's ID token ends that client's
             # sessions only: whoever holds it (the client itself, from its server) must not
-            # sign the user out of core and of every other app.
-            await services.end_client_sessions(pool, core, hinted, client.id, request.context)
+            # sign the user out of core and of every other app; a removed client's, nothing.
+            if client is not None:
+                await services.end_client_sessions(pool, core, hinted, client.id, request.context)
         else:
             for ended in _sessions_to_end(session, hinted, ending.id_token_claims):
                 await services.end_browser_session(pool, core, ended, request.context)
@@ -454,7 +462,7 @@ def _audience(id_token: str | None) -> str | None:
 
 
 def _sessions_to_end(
-    session: BrowserSession | None, hinted: uuid.UUID | None, claims: dict[str, Any] | None
+    session: CookieSession | None, hinted: uuid.UUID | None, claims: dict[str, Any] | None
 ) -> list[uuid.UUID]:
     """The browser's own sign-in, and the hinted one too when it is an earlier sign-in of the
     same user (an app still holding the ID token of a sign-in since replaced in this browser);

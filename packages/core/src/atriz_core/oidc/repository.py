@@ -105,18 +105,18 @@ async def get_browser_session(
 @dataclass(frozen=True)
 class CookieSession:
     """The live session a browser's cookie was issued for, whether the cookie still works or
-    was revoked when a later sign-in of the same browser replaced it."""
+    was revoked when a later sign-in of the same browser replaced it (the only way a cookie
+    ends while its session lives on): either way, it names this browser's sign-ins."""
 
     id: uuid.UUID
     user_id: uuid.UUID
-    cookie_live: bool
 
 
 async def get_cookie_session(
     connection: asyncpg.Connection | asyncpg.Pool, token_hash: bytes, now: datetime
 ) -> CookieSession | None:
     row = await connection.fetchrow(
-        "SELECT s.id, s.user_id, t.revoked_at IS NULL AND t.expires_at > $2 AS cookie_live"
+        "SELECT s.id, s.user_id"
         " FROM auth_tokens t JOIN sessions s ON s.id = t.family_id"
         " WHERE t.token_hash = $1 AND t.token_type = 'browser_session'"
         "  AND s.revoked_at IS NULL AND s.expires_at > $2",
@@ -298,6 +298,16 @@ WITH RECURSIVE up AS (
     SELECT s.id, s.browser_session_id FROM sessions s JOIN up ON s.id = up.browser_session_id
 ), root AS (SELECT id FROM up WHERE browser_session_id IS NULL)
 """
+# `tree`: the root and every session under it that is not over (those under a session over are
+# older, and over too). $2: now.
+_TREE = """
+tree AS (
+    SELECT id FROM root
+    UNION ALL
+    SELECT s.id FROM sessions s JOIN tree ON s.browser_session_id = tree.id
+    WHERE s.expires_at > $2
+)
+"""
 
 
 async def end_browser_session(
@@ -307,13 +317,11 @@ async def end_browser_session(
     or was replaced by, and every client session any of them approved; its user, if any of
     them was live."""
     rows = await connection.fetch(
-        f"{_UP}, tree AS ("
-        "  SELECT id FROM root"
-        "  UNION ALL"
-        "  SELECT s.id FROM sessions s JOIN tree ON s.browser_session_id = tree.id"
-        ")"
-        " UPDATE sessions SET revoked_at = $2"
+        f"{_UP}, {_TREE} UPDATE sessions SET revoked_at = $2"
         " WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL"
+        # A session over already ends nothing: an old ID token of it, from a logout link in a
+        # history or a log, must not end the sign-ins that came after it.
+        "  AND EXISTS (SELECT FROM sessions WHERE id = $1 AND expires_at > $2)"
         " RETURNING user_id",
         session_id,
         now,
@@ -350,15 +358,16 @@ async def replace_browser_session(
 async def end_client_sessions(
     connection: asyncpg.Connection, browser_session_id: uuid.UUID, client_id: str, now: datetime
 ) -> uuid.UUID | None:
-    """End the sessions one client opened under a browser session; their user, if any was
-    live."""
+    """End the sessions one client opened under a browser session's tree (the sign-ins of the
+    same browser it replaced or was replaced by); their user, if any was live."""
     rows = await connection.fetch(
-        "UPDATE sessions SET revoked_at = $3"
-        " WHERE browser_session_id = $1 AND client_id = $2 AND revoked_at IS NULL"
+        f"{_UP}, {_TREE} UPDATE sessions SET revoked_at = $2"
+        " WHERE browser_session_id IN (SELECT id FROM tree) AND client_id = $3"
+        "  AND revoked_at IS NULL"
         " RETURNING user_id",
         browser_session_id,
-        client_id,
         now,
+        client_id,
     )
     return rows[0]["user_id"] if rows else None
 

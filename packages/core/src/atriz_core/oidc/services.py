@@ -40,6 +40,7 @@ __all__ = [
     "CodeRefusedError",
     "NonceReplayedError",
     "browser_session",
+    "cookie_session",
     "end_browser_session",
     "end_client_sessions",
     "exchange_code",
@@ -79,6 +80,16 @@ async def browser_session(
     if not cookie or len(cookie) > 200:
         return None
     return await repository.get_browser_session(pool, hash_token(cookie), core.clock.now())
+
+
+async def cookie_session(
+    pool: asyncpg.Pool, core: Core, cookie: str | None
+) -> repository.CookieSession | None:
+    """The live sign-in a cookie names, the cookie working or replaced by a later sign-in of
+    the same browser: what a sign-out, or another user's sign-in, in that browser ends."""
+    if not cookie or len(cookie) > 200:
+        return None
+    return await repository.get_cookie_session(pool, hash_token(cookie), core.clock.now())
 
 
 async def nonce_used(pool: asyncpg.Pool, client_id: str, nonce: str) -> bool:
@@ -261,18 +272,14 @@ async def replace_browser_session(
     hangs under the new one (its cookie stops working; the apps it signed in, and its codes,
     keep working), another user's ends with its apps.
 
-    The cookie is looked up even if a sign-in of the same browser revoked it a moment ago: two
-    sign-ins at once (a double click) both replace it, one hung under the other. Another user's
-    sign-in is ended only through a cookie that still works."""
-    if not cookie or len(cookie) > 200:
-        return
-    now = core.clock.now()
-    earlier = await repository.get_cookie_session(pool, hash_token(cookie), now)
+    The cookie is looked up even if a sign-in of the same browser revoked it a moment ago
+    (`cookie_session`): two sign-ins at once (a double click) both replace it, one hung under
+    the other, and a browser that never got the answer of its last sign-in still holds it."""
+    earlier = await cookie_session(pool, core, cookie)
     if earlier is None or earlier.id == current.session_id:
         return
     if earlier.user_id != current.user.id:
-        if earlier.cookie_live:
-            await end_browser_session(pool, core, earlier.id, context)
+        await end_browser_session(pool, core, earlier.id, context)
         return
     async with pool.acquire() as connection, connection.transaction():
         # The user first, as every change to a user's sessions: two sign-ins at once in one
