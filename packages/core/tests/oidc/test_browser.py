@@ -10,6 +10,7 @@ import pytest
 
 from atriz_core.context import Core, RequestContext
 from atriz_core.oidc import services
+from atriz_core.oidc.repository import REPLACED_COOKIE_SECONDS
 from atriz_core.testing import TEST_PASSWORD, CoreHarness
 from atriz_database.pool import connect
 
@@ -618,3 +619,61 @@ async def test_an_id_token_of_a_sign_in_over_ends_nothing_that_came_after(
     await core_harness.client.get("/oauth/logout", params={"id_token_hint": first["id_token"]})
 
     assert await refresh(core_harness, webapp, latest["refresh_token"]) == 200
+
+
+async def confirmed_logout(core_harness: CoreHarness) -> Any:
+    page = await core_harness.client.get("/oauth/logout")
+    assert page.status_code == 200, page.text
+    return await core_harness.client.post(
+        "/oauth/logout", data={"csrf_token": hidden(page, "csrf_token")}
+    )
+
+
+async def test_a_cookie_replaced_long_ago_signs_nobody_out(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """A cookie stolen before Ana signed in again names her sign-ins only for the few minutes a
+    browser that missed the answer needs (REPLACED_COOKIE_SECONDS): later, it must not sign her
+    out of the sign-ins made since."""
+    await signed_in_tokens(core_harness, webapp)
+    stolen = core_harness.client.cookies.get(COOKIE)
+    verifier, challenge = pkce()
+    code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
+    latest = (await exchange(core_harness, webapp, code, verifier)).json()
+    core_harness.clock.advance(REPLACED_COOKIE_SECONDS + 1)
+    core_harness.client.cookies.clear()
+    core_harness.client.cookies.set(COOKIE, stolen)  # the thief's browser
+
+    await confirmed_logout(core_harness)
+
+    assert await refresh(core_harness, webapp, latest["refresh_token"]) == 200
+
+
+async def test_a_sign_out_reaches_a_live_sign_in_hung_under_one_that_is_over(
+    core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
+) -> None:
+    """Sessions were shortened (CORE_SESSION_MAX_SECONDS) between Ana's sign-ins: her first,
+    still live, hangs under a second that is over, under a third. Signing out of the third
+    ends the first too."""
+    first, _ = await signed_in_tokens(core_harness, webapp)
+    for again in range(2):
+        core_harness.clock.advance(3600)
+        verifier, challenge = pkce()
+        code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
+        assert (await exchange(core_harness, webapp, code, verifier)).status_code == 200
+        if again == 0:  # the second sign-in, made under the shorter limit: one day
+            await core_harness.sql_value(
+                "UPDATE sessions SET expires_at = created_at + interval '1 day'"
+                " WHERE client_id IS NULL AND created_at = $1",
+                core_harness.clock.now(),
+            )
+    core_harness.clock.advance(2 * 24 * 3600)
+
+    signed_out = await confirmed_logout(core_harness)
+
+    assert signed_out.status_code == 200
+    assert await refresh(core_harness, webapp, first["refresh_token"]) == 400
+    assert not await core_harness.sql_value(
+        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+        core_harness.clock.now(),
+    )

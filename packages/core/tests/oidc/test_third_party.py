@@ -270,3 +270,29 @@ async def test_a_removed_third_party_clients_id_token_ends_nothing(
         auth=webapp.auth,
     )
     assert refreshed.status_code == 200, refreshed.text
+
+
+async def test_an_id_token_of_a_sign_in_over_ends_none_of_the_clients_later_sessions(
+    core_harness: CoreHarness, webapp: RegisteredClient, partner: RegisteredClient
+) -> None:
+    """The user signed in again every 20 days; the client's first ID token (its sign-in over),
+    from a logout link in a history or a log, must not end the client's sessions since."""
+    await core_harness.register(email=EMAIL, name="Ana")
+    first = await consented_tokens(core_harness, partner, "openid")
+    latest = first
+    for _ in range(3):
+        core_harness.clock.advance(20 * 24 * 3600)
+        latest = await consented_tokens(core_harness, partner, "openid", prompt="login")
+    core_harness.client.cookies.clear()
+
+    out = await core_harness.client.get(
+        "/oauth/logout", params={"id_token_hint": first["id_token"]}
+    )
+
+    assert out.status_code == 200, out.text
+    refreshed = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": latest["refresh_token"]},
+        auth=partner.auth,
+    )
+    assert refreshed.status_code == 200, refreshed.text

@@ -11,6 +11,7 @@ import asyncpg
 
 __all__ = [
     "MAX_NONCE_LENGTH",
+    "REPLACED_COOKIE_SECONDS",
     "BrowserSession",
     "CodeRecord",
     "CookieSession",
@@ -102,11 +103,18 @@ async def get_browser_session(
     )
 
 
+# How long a cookie that a later sign-in of the same browser replaced (the only way a cookie
+# ends while its session lives on) still names the browser's sign-ins, for a browser that never
+# got that sign-in's answer (a closed tab, a proxy's 504). Not longer: a cookie stolen long ago
+# must not sign the user out of the sign-ins made since.
+REPLACED_COOKIE_SECONDS = 600
+
+
 @dataclass(frozen=True)
 class CookieSession:
     """The live session a browser's cookie was issued for, whether the cookie still works or
-    was revoked when a later sign-in of the same browser replaced it (the only way a cookie
-    ends while its session lives on): either way, it names this browser's sign-ins."""
+    a later sign-in of the same browser replaced it at most `REPLACED_COOKIE_SECONDS` ago:
+    either way, it names this browser's sign-ins (for signing out, and for a sign-in again)."""
 
     id: uuid.UUID
     user_id: uuid.UUID
@@ -118,10 +126,12 @@ async def get_cookie_session(
     row = await connection.fetchrow(
         "SELECT s.id, s.user_id"
         " FROM auth_tokens t JOIN sessions s ON s.id = t.family_id"
-        " WHERE t.token_hash = $1 AND t.token_type = 'browser_session'"
+        " WHERE t.token_hash = $1 AND t.token_type = 'browser_session' AND t.expires_at > $2"
+        "  AND (t.revoked_at IS NULL OR t.revoked_at > $2 - make_interval(secs => $3))"
         "  AND s.revoked_at IS NULL AND s.expires_at > $2",
         token_hash,
         now,
+        float(REPLACED_COOKIE_SECONDS),
     )
     return None if row is None else CookieSession(**dict(row))
 
@@ -298,16 +308,18 @@ WITH RECURSIVE up AS (
     SELECT s.id, s.browser_session_id FROM sessions s JOIN up ON s.id = up.browser_session_id
 ), root AS (SELECT id FROM up WHERE browser_session_id IS NULL)
 """
-# `tree`: the root and every session under it that is not over (those under a session over are
-# older, and over too). $2: now.
+# `tree`: the root and every session under it (one under a session over may still be live: its
+# sign-in came before CORE_SESSION_MAX_SECONDS was lowered).
 _TREE = """
 tree AS (
     SELECT id FROM root
     UNION ALL
     SELECT s.id FROM sessions s JOIN tree ON s.browser_session_id = tree.id
-    WHERE s.expires_at > $2
 )
 """
+# Only a session not over ends anything: an old ID token of it, from a logout link in a history
+# or a log, must not end the sign-ins that came after it. $1 the session, $2 now.
+_NOT_OVER = "EXISTS (SELECT FROM sessions WHERE id = $1 AND expires_at > $2)"
 
 
 async def end_browser_session(
@@ -318,10 +330,7 @@ async def end_browser_session(
     them was live."""
     rows = await connection.fetch(
         f"{_UP}, {_TREE} UPDATE sessions SET revoked_at = $2"
-        " WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL"
-        # A session over already ends nothing: an old ID token of it, from a logout link in a
-        # history or a log, must not end the sign-ins that came after it.
-        "  AND EXISTS (SELECT FROM sessions WHERE id = $1 AND expires_at > $2)"
+        f" WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL AND {_NOT_OVER}"
         " RETURNING user_id",
         session_id,
         now,
@@ -363,7 +372,7 @@ async def end_client_sessions(
     rows = await connection.fetch(
         f"{_UP}, {_TREE} UPDATE sessions SET revoked_at = $2"
         " WHERE browser_session_id IN (SELECT id FROM tree) AND client_id = $3"
-        "  AND revoked_at IS NULL"
+        f"  AND revoked_at IS NULL AND {_NOT_OVER}"
         " RETURNING user_id",
         browser_session_id,
         now,
