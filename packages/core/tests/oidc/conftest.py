@@ -153,6 +153,33 @@ async def exchange(
     return await harness.client.post("/oauth/token", data=data, auth=client.auth)
 
 
+async def signed_in_again(harness: CoreHarness, client: RegisteredClient) -> dict[str, Any]:
+    """The browser signs in again through `client` (`prompt=login`); the code exchanged (200
+    asserted): the new sign-in's tokens."""
+    verifier, challenge = pkce()
+    code = await code_for(harness, authorize_params(client, challenge, prompt="login"))
+    response = await exchange(harness, client, code, verifier)
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+async def live_sessions(harness: CoreHarness) -> int:
+    """How many sessions (browser and client ones) are not ended."""
+    count: int = await harness.sql_value("SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
+    return count
+
+
+async def refresh(core_harness: CoreHarness, client: RegisteredClient, token: str) -> int:
+    """The status of a refresh-token grant of `client` at `/oauth/token`."""
+    response = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        auth=client.auth,
+    )
+    return response.status_code
+
+
 @pytest.fixture
 async def user(core_harness: CoreHarness) -> dict[str, Any]:
     return await core_harness.register()

@@ -23,10 +23,13 @@ from .conftest import (
     code_for,
     exchange,
     hidden,
+    live_sessions,
     pkce,
     query_of,
+    refresh,
     register_client,
     sign_in,
+    signed_in_again,
 )
 
 COOKIE = "__Host-atriz_session"
@@ -227,15 +230,6 @@ async def session_is_live(core_harness: CoreHarness, client: RegisteredClient) -
     return response.status_code == 302
 
 
-async def refresh(core_harness: CoreHarness, client: RegisteredClient, token: str) -> int:
-    response = await core_harness.client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": token},
-        auth=client.auth,
-    )
-    return response.status_code
-
-
 async def test_logout_all_ends_the_browser_session(
     core_harness: CoreHarness, user: dict[str, Any], webapp: RegisteredClient
 ) -> None:
@@ -391,9 +385,7 @@ async def test_an_apps_logout_with_an_earlier_sign_in_ends_both_once_confirmed(
     assert confirmed.status_code == 303
     assert not await session_is_live(core_harness, webapp)
     assert await refresh(core_harness, webapp, first["refresh_token"]) == 400
-    assert not await core_harness.sql_value(
-        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
-    )
+    assert not await live_sessions(core_harness)
 
 
 async def test_signing_in_again_keeps_the_apps_and_one_sign_out_still_ends_all(
@@ -429,9 +421,7 @@ async def test_signing_in_again_keeps_the_apps_and_one_sign_out_still_ends_all(
     assert "Signed out" in signed_out.text
     assert await refresh(core_harness, webapp, still_refreshes.json()["refresh_token"]) == 400
     assert await refresh(core_harness, webapp, still_exchanges.json()["refresh_token"]) == 400
-    assert not await core_harness.sql_value(
-        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
-    )
+    assert not await live_sessions(core_harness)
 
 
 async def test_an_apps_logout_with_an_id_token_of_a_replaced_sign_in_ends_them_all(
@@ -454,9 +444,7 @@ async def test_an_apps_logout_with_an_id_token_of_a_replaced_sign_in_ends_them_a
     assert "Signed out" in signed_out.text
     assert await refresh(core_harness, webapp, first["refresh_token"]) == 400
     assert await refresh(core_harness, webapp, second.json()["refresh_token"]) == 400
-    assert not await core_harness.sql_value(
-        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
-    )
+    assert not await live_sessions(core_harness)
 
 
 async def test_two_sign_ins_at_once_in_one_browser_are_ended_by_one_sign_out(
@@ -480,9 +468,7 @@ async def test_two_sign_ins_at_once_in_one_browser_are_ended_by_one_sign_out(
     assert (first.status_code, second.status_code) == (303, 303)
     assert core_harness.in_flight.peak >= 2
     assert signed_out.status_code == 200
-    assert not await core_harness.sql_value(
-        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
-    )
+    assert not await live_sessions(core_harness)
 
 
 async def test_another_user_signing_in_ends_the_earlier_users_sign_in(
@@ -576,9 +562,7 @@ async def test_a_browser_that_missed_its_sign_ins_answer_still_signs_out_everyth
 
     assert signed_out.status_code == 200
     assert await refresh(core_harness, webapp, anas["refresh_token"]) == 400
-    assert not await core_harness.sql_value(
-        "SELECT count(*) FROM sessions WHERE revoked_at IS NULL"
-    )
+    assert not await live_sessions(core_harness)
 
 
 async def test_another_user_signing_in_with_a_replaced_cookie_ends_the_earlier_sign_ins(
@@ -611,9 +595,7 @@ async def test_an_id_token_of_a_sign_in_over_ends_nothing_that_came_after(
     latest: dict[str, Any] = first
     for _ in range(3):
         core_harness.clock.advance(20 * 24 * 3600)
-        verifier, challenge = pkce()
-        code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
-        latest = (await exchange(core_harness, webapp, code, verifier)).json()
+        latest = await signed_in_again(core_harness, webapp)
     core_harness.client.cookies.clear()
 
     await core_harness.client.get("/oauth/logout", params={"id_token_hint": first["id_token"]})
@@ -637,9 +619,7 @@ async def test_a_cookie_replaced_long_ago_signs_nobody_out(
     out of the sign-ins made since."""
     await signed_in_tokens(core_harness, webapp)
     stolen = core_harness.client.cookies.get(COOKIE)
-    verifier, challenge = pkce()
-    code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
-    latest = (await exchange(core_harness, webapp, code, verifier)).json()
+    latest = await signed_in_again(core_harness, webapp)
     core_harness.clock.advance(REPLACED_COOKIE_SECONDS + 1)
     core_harness.client.cookies.clear()
     core_harness.client.cookies.set(COOKIE, stolen)  # the thief's browser
@@ -658,9 +638,7 @@ async def test_a_sign_out_reaches_a_live_sign_in_hung_under_one_that_is_over(
     first, _ = await signed_in_tokens(core_harness, webapp)
     for again in range(2):
         core_harness.clock.advance(3600)
-        verifier, challenge = pkce()
-        code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
-        assert (await exchange(core_harness, webapp, code, verifier)).status_code == 200
+        await signed_in_again(core_harness, webapp)
         if again == 0:  # the second sign-in, made under the shorter limit: one day
             await core_harness.sql_value(
                 "UPDATE sessions SET expires_at = created_at + interval '1 day'"

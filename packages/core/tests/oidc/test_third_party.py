@@ -23,7 +23,9 @@ from .conftest import (
     hidden,
     pkce,
     query_of,
+    refresh,
     register_client,
+    signed_in_again,
 )
 
 
@@ -166,12 +168,7 @@ async def test_a_third_party_client_signing_out_without_the_browser_ends_only_it
     )
 
     assert out.status_code == 200, out.text
-    refreshed = await core_harness.client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        auth=partner.auth,
-    )
-    assert refreshed.status_code == 400, refreshed.text
+    assert await refresh(core_harness, partner, tokens["refresh_token"]) == 400
     userinfo = await core_harness.client.get(
         "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
@@ -195,9 +192,7 @@ async def test_a_third_party_client_signing_out_after_a_sign_in_again_ends_its_s
     replaced), and nothing else."""
     await core_harness.register(email=EMAIL, name="Ana")
     tokens = await consented_tokens(core_harness, partner, "openid")
-    verifier, challenge = pkce()
-    code = await code_for(core_harness, authorize_params(webapp, challenge, prompt="login"))
-    assert (await exchange(core_harness, webapp, code, verifier)).status_code == 200
+    await signed_in_again(core_harness, webapp)
     core_harness.client.cookies.clear()
 
     out = await core_harness.client.get(
@@ -205,12 +200,7 @@ async def test_a_third_party_client_signing_out_after_a_sign_in_again_ends_its_s
     )
 
     assert out.status_code == 200, out.text
-    refreshed = await core_harness.client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-        auth=partner.auth,
-    )
-    assert refreshed.status_code == 400, refreshed.text
+    assert await refresh(core_harness, partner, tokens["refresh_token"]) == 400
     assert (
         await core_harness.sql_value(
             "SELECT count(*) FROM sessions WHERE client_id = 'webapp' AND revoked_at IS NULL"
@@ -236,12 +226,7 @@ async def test_a_third_party_clients_logout_ends_its_sessions_under_every_sign_i
 
     assert out.status_code == 200, out.text
     for tokens in (first, second):
-        refreshed = await core_harness.client.post(
-            "/oauth/token",
-            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-            auth=partner.auth,
-        )
-        assert refreshed.status_code == 400, refreshed.text
+        assert await refresh(core_harness, partner, tokens["refresh_token"]) == 400
 
 
 async def test_a_removed_third_party_clients_id_token_ends_nothing(
@@ -264,12 +249,7 @@ async def test_a_removed_third_party_clients_id_token_ends_nothing(
     )
 
     assert out.status_code == 200, out.text
-    refreshed = await core_harness.client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": ours["refresh_token"]},
-        auth=webapp.auth,
-    )
-    assert refreshed.status_code == 200, refreshed.text
+    assert await refresh(core_harness, webapp, ours["refresh_token"]) == 200
 
 
 async def test_an_id_token_of_a_sign_in_over_ends_none_of_the_clients_later_sessions(
@@ -290,9 +270,4 @@ async def test_an_id_token_of_a_sign_in_over_ends_none_of_the_clients_later_sess
     )
 
     assert out.status_code == 200, out.text
-    refreshed = await core_harness.client.post(
-        "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": latest["refresh_token"]},
-        auth=partner.auth,
-    )
-    assert refreshed.status_code == 200, refreshed.text
+    assert await refresh(core_harness, partner, latest["refresh_token"]) == 200
