@@ -282,7 +282,8 @@ class OidcController(Controller):
             pool, core, request.cookies.get(session_cookie_name(request))
         )
         nonce = fields.get("nonce")
-        if prepared.client is not None and nonce:
+        # A nonce too long to keep is refused below, without asking whether it was used.
+        if prepared.client is not None and nonce and len(nonce) <= MAX_NONCE_LENGTH:
             prepared.nonce_used = await services.nonce_used(pool, prepared.client.id, nonce)
         provider = Provider(core, prepared)
         oauth_request = OAuthRequest(request.method, uri_of(request), request.headers, query, form)
