@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from litestar.testing import RequestFactory
 
-from atriz_core.kit.browser_sign_in import _cross_site
+from atriz_core.kit.browser_sign_in.routes import _cross_site
 
 APP = "http://127.0.0.1:8001"
 
