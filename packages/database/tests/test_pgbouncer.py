@@ -128,6 +128,17 @@ async def test_pooled_sessions_run_with_the_timeouts_as_the_logins_defaults(
     ]
 
 
+async def test_pooled_sessions_of_partitioned_tables_plan_each_statement_for_its_values(
+    pgbouncer: PgBouncer, empty_database_url: str
+) -> None:
+    settings = DatabaseSettings(pooler=POOLER_TRANSACTION, custom_plans=True)
+    pool = await create_pool(pgbouncer.url(empty_database_url), settings)
+    try:
+        assert await pool.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+    finally:
+        await close_pool(pool)
+
+
 async def test_a_service_started_with_other_timeouts_changes_the_defaults(
     pgbouncer: PgBouncer, empty_database_url: str
 ) -> None:

@@ -198,3 +198,18 @@ async def test_a_database_that_refuses_connections_is_unavailable_not_an_error(
         with psycopg.connect(maintenance_url(url), autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
         await close_pool(pool)
+
+
+async def test_a_pool_for_partitioned_tables_plans_each_statement_for_its_values(
+    empty_database_url: str,
+) -> None:
+    """`custom_plans`: a generic plan would lock every partition, whatever its values prune."""
+    for settings, mode in (
+        (DatabaseSettings(), "auto"),
+        (DatabaseSettings(custom_plans=True), "force_custom_plan"),
+    ):
+        pool = await create_pool(empty_database_url, settings)
+        try:
+            assert await pool.fetchval("SHOW plan_cache_mode") == mode
+        finally:
+            await close_pool(pool)

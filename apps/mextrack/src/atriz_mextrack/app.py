@@ -67,6 +67,8 @@ def _partitions_ahead(
 
 def create_app(settings: MextrackSettings, *, verifier: TokenVerifier | None = None) -> Litestar:
     """The whole service: vehicles, device tokens, positions, and the user-event policy."""
+    # Positions are partitioned by day: see `DatabaseSettings.custom_plans`.
+    settings = replace(settings, database=replace(settings.database, custom_plans=True))
     app = app_service(
         settings,
         route_handlers=[

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from atriz_core.testing import beside
+from atriz_core.testing import UserFactory, beside
 from atriz_mextrack.positions.binary_copy import CopyColumn, binary_copy, copy_source
 from atriz_mextrack.positions.repository import COPY_COLUMNS, copy_positions
 from atriz_mextrack.positions.schemas import PointIn
@@ -75,7 +75,7 @@ async def test_every_shape_of_row_arrives_as_asyncpg_would_store_it(mextrack: Me
 
 
 async def test_a_judged_batch_lands_in_positions_as_asyncpg_would_store_it(
-    mextrack: Mextrack,
+    mextrack: Mextrack, make_user: UserFactory
 ) -> None:
     rng = random.Random(8)  # noqa: S311 - test data, not a secret
     start = datetime(2026, 12, 1, 8, tzinfo=UTC)
@@ -91,7 +91,7 @@ async def test_a_judged_batch_lands_in_positions_as_asyncpg_would_store_it(
         )
         for i in range(3_000)
     ]
-    vehicle = uuid.uuid4()
+    vehicle = uuid.UUID((await mextrack.vehicle(await make_user()))["id"])
     judged = judge(Batch.of(points), [], max_speed_kmh=300)
     new = [points[i] for i in judged.new]
     records = [

@@ -78,6 +78,9 @@ async def test_retention_drops_only_whole_old_days_and_keeps_the_latest(
     latest = await mextrack.rows("SELECT vehicle_id FROM latest_positions")
     assert {str(row[0]) for row in latest} == {parked["id"], driving["id"]}
     assert "dropped 0 partition(s)" in run_retention(mextrack.settings, "--days", "5")
+    # The dropped days are forgotten: a read of the parked vehicle's track plans none of them.
+    noted = await mextrack.rows("SELECT vehicle_id, day FROM vehicle_track_days")
+    assert {(str(row[0]), row[1]) for row in noted} == {(driving["id"], cutoff.date())}
 
 
 async def test_points_older_than_the_retention_period_are_refused(

@@ -78,12 +78,16 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 def session_settings(settings: DatabaseSettings) -> dict[str, str]:
-    """The timeouts every pooled session runs with, as PostgreSQL settings (milliseconds)."""
-    return {
+    """The timeouts every pooled session runs with, as PostgreSQL settings (milliseconds), and
+    its plans' mode when `settings.custom_plans`."""
+    wanted = {
         "idle_in_transaction_session_timeout": str(int(settings.idle_transaction_timeout * 1000)),
         "statement_timeout": str(int(settings.statement_timeout * 1000)),
         "lock_timeout": str(int(settings.lock_timeout * 1000)),
     }
+    if settings.custom_plans:
+        wanted["plan_cache_mode"] = "force_custom_plan"
+    return wanted
 
 
 async def connect(url: str, settings: DatabaseSettings | None = None) -> asyncpg.Connection:
@@ -240,18 +244,25 @@ async def _set_session_defaults(pool: BoundedPool, wanted: dict[str, str]) -> No
             differing = _differing(await connection.fetchval(_ROLE_DEFAULTS), wanted)
             database = await connection.fetchval("SELECT quote_ident(current_database())")
             for name in differing:
-                # Names are fixed above and values whole numbers: nothing here comes from input.
                 await connection.execute(
                     f"ALTER ROLE CURRENT_USER IN DATABASE {database}"
-                    f" SET {name} = '{int(wanted[name])}'"
+                    f" SET {name} = '{_plain(wanted[name])}'"
                 )
             logger.info(
                 "set the session defaults of this login in its database: %s",
-                ", ".join(f"{name}={wanted[name]}ms" for name in differing),
+                ", ".join(f"{name}={wanted[name]}" for name in differing),
             )
         rows = await connection.fetch(_SESSION_VALUES, list(wanted))
         if {row["name"]: row["setting"] for row in rows} != wanted:
             await connection.execute(_SET_SESSION_VALUES, list(wanted), list(wanted.values()))
+
+
+def _plain(value: str) -> str:
+    """`value`, which `session_settings` fixed (a whole number, a mode's name): nothing there
+    comes from input, and this keeps it so."""
+    if not value.isascii() or not value.replace("_", "").isalnum():
+        raise ValueError(f"not a plain setting value: {value!r}")
+    return value
 
 
 def _differing(setconfig: list[str] | None, wanted: dict[str, str]) -> list[str]:

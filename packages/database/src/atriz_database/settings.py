@@ -129,6 +129,11 @@ class DatabaseSettings:
     connect (it refuses them): the timeouts above become the login's defaults in the database
     instead (`atriz_database.pool`). Whatever needs a session of its own (the migrator's
     advisory lock, `LISTEN`) connects through the `*_DIRECT_URL`s."""
+    custom_plans: bool = False
+    """Not from the environment: an app whose tables are partitioned sets it. Its sessions then
+    plan every statement for its own values (`plan_cache_mode = force_custom_plan`): a generic
+    plan, which PostgreSQL builds at a statement's sixth run and again whenever a partition is
+    added or analyzed, opens and locks every partition, whatever the values prune away."""
     replica_max_lag: float = 5.0
     """`ATRIZ_REPLICA_MAX_LAG`: seconds a read replica may trail its primary and still serve
     the reads that tolerate stale data; further behind (or down), they go to the primary."""

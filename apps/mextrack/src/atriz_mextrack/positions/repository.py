@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,12 +20,14 @@ __all__ = [
     "COPY_COLUMNS",
     "copy_positions",
     "count_jumps",
+    "forget_track_days",
     "list_latest",
     "list_positions",
     "move_latest",
     "stats",
     "stats_by_day",
     "stored_neighbours",
+    "track_span",
 ]
 
 BY_TIME = Keyset("mextrack.positions.by_time", ("recorded_at",))
@@ -35,16 +37,37 @@ _COLUMNS = (
     " quality, received_at"
 )
 # The stored points a batch is judged and deduplicated against (`track.judge`): those in its
-# time range, and the two on either side. $1 vehicle, $2 and $3 the batch's first and last fix.
+# time range, and the two on either side. $1 vehicle, $2 and $3 the batch's first and last fix,
+# $4 and $5 how far either side may reach (`neighbour_bounds`): without them, each side would
+# plan and lock every partition from the batch to the end of time.
 _NEIGHBOURS = """
 SELECT recorded_at, latitude, longitude FROM positions
 WHERE vehicle_id = $1 AND recorded_at BETWEEN $2 AND $3
 UNION ALL
 (SELECT recorded_at, latitude, longitude FROM positions
- WHERE vehicle_id = $1 AND recorded_at < $2 ORDER BY recorded_at DESC LIMIT 2)
+ WHERE vehicle_id = $1 AND recorded_at < $2 AND recorded_at >= $4
+ ORDER BY recorded_at DESC LIMIT 2)
 UNION ALL
 (SELECT recorded_at, latitude, longitude FROM positions
- WHERE vehicle_id = $1 AND recorded_at > $3 ORDER BY recorded_at LIMIT 2)
+ WHERE vehicle_id = $1 AND recorded_at > $3 AND recorded_at < $5
+ ORDER BY recorded_at LIMIT 2)
+"""
+# The days that hold the two stored points before a batch: the three latest days with points up
+# to its first fix's day (that day may hold none before the fix; each earlier one holds one at
+# least); after it, the three earliest from its last fix's day. $2 and $3 those two days.
+_NEIGHBOUR_DAYS = """
+SELECT
+    (SELECT min(day) FROM (
+        SELECT day FROM vehicle_track_days WHERE vehicle_id = $1 AND day <= $2
+        ORDER BY day DESC LIMIT 3) AS before) AS earliest,
+    (SELECT max(day) FROM (
+        SELECT day FROM vehicle_track_days WHERE vehicle_id = $1 AND day >= $3
+        ORDER BY day LIMIT 3) AS after) AS latest
+"""
+_FORGET_TRACK_DAYS = "DELETE FROM vehicle_track_days WHERE day >= $1 AND day < $2"
+_TRACK_SPAN = """
+SELECT min(day) AS first, max(day) AS last FROM vehicle_track_days
+WHERE vehicle_id = $1 AND day BETWEEN $2 AND $3
 """
 COPY_COLUMNS = (
     "vehicle_id",
@@ -134,9 +157,43 @@ WHERE vehicle_id = $1 AND recorded_at >= $2 AND recorded_at < $3 AND quality = '
 async def stored_neighbours(
     conn: asyncpg.Connection, vehicle_id: uuid.UUID, first: datetime, last: datetime
 ) -> list[StoredFix]:
-    """The vehicle's stored points from `first` to `last`, and two on either side."""
-    rows = await conn.fetch(_NEIGHBOURS, vehicle_id, first, last)
+    """The vehicle's stored points from `first` to `last`, and two on either side: two
+    statements, the first finding the days the second may read."""
+    days = await conn.fetchrow(_NEIGHBOUR_DAYS, vehicle_id, utc_day(first), utc_day(last))
+    earliest = first if days["earliest"] is None else day_start(days["earliest"])
+    latest = last if days["latest"] is None else day_start(days["latest"] + timedelta(days=1))
+    rows = await conn.fetch(_NEIGHBOURS, vehicle_id, first, last, earliest, latest)
     return [StoredFix(*row) for row in rows]
+
+
+async def forget_track_days(
+    conn: asyncpg.Connection, starts: datetime | None, ends: datetime | None
+) -> None:
+    """Forget the days from `starts` to `ends` (a dropped partition's range) of every vehicle."""
+    if starts is not None and ends is not None:
+        await conn.execute(_FORGET_TRACK_DAYS, utc_day(starts), utc_day(ends))
+
+
+async def track_span(
+    conn: asyncpg.Connection, vehicle_id: uuid.UUID, start: datetime, end: datetime
+) -> tuple[datetime, datetime] | None:
+    """From the start of the first to the end of the last UTC day within `[start, end)` on
+    which the vehicle has points; None when it has none there."""
+    span = await conn.fetchrow(
+        _TRACK_SPAN, vehicle_id, utc_day(start), utc_day(end - timedelta(microseconds=1))
+    )
+    if span["first"] is None:
+        return None
+    return day_start(span["first"]), day_start(span["last"] + timedelta(days=1))
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC starting `day`."""
+    return datetime.combine(day, time(), UTC)
 
 
 async def copy_positions(conn: asyncpg.Connection, vehicle_id: uuid.UUID, judged: Judged) -> None:

@@ -2,7 +2,8 @@
 
 Only whole days go (a partition whose end is at or before `now - retention days`); the day
 that holds the cutoff stays whole, so up to a day more than the period is kept. Nothing else is
-touched: `latest_positions` keeps every vehicle's last fix however old it is.
+touched but the days the vehicles' tracks are noted on (`vehicle_track_days`):
+`latest_positions` keeps every vehicle's last fix however old it is.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from atriz_mextrack.positions import partitions
+from atriz_mextrack.positions import partitions, repository
 from atriz_mextrack.positions.partitions import Partition
 
 __all__ = ["apply_retention", "expired_partitions"]
@@ -31,4 +32,6 @@ async def apply_retention(
     if not dry_run:
         for partition in expired:
             await partitions.drop_partition(conn, partition.name)
+            # After the drop: a day noted without points only widens a read by a day.
+            await repository.forget_track_days(conn, partition.starts, partition.ends)
     return expired

@@ -230,6 +230,17 @@ def _range_problem(field: str, reason: str) -> InvalidInputError:
     return InvalidInputError(f"{field} {reason}", [FieldProblem(field, reason)])
 
 
+async def _narrowed(
+    conn: asyncpg.Connection, vehicle_id: uuid.UUID, window: TimeRange
+) -> TimeRange:
+    """`window` narrowed to the days on which the vehicle has points (empty if none): a range
+    left open, or wider than the track, would otherwise plan and lock every partition in it."""
+    span = await repository.track_span(conn, vehicle_id, window.start, window.end)
+    if span is None:
+        return TimeRange(window.start, window.start)
+    return TimeRange(max(window.start, span[0]), min(window.end, span[1]))
+
+
 async def list_positions(
     conn: asyncpg.Connection,
     current: asyncpg.Connection | asyncpg.Pool,
@@ -246,6 +257,7 @@ async def list_positions(
     `current_reader`)."""
     await visible_vehicle(current, principal, vehicle_id)
     after = cursors.position(cursor, repository.BY_TIME)
+    window = await _narrowed(conn, vehicle_id, window)
     rows = await repository.list_positions(
         conn, vehicle_id, window.start, window.end, include_jumps, after, limit + 1
     )
@@ -262,6 +274,7 @@ async def track_points(
     """The vehicle and its `ok` points in the range, all of them (422 past the limit); who may
     see the vehicle is asked of `current` (see `list_positions`)."""
     vehicle = await visible_vehicle(current, principal, vehicle_id)
+    window = await _narrowed(conn, vehicle_id, window)
     rows = await repository.list_positions(
         conn, vehicle_id, window.start, window.end, False, None, MAX_TRACK_POINTS + 1
     )
@@ -310,6 +323,7 @@ async def vehicle_stats(
     """Distance, speeds, counts and first and last fix over `ok` points; by calendar day in
     `tz` with `by_day`."""
     await visible_vehicle(conn, principal, vehicle_id)
+    window = await _narrowed(conn, vehicle_id, window)
     total = await repository.stats(conn, vehicle_id, window.start, window.end)
     jumps = await repository.count_jumps(conn, vehicle_id, window.start, window.end)
     days = (
