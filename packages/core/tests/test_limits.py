@@ -106,9 +106,32 @@ def test_ipv6_clients_are_counted_by_their_64(address: str | None, bucket: str |
     assert address_bucket(address) == bucket
 
 
-def test_target_emails_are_kept_hashed_and_case_folded() -> None:
-    assert email_bucket(" Ana@Example.TEST ") == email_bucket("ana@example.test")
-    assert "ana" not in email_bucket("ana@example.test")
+async def test_target_emails_are_kept_hashed_and_case_folded(core_settings: CoreSettings) -> None:
+    pool = await create_pool(core_settings.database_url)
+    try:
+        assert await email_bucket(pool, " Ana@Example.TEST ") == await email_bucket(
+            pool, "ana@example.test"
+        )
+        assert "ana" not in await email_bucket(pool, "ana@example.test")
+    finally:
+        await close_pool(pool)
+
+
+async def test_every_spelling_that_finds_one_account_shares_its_mail_limit(
+    core_settings: CoreSettings,
+) -> None:
+    """The account is found by `citext`, folded by PostgreSQL, where `İ` (U+0130) is `i`;
+    Python's casefold makes it `i` and a combining dot. Each spelling had a window of its own,
+    and each mail went to the account: 3 times 2^k mails to an address with k `i`s."""
+    limits = {**LIMITS, "mail_per_address": 100}
+    async with running_core(replace(core_settings, **limits)) as core:
+        await core.register(email="victim@example.test")
+        core.clock.advance(3601)  # the registration mail's window has passed
+        spellings = ["victim@example.test", "vİctim@example.test", "victİm@example.test"]
+        statuses = [(await reset(core, spelling)).status_code for spelling in spellings]
+
+        assert statuses == [202, 202, 429]
+        assert [m.to for m in core.mailer.sent] == ["victim@example.test"] * 3
 
 
 async def test_two_addresses_of_one_ipv6_64_share_the_login_limit(

@@ -11,7 +11,6 @@ each of its 2^64 addresses apart would make every per-address limit void.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from datetime import datetime, timedelta
@@ -50,9 +49,16 @@ def address_bucket(address: str | None) -> str | None:
     return str(parsed)
 
 
-def email_bucket(email: str) -> str:
+# Folded by the database, as `citext` folds the addresses accounts are found by: Python's
+# `casefold` differs (`İ` becomes `i` and a combining dot, PostgreSQL's `lower` gives `i`), so
+# each spelling of one account's address had a limit of its own.
+_EMAIL_BUCKET = "SELECT encode(sha256(convert_to(lower($1::text), 'UTF8')), 'hex')"
+
+
+async def email_bucket(connection: asyncpg.Connection | asyncpg.Pool, email: str) -> str:
     """A target e-mail as a limit key: hashed, so the table keeps no address in clear."""
-    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()
+    bucket: str = await connection.fetchval(_EMAIL_BUCKET, email.strip())
+    return bucket
 
 
 _COUNT = """
@@ -115,7 +121,7 @@ async def enforce_mail_limits(
     await enforce_limit(
         pool,
         "mail:email",
-        email_bucket(email),
+        await email_bucket(pool, email),
         now=now,
         limit=settings.mail_per_email,
         window_seconds=window,

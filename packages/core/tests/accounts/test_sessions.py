@@ -59,6 +59,27 @@ async def test_reuse_after_the_grace_window_revokes_the_whole_session(
     )
 
 
+async def test_a_detected_reuse_ends_the_sessions_access_tokens_at_the_apps_too(
+    core_harness: CoreHarness,
+) -> None:
+    """The thief refreshed first; the victim's refresh then shows the reuse. Core refuses the
+    thief's access token at once, and the apps must too, not in up to 15 minutes. The user's
+    other sessions refresh past the revocation."""
+    victim = await signed_in(core_harness)
+    elsewhere = await core_harness.login()
+    thief = (await refresh(core_harness, victim["refresh_token"])).json()
+    core_harness.clock.advance(core_harness.settings.refresh_reuse_grace_seconds + 1)
+
+    replay = await refresh(core_harness, victim["refresh_token"])
+
+    assert replay.status_code == 401
+    assert await core_harness.apps_refuse(thief["access_token"])
+    core_harness.clock.advance(1)  # past the second of the revocation (`iat` has whole seconds)
+    renewed = await refresh(core_harness, elsewhere["refresh_token"])
+    assert renewed.status_code == 200
+    assert not await core_harness.apps_refuse(renewed.json()["access_token"])
+
+
 async def test_reuse_within_the_grace_window_keeps_the_session(core_harness: CoreHarness) -> None:
     first = await signed_in(core_harness)
     second = (await refresh(core_harness, first["refresh_token"])).json()

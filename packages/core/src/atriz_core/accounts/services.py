@@ -94,7 +94,7 @@ async def register(
         await enforce_limit(
             pool,
             "mail:email",
-            email_bucket(email),
+            await email_bucket(pool, email),
             now=core.clock.now(),
             limit=core.settings.mail_per_email,
             window_seconds=core.settings.request_limit_window_seconds,

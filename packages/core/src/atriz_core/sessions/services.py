@@ -153,6 +153,11 @@ async def refresh_session(
         verdict = _judge(core, token, session, client_id)
         if verdict is _Verdict.REUSED and session is not None:
             await repository.revoke_session(connection, session.id, now)
+            # One of the two holders is a thief: the apps refuse the access tokens the session
+            # gave too (the user's other sessions refresh past it), not only until they expire.
+            await record_user_event(
+                connection, session.user_id, SESSIONS_REVOKED, at=core.clock.now()
+            )
             await record_event(
                 connection,
                 "refresh_reuse",
