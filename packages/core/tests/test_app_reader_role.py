@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from atriz_core.client import UnknownUserError, check_users
+from atriz_core.client import UnknownUserError, hold_users
 from atriz_core.db import target
+from atriz_core.errors import AuthenticationError
 from atriz_core.testing import CoreHarness, beside
 from atriz_database.connections import drop_database
 from atriz_database.errors import MigrationError
@@ -81,20 +82,31 @@ async def test_user_references_are_checked_in_one_query(
 ) -> None:
     ana = uuid.UUID((await core_harness.register())["id"])
     bob = uuid.UUID((await core_harness.register(email="bob@example.test", name="Bob"))["id"])
-    await check_users(app_reader, [ana, bob, ana])
+    app = await beside(core_harness.settings.database_url)  # stands in for an app's database
+    try:
+        async with app.transaction():
+            await hold_users(app, app_reader, [ana, bob, ana])
 
-    stranger = uuid.uuid4()
-    with pytest.raises(UnknownUserError) as failure:
-        await check_users(app_reader, [ana, stranger], field="driver_id")
-    assert failure.value.missing == [stranger]
-    assert failure.value.problems[0].field == "driver_id"
+        stranger = uuid.uuid4()
+        with pytest.raises(UnknownUserError) as failure:
+            async with app.transaction():
+                await hold_users(app, app_reader, [ana, stranger], field="driver_id")
+        assert failure.value.missing == [stranger]
+        assert failure.value.problems[0].field == "driver_id"
 
-    admin = await beside(core_harness.settings.database_url)
-    await admin.execute("UPDATE users SET is_active = false WHERE id = $1", bob)
-    await admin.close()
-    with pytest.raises(UnknownUserError):
-        await check_users(app_reader, [bob])
-    await check_users(app_reader, [])
+        await app.execute("UPDATE users SET is_active = false WHERE id = $1", bob)
+        with pytest.raises(UnknownUserError):
+            async with app.transaction():
+                await hold_users(app, app_reader, [bob])
+        with pytest.raises(AuthenticationError):
+            async with app.transaction():
+                await hold_users(app, app_reader, [ana], signed_in=bob)
+        async with app.transaction():
+            await hold_users(app, app_reader, [])
+        with pytest.raises(RuntimeError):
+            await hold_users(app, app_reader, [ana])  # a hold outside a transaction ends at once
+    finally:
+        await app.close()
 
 
 @pytest.mark.parametrize(

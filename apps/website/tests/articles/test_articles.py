@@ -289,3 +289,19 @@ async def test_publish_validates_its_time_and_list_filters_their_values(
     ):
         assert response.status_code == 400, (field, response.text)
         assert response.json()["errors"][0]["field"] == field
+
+
+async def test_an_author_who_never_opened_their_profile_is_shown_by_name(
+    website: Website, make_user: UserFactory
+) -> None:
+    """Profiles were made only by `GET /profiles/me`: an article of someone who never asked
+    for theirs showed no name, and their public profile was a 404."""
+    author = await make_user(name="Ada Writer")
+
+    live = await website.published(author, title="By Ada")
+
+    read = (await website.client.get(f"/articles/{live['slug']}")).json()
+    assert read["author"]["display_name"] == "Ada Writer", read["author"]
+    profile = await website.client.get(f"/profiles/{author.id}")
+    assert profile.status_code == 200
+    assert profile.json()["display_name"] == "Ada Writer"

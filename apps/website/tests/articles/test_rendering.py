@@ -3,8 +3,10 @@ the Markdown holds."""
 
 from __future__ import annotations
 
+import asyncio
 import html as html_lib
 import re
+import time
 from typing import Any
 
 from atriz_core.testing import UserFactory
@@ -100,3 +102,33 @@ async def test_markdown_renders_as_commonmark_with_safe_links(
     assert "<code>code</code>" in html
     assert "<li>one</li>" in html
     assert '<a href="https://atriz.test" rel="noopener noreferrer nofollow">site</a>' in html
+
+
+async def test_rendering_a_large_body_leaves_the_event_loop_free(
+    website: Website, make_user: UserFactory
+) -> None:
+    """The parser takes over a second for 100,000 characters of `![`: on the event loop, every
+    other request of the worker waited that long (2 s measured between two ticks)."""
+    author = await make_user()
+    longest = 0.0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            longest = max(longest, now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    posted = await website.client.post(
+        "/articles", json={"title": "Brackets", "body": "![" * 50_000}, headers=author.headers
+    )
+    stop.set()
+    await ticking
+
+    assert posted.status_code == 201, posted.text
+    assert longest < 0.3, f"the event loop was blocked for {longest:.2f} s"

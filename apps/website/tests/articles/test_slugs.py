@@ -122,3 +122,35 @@ async def test_a_slug_with_nul_in_the_path_is_refused_naming_the_slug(website: W
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "slug"
+
+
+async def test_a_long_chosen_slug_taken_meanwhile_publishes_with_a_suffix_that_fits(
+    website: Website, make_user: UserFactory
+) -> None:
+    """A draft's slug reserves nothing; at publication it takes the next suffix, cut to fit:
+    100 characters and `-2` made a slug the database refused (a 422 naming `slug`, which the
+    author had not sent)."""
+    author, other = await make_user(), await make_user()
+    long_slug = "l" * 100
+    draft = await website.create(author, title="Mine")
+    named = await website.client.put(
+        f"/articles/{draft['id']}",
+        json={"title": "Mine", "slug": long_slug},
+        headers={**author.headers, "If-Match": f'"{draft["version"]}"'},
+    )
+    assert named.status_code == 200, named.text
+    live = await website.published(other, title="Other")
+    taken = await website.client.put(
+        f"/articles/{live['id']}",
+        json={"title": "Other", "slug": long_slug},
+        headers={**other.headers, "If-Match": f'"{live["version"]}"'},
+    )
+    assert taken.status_code == 200, taken.text
+
+    published = await website.client.post(
+        f"/articles/{draft['id']}/publish",
+        headers={**author.headers, "If-Match": f'"{named.json()["version"]}"'},
+    )
+
+    assert published.status_code == 200, published.text
+    assert published.json()["slug"] == "l" * 80 + "-2"

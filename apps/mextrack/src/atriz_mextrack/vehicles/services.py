@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from atriz_core.client.users import check_users
+from atriz_core.client.users import hold_users
 from atriz_core.client.verifier import Principal
 from atriz_core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from atriz_core.kit.pagination import CursorCodec, Page
@@ -120,7 +120,7 @@ async def create_vehicle(
     if owner != principal.id and not sees_all(principal):
         raise ForbiddenError("only a dispatcher or an admin registers another user's vehicle")
     name, plate, vin = _name(data.name), _plate(data.plate), _vin(data.vin)
-    await check_users(shared, [owner], field="owner_id")
+    await hold_users(conn, shared, [owner], field="owner_id", signed_in=principal.id)
     return await repository.insert_vehicle(conn, owner, name, plate, vin)
 
 
@@ -149,7 +149,7 @@ async def update_vehicle(
     if "owner_id" in changes:
         if not sees_all(principal):
             raise ForbiddenError("only a dispatcher or an admin reassigns a vehicle")
-        await check_users(shared, [changes["owner_id"]], field="owner_id")
+        await hold_users(conn, shared, [changes["owner_id"]], field="owner_id")
     owner = changes.get("owner_id", vehicle.owner_id)
     if changes.get("status") == "active" and owner is None:
         raise ConflictError(

@@ -20,7 +20,7 @@ from datetime import date
 
 import asyncpg
 
-from atriz_core.client import check_users
+from atriz_core.client import hold_users
 from atriz_core.errors import ConflictError, FieldProblem, InvalidInputError, NotFoundError
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_pshop.sales import repository
@@ -133,8 +133,8 @@ async def record_sale(
 ) -> Sale:
     """Ring up a sale (see the module docstring): 422 naming the line of an unknown or
     inactive product, 409 listing every product short of stock."""
-    if data.customer_id is not None:
-        await check_users(shared, [data.customer_id], field="customer_id")
+    customers = [data.customer_id] if data.customer_id is not None else []
+    await hold_users(conn, shared, customers, field="customer_id", signed_in=cashier_id)
     products = await repository.get_prices(conn, list({line.product_id for line in data.lines}))
     problems: list[FieldProblem] = []
     currency: str | None = None

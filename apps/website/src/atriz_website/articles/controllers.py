@@ -16,7 +16,7 @@ from litestar.response import Redirect
 
 from atriz_core.client import PUBLIC
 from atriz_core.client.verifier import Principal
-from atriz_core.kit.database import DbConnection
+from atriz_core.kit.database import DbConnection, SharedDb
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import Page
 from atriz_core.kit.pagination_params import PageCursor, cursors_of, page_limit, schema_name
@@ -118,11 +118,12 @@ class ArticleController(Controller):
         self,
         data: JSONBody[ArticleCreate],
         conn: DbConnection,
+        shared_conn: SharedDb,
         request: Request[Principal, Any, Any],
     ) -> Response[Article]:
         """A new draft by the signed-in user; its slug comes from the title (`-2`, `-3`...
         when taken)."""
-        article = await services.create_article(conn, request.user, data)
+        article = await services.create_article(conn, shared_conn, request.user, data)
         return _with_etag(article, 201)
 
     @get("/manage")

@@ -11,10 +11,13 @@ stored beside its Markdown.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import nh3
 from markdown_it import MarkdownIt
 
-__all__ = ["clean_snippet", "render_markdown"]
+__all__ = ["clean_snippet", "render_markdown", "rendered"]
 
 # What CommonMark produces, and nothing else.
 _TAGS = {
@@ -52,3 +55,14 @@ def clean_snippet(snippet: str) -> str:
     """A search snippet (`ts_headline` over the Markdown source, hits in `<mark>`) as safe HTML:
     only `<mark>` survives; any other markup in the source is dropped and text is escaped."""
     return _snippet_cleaner.clean(snippet)
+
+
+# One thread: renders queue behind each other, and one at a time shares the GIL with the loop.
+_renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="markdown")
+
+
+async def rendered(body: str) -> str:
+    """`render_markdown` off the event loop: the pure-Python parser takes over a second for
+    some bodies of the largest size allowed (100,000 characters of `![`), which every other
+    request of the worker would otherwise wait out."""
+    return await asyncio.get_running_loop().run_in_executor(_renderer, render_markdown, body)

@@ -23,9 +23,10 @@ from atriz_core.errors import (
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_core.kit.times import checked_time
 from atriz_website.articles import repository
-from atriz_website.articles.rendering import clean_snippet, render_markdown
+from atriz_website.articles.rendering import clean_snippet, rendered
 from atriz_website.articles.schemas import Article, ArticleCreate, ArticleSummary, ArticleUpdate
-from atriz_website.articles.slugs import RESERVED_SLUGS, slugify, with_suffix
+from atriz_website.articles.slugs import RESERVED_SLUGS, slugify, suffix_stem, with_suffix
+from atriz_website.profiles.services import ensure_own_profile
 from atriz_website.roles import is_editor
 
 __all__ = [
@@ -186,10 +187,16 @@ async def _free_slug(conn: asyncpg.Connection, base: str, own: str | None = None
     drafts' slugs do not count: a suffix must not tell that someone drafts the same title."""
     taken = await repository.taken_slugs(conn, base)
     taken.discard(own or "")
-    n = 1
-    while with_suffix(base, n) in taken:
+    if base not in taken:
+        return base
+    stem = suffix_stem(base)
+    if stem != base:
+        taken = await repository.taken_slugs(conn, stem)
+        taken.discard(own or "")
+    n = 2
+    while with_suffix(stem, n) in taken:
         n += 1
-    return with_suffix(base, n)
+    return with_suffix(stem, n)
 
 
 def _tags(tags: list[str]) -> list[str]:
@@ -210,10 +217,13 @@ async def _fetch(conn: asyncpg.Connection, article_id: uuid.UUID) -> Article:
 
 
 async def create_article(
-    conn: asyncpg.Connection, caller: Principal, data: ArticleCreate
+    conn: asyncpg.Connection, shared: asyncpg.Connection, caller: Principal, data: ArticleCreate
 ) -> Article:
-    """A new draft of the caller's, its slug made from its title (with a suffix if taken)."""
+    """A new draft of the caller's, its slug made from its title (with a suffix if taken).
+    The author is held and given a profile first (`ensure_own_profile`): their name shows on
+    the article, and a deletion applied meanwhile finds the draft."""
     title = _title(data.title)
+    await ensure_own_profile(conn, shared, caller.id)
     article_id = await repository.insert_article(
         conn,
         author_id=caller.id,
@@ -221,7 +231,7 @@ async def create_article(
         title=title,
         summary=data.summary,
         body=data.body,
-        body_html=render_markdown(data.body),
+        body_html=await rendered(data.body),
         language=data.language,
         tags=_tags(data.tags),
     )
@@ -271,7 +281,7 @@ async def update_article(
         title=title,
         summary=data.summary,
         body=data.body,
-        body_html=render_markdown(data.body),
+        body_html=await rendered(data.body),
         language=data.language,
         tags=_tags(data.tags),
     )

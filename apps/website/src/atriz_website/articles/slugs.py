@@ -7,7 +7,14 @@ import unicodedata
 
 from atriz_core.kit.text import END
 
-__all__ = ["MAX_SLUG_LENGTH", "RESERVED_SLUGS", "SLUG_PATTERN", "slugify", "with_suffix"]
+__all__ = [
+    "MAX_SLUG_LENGTH",
+    "RESERVED_SLUGS",
+    "SLUG_PATTERN",
+    "slugify",
+    "suffix_stem",
+    "with_suffix",
+]
 
 MAX_SLUG_LENGTH = 100
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*" + END
@@ -51,3 +58,9 @@ def slugify(title: str) -> str:
 def with_suffix(base: str, n: int) -> str:
     """The `n`th candidate for `base`: `base` itself, then `base-2`, `base-3`, ..."""
     return base if n <= 1 else f"{base}-{n}"
+
+
+def suffix_stem(slug: str) -> str:
+    """What suffixes go after: `slug`, cut to leave room for one under `MAX_SLUG_LENGTH` when it
+    is longer (a slug chosen by hand may be as long as a slug can be)."""
+    return slug if len(slug) <= _BASE_LENGTH else slug[:_BASE_LENGTH].rstrip("-")

@@ -35,11 +35,12 @@ class ProfileController(Controller):
         self,
         data: JSONBody[ProfileUpdate],
         conn: DbConnection,
+        shared_conn: SharedDb,
         request: Request[Principal, Any, Any],
     ) -> Profile:
         """Replace the signed-in user's profile: display name, bio, avatar (https), locale,
         IANA time zone and preferences (a JSON object of at most 4 KiB)."""
-        return await services.update_own_profile(conn, request.user.id, data)
+        return await services.update_own_profile(conn, shared_conn, request.user.id, data)
 
     @get("/{user_id:uuid}", opt=PUBLIC, responses=problem_responses(404))
     async def get_profile(

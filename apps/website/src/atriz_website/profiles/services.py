@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 import msgspec
 
+from atriz_core.client.users import hold_users
 from atriz_core.errors import InvalidInputError, NotFoundError
 from atriz_core.kit.times import time_zones
 from atriz_website.profiles import repository
@@ -17,7 +18,7 @@ from atriz_website.profiles.schemas import (
     PublicProfile,
 )
 
-__all__ = ["get_own_profile", "get_public_profile", "update_own_profile"]
+__all__ = ["ensure_own_profile", "get_own_profile", "get_public_profile", "update_own_profile"]
 
 _FALLBACK_NAME = "Atriz user"
 
@@ -29,14 +30,26 @@ async def get_own_profile(
     profile = await repository.get_profile(conn, user_id)
     if profile is not None:
         return profile
-    name = (await repository.user_name(shared, user_id) or _FALLBACK_NAME)[:100]
-    return await repository.ensure_profile(conn, user_id, name.strip() or _FALLBACK_NAME)
+    async with conn.transaction():  # a read's connection has none: the hold needs one
+        return await ensure_own_profile(conn, shared, user_id)
+
+
+async def ensure_own_profile(
+    conn: asyncpg.Connection, shared: asyncpg.Connection, user_id: uuid.UUID
+) -> Profile:
+    """The signed-in user's profile, made now with their account's name unless it exists; in
+    a transaction, holding the user (`hold_users`): a deletion applied meanwhile finds it, and
+    an account deleted already gets none (401)."""
+    await hold_users(conn, shared, [], signed_in=user_id)
+    name = ((await repository.user_name(shared, user_id) or "")[:100]).strip()
+    return await repository.ensure_profile(conn, user_id, name or _FALLBACK_NAME)
 
 
 async def update_own_profile(
-    conn: asyncpg.Connection, user_id: uuid.UUID, data: ProfileUpdate
+    conn: asyncpg.Connection, shared: asyncpg.Connection, user_id: uuid.UUID, data: ProfileUpdate
 ) -> Profile:
-    """Replace the caller's profile (creating it if needed)."""
+    """Replace the caller's profile (creating it if needed), holding the user as
+    `ensure_own_profile` does."""
     if not data.display_name.strip():
         raise InvalidInputError.for_field("display_name", "must not be blank")
     if data.time_zone not in time_zones():
@@ -50,6 +63,7 @@ async def update_own_profile(
         )
     if b"\\u0000" in encoded:  # jsonb holds no NUL character, in a key or a value
         raise InvalidInputError.for_field("preferences", "holds a NUL character")
+    await hold_users(conn, shared, [], signed_in=user_id)
     return await repository.update_profile(conn, user_id, msgspec.structs.asdict(data))
 
 

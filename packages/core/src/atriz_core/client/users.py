@@ -1,5 +1,8 @@
 """Checking user references: apps hold user ids from `atriz_shared` with no foreign key, so they
-check, before a write, that each referenced user exists and is active."""
+check, in a write, that each referenced user exists and is active, and hold the user until the
+write commits (`hold_users`): the app's user-event consumer takes the same hold before it
+applies one of the user's events (`hold_user`), so a user's deletion never passes a write that
+names them."""
 
 from __future__ import annotations
 
@@ -8,9 +11,17 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from atriz_core.errors import FieldProblem, InvalidInputError
+from atriz_core.errors import AuthenticationError, FieldProblem, InvalidInputError
 
-__all__ = ["UnknownUserError", "check_users", "missing_users"]
+__all__ = ["UnknownUserError", "hold_user", "hold_users", "missing_users"]
+
+ACCOUNT_GONE = "the signed-in account is no longer active"
+# A transaction-level advisory lock of the app's database per user (64 bits of a hash of the
+# id: two users sharing one only wait for each other), taken in the array's order.
+_HOLD = """
+SELECT count(pg_advisory_xact_lock(hashtextextended('atriz.user:' || id::text, 0)))
+FROM unnest($1::uuid[]) AS id
+"""
 
 # Readable through the least-privilege app role: it sees only these user columns.
 _ACTIVE_USERS = """
@@ -41,13 +52,41 @@ async def missing_users(
     return [user_id for user_id in wanted if user_id not in found]
 
 
-async def check_users(
+async def hold_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """Hold `user_id` in the app's database until `conn`'s transaction ends: what the user-event
+    consumer does before it applies one of the user's events, and `hold_users` before a write
+    that names them."""
+    await _hold(conn, [user_id])
+
+
+async def _hold(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError("a user is held for a transaction: open one first")
+    await conn.execute(_HOLD, user_ids)
+
+
+async def hold_users(
+    conn: asyncpg.Connection,
     shared: asyncpg.Pool | asyncpg.Connection,
     user_ids: Iterable[uuid.UUID],
     *,
     field: str = "user_id",
+    signed_in: uuid.UUID | None = None,
 ) -> None:
-    """Raise `UnknownUserError` naming `field` unless every id is an active user."""
-    missing = await missing_users(shared, user_ids)
+    """In a write's transaction on `conn` (the app's database): hold each user, and the
+    `signed_in` one, until it commits, then check each is an active user in `atriz_shared`;
+    `UnknownUserError` naming `field` if one is not, `AuthenticationError` if the signed-in
+    user is not (deleted or deactivated a moment ago).
+
+    A deletion the app applied before the hold is seen by the check (core committed it before
+    the app read its event); one applied after waits for this write to commit, then finds its
+    rows. Checked without the hold, a row written between the check and the commit outlived the
+    deletion: its policy had run already. Held in id order, so two writes cannot deadlock."""
+    referenced = list(dict.fromkeys(user_ids))
+    held = sorted({*referenced, *([signed_in] if signed_in else [])})
+    await _hold(conn, held)
+    missing = await missing_users(shared, held)
+    if signed_in in missing:
+        raise AuthenticationError(ACCOUNT_GONE)
     if missing:
         raise UnknownUserError(field, missing)

@@ -30,6 +30,7 @@ import asyncpg
 from litestar import Litestar
 
 from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
+from atriz_core.client.users import hold_user
 from atriz_core.kit.event_stream import (
     CHANNEL,
     Lifespan,
@@ -167,6 +168,9 @@ class UserEventConsumer(StreamFollower):
                     return Outcome.DRAINED
             for event in events:
                 try:
+                    # A write naming the user that checked them before this commits is waited
+                    # for, and its rows are found (`hold_users`).
+                    await hold_user(connection, event.user_id)
                     await self.handler(connection, event)
                 except Exception:
                     # Which event stopped the batch, for the operator; not whose it is.

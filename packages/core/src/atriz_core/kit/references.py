@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from atriz_core.client.user_events import DELETED, EventCursor, UserEvent
+from atriz_core.client.users import hold_user
 from atriz_database import Reference
 from atriz_database.pool import connect
 
@@ -78,6 +79,7 @@ async def _apply_deletions(policy: UserEventHandler, url: str, ids: list[uuid.UU
                 cursor=EventCursor(),
             )
             async with connection.transaction():
+                await hold_user(connection, user_id)  # as the consumer does (`hold_users`)
                 await policy(connection, event)
     finally:
         await connection.close()

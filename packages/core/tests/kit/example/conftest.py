@@ -24,7 +24,7 @@ from httpx import ASGITransport, AsyncClient
 from litestar import Controller, Litestar, Request, get, post
 from litestar.params import FromPath, JSONBody
 
-from atriz_core.client import CurrentUser, check_users, requires_role
+from atriz_core.client import CurrentUser, hold_users, requires_role
 from atriz_core.client.user_events import DELETED, UserEvent
 from atriz_core.client.verifier import Principal
 from atriz_core.errors import ForbiddenError, NotFoundError
@@ -132,7 +132,7 @@ class NoteController(Controller):
         owner = data.owner_id or caller.id
         if owner != caller.id and not caller.has_role(MODERATOR):
             raise ForbiddenError("only a moderator writes notes for another user")
-        await check_users(shared_conn, [owner], field="owner_id")
+        await hold_users(conn, shared_conn, [owner], field="owner_id", signed_in=caller.id)
         row = await conn.fetchrow(
             f"INSERT INTO notes (owner_id, body) VALUES ($1, $2) RETURNING {_COLUMNS}",
             owner,
