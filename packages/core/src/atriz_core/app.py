@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from atriz_core.accounts.controllers import AuthController
 from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
+from atriz_core.client.user_events import renumber_restored_events
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clients.controllers import ClientAdminController
 from atriz_core.clock import Clock, SystemClock
@@ -131,7 +132,7 @@ def create_app(
         require_sign_in=False,
         transaction_per_write=False,
         max_body_bytes=MAX_BODY_BYTES,
-        lifespan=[stale_limit_purger(core)],
+        lifespan=[restored_events_renumbered(), stale_limit_purger(core)],
         on_shutdown=[core.hasher.close],
         state={"core": core, USERINFO_VERIFIER_STATE_KEY: userinfo_verifier},
         request_class=CoreRequest,
@@ -144,6 +145,25 @@ def create_app_from_env() -> Litestar:
 
     load_env_file()
     return create_app(CoreSettings.from_env())
+
+
+def restored_events_renumbered(
+    state_key: str = "db_pool",
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """A lifespan that numbers 0, as core starts, the user events restored from another server
+    (`renumber_restored_events`): the apps then read those they had not applied at once."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        renumbered = await renumber_restored_events(app.state[state_key])
+        if renumbered:
+            logger.warning(
+                "%d user events came from another server (restored from a dump): numbered 0",
+                renumbered,
+            )
+        yield
+
+    return lifespan
 
 
 def stale_limit_purger(

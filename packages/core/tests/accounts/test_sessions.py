@@ -6,8 +6,9 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from atriz_core.sessions.services import end_every_session
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import CoreHarness, running_core
+from atriz_core.testing import CoreHarness, beside, running_core
 
 
 async def refresh(core_harness: CoreHarness, token: str) -> Any:
@@ -215,3 +216,21 @@ async def test_malformed_refresh_bodies_name_the_field(core_harness: CoreHarness
         response = await core_harness.client.post("/auth/refresh", json=body)
         assert response.status_code == 400
         assert response.json()["errors"][0]["field"] == "refresh_token"
+
+
+async def test_every_session_of_every_user_can_be_ended_at_once(core_harness: CoreHarness) -> None:
+    """`atriz users end-sessions`, after restoring an older atriz_shared: its sessions and
+    refresh tokens had ended since, and are live again."""
+    ana = await signed_in(core_harness)
+    await core_harness.register(email="bob@example.test", name="Bob")
+    bob = await core_harness.login(email="bob@example.test")
+    connection = await beside(core_harness.settings.database_url)
+    try:
+        users, sessions = await end_every_session(connection, core_harness.clock.now)
+    finally:
+        await connection.close()
+
+    assert (users, sessions) == (2, 2)
+    for pair in (ana, bob):
+        assert (await refresh(core_harness, pair["refresh_token"])).status_code == 401
+        assert await core_harness.apps_refuse(pair["access_token"])

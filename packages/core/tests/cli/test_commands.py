@@ -205,6 +205,9 @@ def test_create_admin_reads_the_password_from_stdin(cli_env: dict[str, str]) -> 
             refused.stderr
         )
     assert admin_count(url) == 2  # the development admin and ops
+    ended = run_script("atriz", "users", "end-sessions", env=cli_env)
+    assert ended.returncode == 0, ended.stderr
+    assert "ended 0 session(s) of 0 user(s)" in ended.stdout
 
 
 def test_keys_rotate_adds_a_key(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -514,3 +514,78 @@ async def test_a_long_transaction_holds_the_consumer_back_but_not_the_revocation
         await long.close()
     assert await next_round(consumer) is Outcome.APPLIED
     assert consumer.applied == 1
+
+
+async def _far_ahead(url: str) -> int:
+    """A transaction id this server will not reach for a long time: what a cursor taken on
+    the server atriz_shared was on before a restore from a dump looks like."""
+    connection = await asyncpg.connect(url)
+    try:
+        now = await connection.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+    finally:
+        await connection.close()
+    return int(now) + 10**9
+
+
+async def test_a_consumer_whose_cursor_came_from_another_server_goes_on_with_this_ones(
+    core_database_url: str, app_database_url: str, pools: Any
+) -> None:
+    """atriz_shared restored onto a new server numbers its transactions from low again: every
+    new event sorted before the app's cursor, and a deletion was never applied."""
+    own, shared = await pools()
+    consumer = UserEventConsumer(recording("w1"), name="app", own_pool=own, shared_pool=shared)
+    await consumer.ensure_cursor()
+    await own.execute(
+        "UPDATE user_event_cursor SET txid = $1, event_id = 5 WHERE consumer = 'app'",
+        await _far_ahead(core_database_url),
+    )
+    await record_events(core_database_url, await new_users(core_database_url, 2))
+
+    while await next_round(consumer) is Outcome.APPLIED:
+        pass
+
+    assert await applied_ids(app_database_url) == await event_ids(core_database_url)
+    assert (await consumer.stored_cursor()).txid < await _far_ahead(core_database_url) - 10**9
+
+
+async def test_a_feed_whose_cursor_came_from_another_server_goes_on_with_this_ones(
+    core_database_url: str, reader_url: str
+) -> None:
+    (user,) = await new_users(core_database_url, 1)
+    shared = await create_pool(reader_url, POOL)
+    try:
+        revocations = Revocations()
+        feed = RevocationFeed(revocations, shared_pool=shared)
+        feed.cursor = EventCursor(await _far_ahead(core_database_url), 5)
+        await record_events(core_database_url, [user], "sessions_revoked")
+
+        await feed.catch_up()
+    finally:
+        await close_pool(shared)
+
+    assert revocations.not_before(user) is not None
+
+
+async def test_core_numbers_the_events_restored_from_another_server_first(
+    core_settings: CoreSettings, core_database_url: str
+) -> None:
+    """Restored with the ids of the server they were recorded on, they stayed hidden from every
+    reader until this server's ids passed theirs; numbered 0 as core starts, they come first."""
+    (user,) = await new_users(core_database_url, 1)
+    connection = await asyncpg.connect(core_database_url)
+    try:
+        restored = await connection.fetchval(
+            "INSERT INTO user_events (user_id, event_type, txid)"
+            " VALUES ($1, 'deleted', $2::text::xid8) RETURNING id",
+            user,
+            str(await _far_ahead(core_database_url)),
+        )
+        async with running_core(core_settings):
+            pass
+        txid = await connection.fetchval(
+            "SELECT txid::text FROM user_events WHERE id = $1", restored
+        )
+    finally:
+        await connection.close()
+
+    assert txid == "0"

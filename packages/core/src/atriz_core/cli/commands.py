@@ -1,4 +1,5 @@
-"""`atriz users create-admin EMAIL`, `atriz keys rotate`, and the development admin account."""
+"""`atriz users create-admin EMAIL`, `atriz users end-sessions`, `atriz keys rotate`, and the
+development admin account."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from atriz_core.admin.services import ensure_administrator
 from atriz_core.cli.clients import register_client_commands
 from atriz_core.errors import DomainError
 from atriz_core.passwords.hashing import PasswordHasher
+from atriz_core.sessions.services import end_every_session
 from atriz_core.settings import CoreSettings
 from atriz_core.tokens.keys import (
     RsaSigningKey,
@@ -83,6 +85,21 @@ def create_admin(args: argparse.Namespace) -> int:
         print(f"{email} exists; granted it the admin role (password unchanged)")
     else:
         print(f"{email} is already an administrator (password unchanged)")
+    return 0
+
+
+async def _end_every_session(settings: CoreSettings) -> tuple[int, int]:
+    connection = await connect(settings.database_url)
+    try:
+        return await end_every_session(connection, lambda: datetime.now(UTC))
+    finally:
+        await connection.close()
+
+
+def end_sessions(args: argparse.Namespace) -> int:
+    """End every user's every session; the apps refuse their access tokens within seconds."""
+    users, sessions = asyncio.run(_end_every_session(CoreSettings.from_env()))
+    print(f"ended {sessions} session(s) of {users} user(s); each must sign in again")
     return 0
 
 
@@ -177,6 +194,10 @@ def register_commands(commands: Any) -> None:
     admin.add_argument("email")
     admin.add_argument("--name", default="Administrator")
     admin.set_defaults(handler=create_admin)
+    users.add_parser(
+        "end-sessions",
+        help="end every session of every user (after restoring an older atriz_shared)",
+    ).set_defaults(handler=end_sessions)
     keys = commands.add_parser("keys", help="manage signing keys").add_subparsers(
         dest="keys_command", required=True
     )

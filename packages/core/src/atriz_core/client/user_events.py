@@ -25,7 +25,9 @@ __all__ = [
     "SESSIONS_REVOKED",
     "EventCursor",
     "UserEvent",
+    "cursor_from_another_server",
     "read_user_events",
+    "renumber_restored_events",
 ]
 
 DEACTIVATED = "deactivated"
@@ -60,6 +62,16 @@ ORDER BY txid, id
 LIMIT $3
 """
 
+# Transaction ids only grow on one server: a cursor at or past the next one to be given was
+# taken on another (atriz_shared restored from a dump onto a new server, whose ids start low).
+_FROM_ANOTHER_SERVER = "SELECT $1::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot())"
+# Events restored from another server keep its transaction ids, above this server's: numbered 0
+# (before every event of this one), in their id order, they are read at once.
+_RENUMBER_RESTORED = """
+UPDATE user_events SET txid = '0'::xid8
+WHERE txid >= pg_snapshot_xmax(pg_current_snapshot())
+"""
+
 
 @dataclass(frozen=True)
 class EventCursor:
@@ -67,6 +79,11 @@ class EventCursor:
 
     txid: int = 0
     id: int = 0
+
+    def on_this_server(self) -> EventCursor:
+        """The cursor moved into a new server's numbering (see `cursor_from_another_server`):
+        before every event of this server, after the restored events it had applied."""
+        return EventCursor(0, self.id)
 
 
 @dataclass(frozen=True)
@@ -107,3 +124,22 @@ async def read_user_events(
         )
         for row in rows
     ]
+
+
+async def cursor_from_another_server(
+    shared: asyncpg.Pool | asyncpg.Connection, cursor: EventCursor
+) -> bool:
+    """Whether `cursor` names a transaction this server has not reached: it was taken on the
+    server `atriz_shared` was on before a restore from a dump. Every event this server records
+    sorts before it, and would be skipped until its transaction ids caught up (a deletion
+    never applied, a revocation never heard of); `cursor.on_this_server()` is where to go on."""
+    ahead: bool = await shared.fetchval(_FROM_ANOTHER_SERVER, str(cursor.txid))
+    return ahead
+
+
+async def renumber_restored_events(connection: asyncpg.Connection | asyncpg.Pool) -> int:
+    """Number 0 the events restored from another server (core does it as it starts); how many.
+    Left as they were, they stay hidden from every reader (`txid` past the settled horizon)
+    until this server's transaction ids pass theirs."""
+    status: str = await connection.execute(_RENUMBER_RESTORED)
+    return int(status.split()[-1])

@@ -29,7 +29,12 @@ from typing import Any
 import asyncpg
 from litestar import Litestar
 
-from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
+from atriz_core.client.user_events import (
+    EventCursor,
+    UserEvent,
+    cursor_from_another_server,
+    read_user_events,
+)
 from atriz_core.client.users import hold_user
 from atriz_core.kit.event_stream import (
     CHANNEL,
@@ -147,12 +152,29 @@ class UserEventConsumer(StreamFollower):
             return EventCursor()
         return EventCursor(row["txid"], row["event_id"])
 
+    async def _move_to_this_server(self, cursor: EventCursor) -> None:
+        async with self.own_pool.acquire() as connection, connection.transaction():
+            row = await connection.fetchrow(_LOCK_CURSOR, self.name)
+            if row is None or EventCursor(row["txid"], row["event_id"]) != cursor:
+                return  # another worker is at it, or did it
+            moved = cursor.on_this_server()
+            await connection.execute(_STORE_CURSOR, self.name, moved.txid, moved.id)
+        logger.warning(
+            "%s: the cursor was taken on another server (atriz_shared restored from a dump?);"
+            " going on from event %d",
+            self.label,
+            cursor.id,
+        )
+
     async def step(self) -> Outcome:
         """Apply the next batch, if any, in one transaction with the cursor."""
         # A look without the lock first: most rounds find nothing, and need no transaction.
         cursor = await self.stored_cursor()
         events = await read_user_events(self.shared_pool, cursor, limit=self.batch_size)
         if not events:
+            if await cursor_from_another_server(self.shared_pool, cursor):
+                await self._move_to_this_server(cursor)
+                return Outcome.APPLIED  # look again at once, from where it now is
             pending = await self.pending(self.shared_pool, cursor)
             self._oldest_waiting = None
             return Outcome.PENDING if pending else Outcome.DRAINED

@@ -23,7 +23,7 @@ import asyncpg
 from litestar import Litestar
 
 from atriz_core.client.revocations import Revocations
-from atriz_core.client.user_events import EventCursor, read_user_events
+from atriz_core.client.user_events import EventCursor, cursor_from_another_server, read_user_events
 from atriz_core.kit.event_stream import (
     Lifespan,
     Outcome,
@@ -125,6 +125,14 @@ class RevocationFeed(StreamFollower):
             ahead = batch[-1].cursor
         self._oldest_waiting = None
         self.caught_up = True
+        if not unsettled and await cursor_from_another_server(self.shared_pool, self.cursor):
+            logger.warning(
+                "revocation feed: the cursor was taken on another server (atriz_shared restored"
+                " from a dump?); going on from event %d",
+                self.cursor.id,
+            )
+            self.cursor = self.cursor.on_this_server()
+            return Outcome.APPLIED
         return Outcome.PENDING if unsettled else Outcome.DRAINED
 
     async def catch_up(self) -> None:

@@ -15,7 +15,7 @@ once a revocation commits, no token of the session works, a token minted beside 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -35,7 +35,13 @@ from atriz_core.tokens.opaque import hash_token, new_token
 from atriz_core.user_events import record_user_event
 from atriz_core.users import repository as users
 
-__all__ = ["log_out", "log_out_everywhere", "refresh_session", "token_pair"]
+__all__ = [
+    "end_every_session",
+    "log_out",
+    "log_out_everywhere",
+    "refresh_session",
+    "token_pair",
+]
 
 SESSION_ENDED = "the refresh token is not valid; sign in again"
 REUSE_DETECTED = "refresh token reused; the session has been ended"
@@ -236,3 +242,23 @@ async def log_out_everywhere(
         await record_user_event(connection, principal.id, SESSIONS_REVOKED, at=core.clock.now())
         await record_event(connection, "logout_all", user_id=principal.id, context=context)
     return ended
+
+
+async def end_every_session(
+    connection: asyncpg.Connection, now: Callable[[], datetime]
+) -> tuple[int, int]:
+    """End every live session of every user, as each signing out everywhere would: the user
+    locked first, the apps told (`sessions_revoked`), one transaction per user. For a restore
+    of an older `atriz_shared`, which brings back sessions and refresh tokens ended since. How
+    many users and sessions."""
+    rows = await connection.fetch(
+        "SELECT DISTINCT user_id FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+        now(),
+    )
+    ended = 0
+    for row in rows:
+        async with connection.transaction():
+            await users.get_user(connection, row["user_id"], for_update=True)
+            ended += await repository.revoke_user_sessions(connection, row["user_id"], now())
+            await record_user_event(connection, row["user_id"], SESSIONS_REVOKED, at=now())
+    return len(rows), ended
