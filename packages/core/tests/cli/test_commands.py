@@ -248,6 +248,18 @@ def test_clients_commands_register_show_rotate_and_remove(cli_env: dict[str, str
     unsafe = run_script(
         "atriz", "clients", "add", "bad", "--redirect-uri", "http://evil.test/cb", env=cli_env
     )
+    chosen_secret = "s" * 43
+    chosen = run_script(
+        "atriz",
+        "clients",
+        "add",
+        "chosen",
+        "--redirect-uri",
+        "https://chosen.example.test/auth/callback",
+        "--secret-stdin",
+        env=cli_env,
+        stdin=chosen_secret + "\n",
+    )
 
     assert prepared.returncode == 0, prepared.stderr
     for spec in apps:  # each app served by `atriz dev` is a client on the port it serves on
@@ -270,6 +282,9 @@ def test_clients_commands_register_show_rotate_and_remove(cli_env: dict[str, str
     assert unsafe.returncode == 1
     assert "plain http only on a loopback address" in unsafe.stderr
     assert "Traceback" not in unsafe.stderr + missing.stderr
+    assert chosen.returncode == 0, chosen.stderr
+    assert "registered chosen" in chosen.stdout
+    assert chosen_secret not in chosen.stdout  # the operator has it already
 
 
 def test_keys_rotate_id_token_adds_an_rsa_key(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -3,11 +3,22 @@ secrets shown once and rotated, removal ending the client's sessions."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import msgspec
 import pytest
 
-from atriz_core.testing import CoreHarness, UserFactory, assert_authorization_matrix, make_actors
+from atriz_core.clients.schemas import ClientCreate
+from atriz_core.clients.services import register_client
+from atriz_core.errors import InvalidInputError
+from atriz_core.testing import (
+    CoreHarness,
+    UserFactory,
+    assert_authorization_matrix,
+    make_actors,
+)
+from atriz_database.pool import connect
 
 NEW_CLIENT = {
     "id": "notes",
@@ -117,3 +128,31 @@ async def test_a_rotated_secret_replaces_the_old_one_at_the_token_endpoint(
     assert (await token_call(old["client_secret"])).json()["error"] == "invalid_client"
     # The new secret authenticates: the refusal is then about the refresh token.
     assert (await token_call(new["client_secret"])).json()["error"] == "invalid_grant"
+
+
+async def test_a_client_registered_with_a_secret_the_operator_generated_authenticates_with_it(
+    core_harness: CoreHarness,
+) -> None:
+    """`atriz clients add --secret-stdin`: a deployment sets every secret before anything runs
+    (Docker Compose refuses to run any command while one is missing), so core takes the app's
+    secret rather than making one; a short one, or one for a public client, is refused."""
+    chosen = secrets.token_urlsafe(32)
+    data = msgspec.convert(NEW_CLIENT, ClientCreate)
+    connection = await connect(core_harness.settings.database_url)  # as the command does
+    try:
+        _, returned = await register_client(connection, data, secret=chosen)
+        for refused, fields in (("x" * 42, {}), (chosen, {"id": "other", "public": True})):
+            other = msgspec.convert({**NEW_CLIENT, "id": "other", **fields}, ClientCreate)
+            with pytest.raises(InvalidInputError) as failure:
+                await register_client(connection, other, secret=refused)
+            assert failure.value.problems[0].field == "secret"
+    finally:
+        await connection.close()
+
+    assert returned == chosen
+    answer = await core_harness.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x" * 43},
+        auth=("notes", chosen),
+    )
+    assert answer.json()["error"] == "invalid_grant"  # authenticated: refused for the token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -74,9 +75,11 @@ def add(args: argparse.Namespace) -> int:
         data = msgspec.convert(fields, ClientCreate)
     except msgspec.ValidationError as exc:
         raise RefusedError(str(exc)) from exc
-    client, secret = _run(lambda c: services.register_client(c, data))
+    chosen = sys.stdin.readline().strip() if args.secret_stdin else None
+    client, secret = _run(lambda c: services.register_client(c, data, secret=chosen))
     print("\n".join(["registered " + _describe(client)[0], *_describe(client)[1:]]))
-    _print_secret(secret)
+    if chosen is None:
+        _print_secret(secret)
     return 0
 
 
@@ -173,6 +176,11 @@ def register_client_commands(commands: Any) -> None:
     added.add_argument("--public", action="store_true", help="no secret: PKCE only")
     added.add_argument(
         "--first-party", action="store_true", help="one of Atriz's apps: no consent screen"
+    )
+    added.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help="take the secret from standard input (one you generated, 43 characters or more)",
     )
     added.set_defaults(handler=add)
     clients.add_parser("list", help="every client").set_defaults(handler=list_all)

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 _LOOPBACK_NAMES = ("localhost",)
+MIN_SECRET_LENGTH = 43
+"""What `secrets.token_urlsafe(32)` makes (256 bits): core keeps a secret as its SHA-256 alone,
+which only a secret no dictionary holds makes safe."""
 
 
 def _is_loopback(host: str) -> bool:
@@ -119,9 +122,11 @@ async def register_client(
     *,
     actor: uuid.UUID | None = None,
     context: RequestContext | None = None,
+    secret: str | None = None,
 ) -> tuple[ClientRecord, str | None]:
     """Register a client; return it and its secret (None for a public client), which is not
-    kept and cannot be shown again."""
+    kept and cannot be shown again. `secret`: one the operator generated (a deployment that
+    keeps its secrets in its own store, set before anything runs), instead of a new one."""
     redirect_uris = [
         check_redirect_uri(uri, f"redirect_uris[{i}]") for i, uri in enumerate(data.redirect_uris)
     ]
@@ -129,7 +134,16 @@ async def register_client(
         check_redirect_uri(uri, f"post_logout_redirect_uris[{i}]")
         for i, uri in enumerate(data.post_logout_redirect_uris)
     ]
-    secret, secret_hash = (None, None) if data.public else new_token()
+    if secret is not None and (data.public or len(secret) < MIN_SECRET_LENGTH):
+        raise InvalidInputError.for_field(
+            "secret", f"is for a confidential client, {MIN_SECRET_LENGTH} characters or more"
+        )
+    if data.public:
+        secret_hash = None
+    elif secret is not None:
+        secret_hash = hash_token(secret)
+    else:
+        secret, secret_hash = new_token()
     try:
         async with connection.transaction():
             client = await repository.insert_client(
