@@ -169,13 +169,14 @@ def test_backup_drop_restore_round_trip_keeps_every_row(
 
     umask = os.umask(0o022)  # the usual one: it must not make the dumps readable to others
     try:
-        code, out, err = cli(backup_main, "all", "--out", tmp_path / "backups")
+        code, out, err = cli(backup_main, "all", "--out", tmp_path / "backups" / "daily")
     finally:
         os.umask(umask)
     assert code == 0, err
     dumps = dumps_in(out)
     assert list(dumps) == ["core", "sample"], out  # dependencies first
-    assert stat.S_IMODE((tmp_path / "backups").stat().st_mode) == 0o700
+    for made in (tmp_path / "backups", tmp_path / "backups" / "daily"):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700, made
     for dump in dumps.values():
         checksum = dump.with_name(dump.name + ".sha256")
         recorded = checksum.read_text().split()

@@ -121,8 +121,10 @@ def dump_database(
     server = server_version(url)  # also a clear one-line error when the database is unreachable
     pg_dump = find_program("pg_dump", server)
     # A dump holds password hashes, e-mail addresses and token hashes: for its owner's eyes only,
-    # like the signing keys (a folder made here is 0700, every file 0600, whatever the umask).
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # like the signing keys (each folder made here is 0700, every file 0600, whatever the umask).
+    # `mkdir(parents=True)` would make the folders above it by the umask.
+    for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
+        missing.mkdir(mode=0o700, exist_ok=True)
     database = conninfo_to_dict(url).get("dbname") or target.database
     path = _free_name(folder, f"{database}-{_stamp()}")
     partial = path.with_name(path.name + ".partial")
