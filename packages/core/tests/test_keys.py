@@ -111,6 +111,30 @@ def test_a_rotated_ring_publishes_the_previous_key_until_its_last_token_expired(
     assert ring.current_since == T0 + timedelta(days=30)
 
 
+def test_a_key_rotated_to_activate_later_is_published_first_and_signs_from_its_time(
+    tmp_path: Path,
+) -> None:
+    """With several core processes, a key signing at once in the first one restarted reached
+    apps that refetched the key set from another, not yet restarted, which did not publish it:
+    refused for up to a minute each. `--activate-in` publishes it everywhere first."""
+    rotate_key(tmp_path, now=T0)
+    rotate_key(tmp_path, now=T0 + timedelta(days=30), activate_in=600)
+    ring = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+    upcoming, current = ring.keys
+    lifetime = 300
+    started = T0 + timedelta(days=30)
+
+    before = (ring.signing(started), kids(ring.jwks(started, lifetime)))
+    at = started + timedelta(seconds=600)
+    after = (ring.signing(at), kids(ring.jwks(at, lifetime)))
+    later = at + timedelta(seconds=lifetime + PREVIOUS_KEY_LEEWAY_SECONDS)
+
+    assert before == (current, [upcoming.kid, current.kid])
+    assert after == (upcoming, [upcoming.kid, current.kid])
+    assert kids(ring.jwks(later, lifetime)) == [upcoming.kid]
+    assert ring.signing(later) is upcoming
+
+
 def test_a_third_key_file_is_never_loaded(tmp_path: Path) -> None:
     oldest = rotate_key(tmp_path, now=T0)
     oldest_kid = SigningKey.from_pem(oldest.read_bytes(), "oldest").kid

@@ -214,10 +214,14 @@ def test_keys_rotate_adds_a_key(cli_env: dict[str, str], tmp_path: Path) -> None
     env = {**cli_env, "CORE_SIGNING_KEY_DIR": str(tmp_path / "keys")}
 
     first = run_script("atriz", "keys", "rotate", env=env)
-    second = run_script("atriz", "keys", "rotate", env=env)
+    second = run_script("atriz", "keys", "rotate", "--activate-in", "900", env=env)
+    backwards = run_script("atriz", "keys", "rotate", "--activate-in", "-1", env=env)
 
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
+    assert "restart every core process before" in second.stdout
+    assert backwards.returncode == 1
+    assert "0 or more" in backwards.stderr
     assert len(list((tmp_path / "keys").glob("*.pem"))) == 2
     # The first one also bootstrapped the ID-token key, which the second left alone.
     assert len(list((tmp_path / "keys" / "id-tokens").glob("*.pem"))) == 1

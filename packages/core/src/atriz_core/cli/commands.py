@@ -8,7 +8,7 @@ import asyncio
 import getpass
 import secrets
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -110,20 +110,30 @@ def rotate(args: argparse.Namespace) -> int:
     deployment (unless `CORE_ID_TOKEN_KEY` holds it)."""
     settings = CoreSettings.from_env()
     now = datetime.now(UTC)
-    if args.id_token:
-        path = rotate_key(settings.id_token_key_folder, now=now, kind=RsaSigningKey)
-    else:
-        path = rotate_key(settings.signing_key_dir, now=now, kind=SigningKey)
+    delay = args.activate_in
+    if delay < 0:
+        raise RefusedError("--activate-in is a number of seconds from now, 0 or more")
+    kind: type[SigningKey | RsaSigningKey] = RsaSigningKey if args.id_token else SigningKey
+    folder = settings.id_token_key_folder if args.id_token else settings.signing_key_dir
+    path = rotate_key(folder, now=now, kind=kind, activate_in=delay)
+    if not args.id_token:
         id_token_keys = settings.id_token_key_folder
         if not settings.id_token_key_pem and not list(id_token_keys.glob("*.pem")):
             first = rotate_key(id_token_keys, now=now, kind=RsaSigningKey)
             print(f"first ID-token signing key {first}")
-    until = previous_key_published_until(now, settings.access_token_seconds)
-    # The window is counted from now, not from the restart: a core that goes on signing with
-    # the previous key after it closes hands out tokens the apps no longer accept.
+    active = now + timedelta(seconds=delay)
+    until = previous_key_published_until(active, settings.access_token_seconds)
+    # The window is counted from the key's time, not from the restart: a core that goes on
+    # signing with the previous key after it closes hands out tokens the apps no longer accept.
+    when = (
+        "restart core now to sign with it"
+        if not delay
+        else f"restart every core process before {active:%Y-%m-%d %H:%M:%S} UTC: each publishes"
+        " it as it starts and signs with it from then on"
+    )
     print(
-        f"new signing key {path}; restart core now to sign with it. The previous key is"
-        f" published until {until:%Y-%m-%d %H:%M:%S} UTC; older key files are no longer loaded."
+        f"new signing key {path}; {when}. The previous key is published until"
+        f" {until:%Y-%m-%d %H:%M:%S} UTC; older key files are no longer loaded."
     )
     return 0
 
@@ -202,6 +212,14 @@ def register_commands(commands: Any) -> None:
         dest="keys_command", required=True
     )
     rotate_parser = keys.add_parser("rotate", help="add a new current signing key")
+    rotate_parser.add_argument(
+        "--activate-in",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="sign with the new key only this long from now: time enough to restart every core"
+        " process, so that all publish it before any signs with it (several replicas)",
+    )
     rotate_parser.add_argument(
         "--id-token",
         action="store_true",

@@ -290,7 +290,7 @@ class _IdTokens(OpenIDCode):  # type: ignore[misc]
         return "RS256"
 
     def get_encode_header(self, client: _Client) -> dict[str, str]:
-        return {"alg": "RS256", "typ": "JWT", "kid": self.provider.core.id_token_keys.current.kid}
+        return {"alg": "RS256", "typ": "JWT", "kid": self.provider.id_token_signing_key.kid}
 
     def get_client_claims(self, client: _Client) -> dict[str, Any]:
         now = int(self.provider.core.clock.now().timestamp())
@@ -406,9 +406,14 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """No signals: core audits in its services."""
 
+    @cached_property
+    def id_token_signing_key(self) -> RsaSigningKey:
+        """The key this request signs its ID token with, chosen once: its header names it."""
+        return self.core.id_token_keys.signing(self.core.clock.now())
+
     @property
     def id_token_key(self) -> RSAKey:
-        return _rsa_key(self.core.id_token_keys.current)
+        return _rsa_key(self.id_token_signing_key)
 
     @cached_property
     def id_token_public_keys(self) -> KeySet:

@@ -33,7 +33,7 @@ def issue_access_token(
     """A signed access token for one user and session; for an OpenID Connect client's
     session also `client_id` and `scope` (RFC 9068), which `/oauth/userinfo` reads."""
     issued_at = int(now.timestamp())
-    key = keyring.current
+    key = keyring.signing(now)
     claims = {
         "iss": issuer,
         "aud": list(audiences),

@@ -218,6 +218,15 @@ class KeyRing(Generic[K]):
 
     @property
     def current(self) -> K:
+        """The newest key (the one core signs with from `current_since` on)."""
+        return self.keys[0]
+
+    def signing(self, now: datetime) -> K:
+        """The key to sign with at `now`: the newest, unless its time has not come yet (a key
+        rotated with `--activate-in`: published first, so that every verifier, and every core
+        process of a rollout, knows it before any token it signs appears)."""
+        if len(self.keys) == 2 and self.current_since is not None and now < self.current_since:
+            return self.keys[1]
         return self.keys[0]
 
     def published(self, now: datetime, access_token_seconds: int) -> tuple[K, ...]:
@@ -351,11 +360,18 @@ def _generate_first_key(folder: Path, kind: type[Key]) -> list[Path]:
         return _key_files(folder)
 
 
-def rotate_key(folder: Path, *, now: datetime | None = None, kind: type[Key] = SigningKey) -> Path:
-    """Add a new current key of `kind`, made `now` (default: the system clock). Once core
-    restarts it signs with it; the previous key stays published until
+def rotate_key(
+    folder: Path,
+    *,
+    now: datetime | None = None,
+    kind: type[Key] = SigningKey,
+    activate_in: float = 0,
+) -> Path:
+    """Add a new key of `kind`, to sign with `activate_in` seconds after `now` (default: the
+    system clock): the file is named after that time. Core loads it when it restarts, publishes
+    it at once and signs with it from that time on; the previous key stays published until
     `previous_key_published_until`."""
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC)) + timedelta(seconds=activate_in)
     newest = next(iter(_key_files(folder)), None)
     newest_time = _key_time(newest) if newest else None
     if newest_time is not None and newest_time >= now:
