@@ -480,3 +480,26 @@ def test_no_owner_and_no_acl_leave_the_dumps_roles_out(
         ).fetchone()
     # The database keeps PostgreSQL's default grants and the reader none: grant them again.
     assert row == (True, False, 40)
+
+
+def test_a_restored_atriz_shared_numbers_its_user_events_before_every_new_one(
+    cli: Cli, filled: dict[str, str], tmp_path: Path
+) -> None:
+    """On a new server the restored events' transaction ids, those of the old one, would sort
+    after every event recorded there, and the apps' cursors with them (see
+    `atriz_core.client.user_events`): numbered 0, in their id order, they come first."""
+    with psycopg.connect(filled["core"], autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO user_events (user_id, event_type)"
+            " SELECT id, 'deleted' FROM users ORDER BY email LIMIT 3"
+        )
+    _, out, _ = cli(backup_main, "core", "--out", tmp_path)
+
+    code, _, err = cli(restore_main, "core", dumps_in(out)["core"], "--force")
+
+    assert code == 0, err
+    with psycopg.connect(filled["core"]) as connection:
+        row = connection.execute(
+            "SELECT count(*), count(*) FILTER (WHERE txid = '0'::xid8) FROM user_events"
+        ).fetchone()
+    assert row == (3, 3)

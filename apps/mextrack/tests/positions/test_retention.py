@@ -10,10 +10,13 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 
 from atriz_core.testing import TokenMinter, UserFactory, serving
+from atriz_database.pool import connect
 from atriz_mextrack.app import create_app
+from atriz_mextrack.positions import partitions, retention
 from atriz_mextrack.settings import MextrackSettings
 
 Mextrack = Any
@@ -110,3 +113,38 @@ async def test_points_older_than_the_retention_period_are_refused(
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "[2].recorded_at"
+
+
+async def test_a_batch_stored_while_retention_drops_its_day_stays_readable(
+    mextrack: Mextrack,
+    make_user: UserFactory,
+    helpers: Any,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of the day being dropped waits for the drop, then makes the day's partition
+    again and notes the day again; forgetting the day after the drop's commit lost that note,
+    and every read of the batch's points with it."""
+    owner = await make_user()
+    vehicle = await mextrack.vehicle(owner)
+    old = now - timedelta(days=10)
+    await mextrack.store(vehicle["id"], helpers.drive(old, 3), owner.headers)
+    dropping = partitions.drop_partition
+
+    async def drop_then_a_batch_arrives(conn: Any, partition: Any) -> None:
+        await dropping(conn, partition)
+        late = helpers.drive(old + timedelta(hours=1), 2)
+        await mextrack.store(vehicle["id"], late, owner.headers)
+
+    monkeypatch.setattr(partitions, "drop_partition", drop_then_a_batch_arrives)
+    conn = await connect(mextrack.settings.database_url)
+    try:
+        await retention.apply_retention(conn, days=5, now=now)
+    finally:
+        await conn.close()
+
+    assert await mextrack.sql("SELECT count(*) FROM positions") == 2
+    listed = await mextrack.client.get(
+        f"/vehicles/{vehicle['id']}/positions", headers=owner.headers
+    )
+    assert len(listed.json()["items"]) == 2

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 import re
+import threading
 import time
 from typing import Any
 
+import pytest
+
 from atriz_core.testing import UserFactory
+from atriz_website.articles import rendering
 
 Website = Any  # the `website` fixture's value (conftest.Website)
 
@@ -132,3 +136,35 @@ async def test_rendering_a_large_body_leaves_the_event_loop_free(
 
     assert posted.status_code == 201, posted.text
     assert longest < 0.3, f"the event loop was blocked for {longest:.2f} s"
+
+
+async def test_no_transaction_waits_for_a_body_to_render(
+    website: Website, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendered inside the write's transaction, a slow body held a pooled connection and the
+    author's hold meanwhile: a few such posts emptied the pool, and the author's deletion
+    waited."""
+    author = await make_user()
+    rendering_now, finish = threading.Event(), threading.Event()
+    original = rendering.render_markdown
+
+    def slow(body: str) -> str:
+        rendering_now.set()
+        finish.wait(10)
+        return original(body)
+
+    monkeypatch.setattr(rendering, "render_markdown", slow)
+    posting = asyncio.create_task(website.create(author, title="Slow", body="x"))
+    assert await asyncio.to_thread(rendering_now.wait, 10)  # set on the renderer's thread
+    in_transaction = await website.sql(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND state = 'idle in transaction'"
+    )
+    held = await website.sql(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    finish.set()
+    await posting
+
+    assert (in_transaction, held) == (0, 0)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from atriz_core.client.user_events import RENUMBER_RESTORED_SQL
 from atriz_database import DatabaseTarget
 
 __all__ = ["target"]
@@ -15,4 +16,5 @@ target = DatabaseTarget(
     migrations=_HERE / "migrations",
     seeds=_HERE / "seeds",
     kept_by_clean=("roles",),  # the built-in ones come from a migration
+    after_restore=RENUMBER_RESTORED_SQL,
 )

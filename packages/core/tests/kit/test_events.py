@@ -4,6 +4,7 @@ and a revoked user's token refused by a running app within seconds."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 import uuid
@@ -25,6 +26,7 @@ from atriz_core.client import (
     TokenVerifier,
     UserEvent,
 )
+from atriz_core.client.user_events import RENUMBER_RESTORED_SQL
 from atriz_core.kit.database import pool_lifespan
 from atriz_core.kit.events import (
     CURSOR_TABLE_SQL,
@@ -589,3 +591,66 @@ async def test_core_numbers_the_events_restored_from_another_server_first(
         await connection.close()
 
     assert txid == "0"
+
+
+async def test_a_fresh_feed_on_a_quiet_server_reads_nothing_before_its_horizon(
+    core_database_url: str, reader_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It starts at the oldest running transaction, which on a quiet server is the next one to
+    be given: not a cursor from another server, which is past it."""
+    users = await new_users(core_database_url, 20)
+    connection = await asyncpg.connect(core_database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO user_events (user_id, event_type, created_at) SELECT id,"
+            " 'sessions_revoked', now() - interval '3 days' FROM unnest($1::uuid[]) id",
+            users,
+        )
+    finally:
+        await connection.close()
+    shared = await create_pool(reader_url, POOL)
+    try:
+        feed = RevocationFeed(Revocations(), shared_pool=shared)
+        with caplog.at_level(logging.WARNING):
+            await feed.catch_up()
+    finally:
+        await close_pool(shared)
+
+    assert "another server" not in caplog.text
+    assert feed.applied == 0
+
+
+async def test_after_a_restore_every_restored_event_is_applied_again_in_order(
+    core_database_url: str, app_database_url: str, pools: Any
+) -> None:
+    """On the old server an event (a) could still be pending, behind a running transaction,
+    while one made after it (b) was applied: the app's cursor was (b's transaction, b). Going on
+    from b's id would skip a for good; the app starts again from the first event instead. It
+    waits while the restored events are not numbered yet."""
+    own, shared = await pools()
+    first, second = await new_users(core_database_url, 2)
+    far = await _far_ahead(core_database_url)
+    connection = await asyncpg.connect(core_database_url)
+    try:
+        insert = (
+            "INSERT INTO user_events (user_id, event_type, txid)"
+            " VALUES ($1, 'deleted', $2::text::xid8) RETURNING id"
+        )
+        a = await connection.fetchval(insert, first, str(far + 10))
+        b = await connection.fetchval(insert, second, str(far + 5))
+        consumer = UserEventConsumer(recording("w1"), name="app", own_pool=own, shared_pool=shared)
+        await consumer.ensure_cursor()
+        await own.execute(
+            "UPDATE user_event_cursor SET txid = $1, event_id = $2 WHERE consumer = 'app'",
+            far + 5,
+            b,
+        )
+
+        assert await consumer.step() is Outcome.PENDING  # not numbered yet: nothing skipped
+        await connection.execute(RENUMBER_RESTORED_SQL)  # as db-restore does
+        while await next_round(consumer) is Outcome.APPLIED:
+            pass
+    finally:
+        await connection.close()
+
+    assert await applied_ids(app_database_url) == [a, b]

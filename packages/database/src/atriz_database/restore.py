@@ -346,6 +346,14 @@ def restore_database(
                 f" ({', '.join(recorded.missing[:3])}); restore it with the code that made it."
                 f" {untouched}"
             )
+        if target.after_restore:
+            try:
+                with connect(new_url) as connection:
+                    connection.execute(target.after_restore.encode())
+            except psycopg.Error as exc:
+                raise BackupError(
+                    f"{where}: the target's after-restore step failed: {_reason(exc)}; {untouched}"
+                ) from None
         try:
             had_previous = _swap(url, database, new, replaced)
         except psycopg.Error as exc:

@@ -63,6 +63,9 @@ class DatabaseTarget:
     kept_by_clean: tuple[str, ...] = field(default=())
     """Tables whose rows the migrations write, which `db-clean` keeps (core's built-in roles:
     without them no account gets its `user` role and no administrator can be made)."""
+    after_restore: str | None = None
+    """SQL that `db-restore` runs in the restored database before it takes the target's name
+    (core numbers its restored user events 0: see `atriz_core.client.user_events`)."""
     repair: str | None = None
     """`module:function` that `db-check-refs --fix` calls as `function(url, ids)` with this
     target's database URL and the ids its references hold that point to no live row: the app's

@@ -44,6 +44,11 @@ WHERE i.inhparent = 'positions'::regclass
 ORDER BY c.relname
 """
 _TIMESTAMP = "SELECT $1::text::timestamptz"
+_FORGET_DAYS = """
+DELETE FROM vehicle_track_days
+WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
+  AND day < ($2::timestamptz AT TIME ZONE 'UTC')::date
+"""
 _BOUND = re.compile(r"FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)")
 
 
@@ -96,10 +101,15 @@ async def list_partitions(conn: asyncpg.Connection) -> list[Partition]:
     return found
 
 
-async def drop_partition(conn: asyncpg.Connection, name: str) -> None:
-    """Drop one partition (`name` comes from `list_partitions`, i.e. from the catalog)."""
+async def drop_partition(conn: asyncpg.Connection, partition: Partition) -> None:
+    """Drop one partition (from `list_partitions`, i.e. from the catalog), and forget its days
+    in `vehicle_track_days` in the same transaction: a batch of that day waits for its commit,
+    then makes the partition again and notes the day again. Forgotten after the commit, the
+    day of such a batch's points was gone, and every read of them with it."""
     async with conn.transaction():
         await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         # As the owner of `positions`, which the service's login is not (see the migration
         # `mextrack_writer`); the function drops nothing but a partition of it.
-        await conn.execute("SELECT drop_positions_partition($1)", name)
+        await conn.execute("SELECT drop_positions_partition($1)", partition.name)
+        if partition.starts is not None and partition.ends is not None:
+            await conn.execute(_FORGET_DAYS, partition.starts, partition.ends)

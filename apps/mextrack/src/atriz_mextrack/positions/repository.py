@@ -20,7 +20,6 @@ __all__ = [
     "COPY_COLUMNS",
     "copy_positions",
     "count_jumps",
-    "forget_track_days",
     "list_latest",
     "list_positions",
     "move_latest",
@@ -64,7 +63,6 @@ SELECT
         SELECT day FROM vehicle_track_days WHERE vehicle_id = $1 AND day >= $3
         ORDER BY day LIMIT 3) AS after) AS latest
 """
-_FORGET_TRACK_DAYS = "DELETE FROM vehicle_track_days WHERE day >= $1 AND day < $2"
 _TRACK_SPAN = """
 SELECT min(day) AS first, max(day) AS last FROM vehicle_track_days
 WHERE vehicle_id = $1 AND day BETWEEN $2 AND $3
@@ -164,14 +162,6 @@ async def stored_neighbours(
     latest = last if days["latest"] is None else day_start(days["latest"] + timedelta(days=1))
     rows = await conn.fetch(_NEIGHBOURS, vehicle_id, first, last, earliest, latest)
     return [StoredFix(*row) for row in rows]
-
-
-async def forget_track_days(
-    conn: asyncpg.Connection, starts: datetime | None, ends: datetime | None
-) -> None:
-    """Forget the days from `starts` to `ends` (a dropped partition's range) of every vehicle."""
-    if starts is not None and ends is not None:
-        await conn.execute(_FORGET_TRACK_DAYS, utc_day(starts), utc_day(ends))
 
 
 async def track_span(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from atriz_mextrack.positions import partitions, repository
+from atriz_mextrack.positions import partitions
 from atriz_mextrack.positions.partitions import Partition
 
 __all__ = ["apply_retention", "expired_partitions"]
@@ -31,7 +31,5 @@ async def apply_retention(
     expired = expired_partitions(await partitions.list_partitions(conn), now - timedelta(days=days))
     if not dry_run:
         for partition in expired:
-            await partitions.drop_partition(conn, partition.name)
-            # After the drop: a day noted without points only widens a read by a day.
-            await repository.forget_track_days(conn, partition.starts, partition.ends)
+            await partitions.drop_partition(conn, partition)
     return expired

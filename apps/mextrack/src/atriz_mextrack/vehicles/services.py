@@ -120,7 +120,7 @@ async def create_vehicle(
     if owner != principal.id and not sees_all(principal):
         raise ForbiddenError("only a dispatcher or an admin registers another user's vehicle")
     name, plate, vin = _name(data.name), _plate(data.plate), _vin(data.vin)
-    await hold_users(conn, shared, [owner], field="owner_id", signed_in=principal.id)
+    await hold_users(conn, shared, [owner], field="owner_id")
     return await repository.insert_vehicle(conn, owner, name, plate, vin)
 
 
@@ -134,22 +134,23 @@ async def update_vehicle(
     """Change what `data` names; reassigning is for a dispatcher or an admin, and ends the
     vehicle's device token: the tracker was the previous owner's, who no longer sees the
     vehicle and must not go on writing its new owner's track."""
-    vehicle = await locked_visible_vehicle(conn, principal, vehicle_id)
     changes: dict[str, Any] = {
         name: value
         for name in repository.UPDATABLE
         if (value := getattr(data, name)) is not msgspec.UNSET
     }
+    if "owner_id" in changes and sees_all(principal):
+        # Before the vehicle's row: the consumer holds a user before it changes their vehicles.
+        await hold_users(conn, shared, [changes["owner_id"]], field="owner_id")
+    vehicle = await locked_visible_vehicle(conn, principal, vehicle_id)
     if "name" in changes:
         changes["name"] = _name(changes["name"])
     if "plate" in changes:
         changes["plate"] = _plate(changes["plate"])
     if "vin" in changes:
         changes["vin"] = _vin(changes["vin"])
-    if "owner_id" in changes:
-        if not sees_all(principal):
-            raise ForbiddenError("only a dispatcher or an admin reassigns a vehicle")
-        await hold_users(conn, shared, [changes["owner_id"]], field="owner_id")
+    if "owner_id" in changes and not sees_all(principal):
+        raise ForbiddenError("only a dispatcher or an admin reassigns a vehicle")
     owner = changes.get("owner_id", vehicle.owner_id)
     if changes.get("status") == "active" and owner is None:
         raise ConflictError(

@@ -16,13 +16,14 @@ from litestar.response import Redirect
 
 from atriz_core.client import PUBLIC
 from atriz_core.client.verifier import Principal
-from atriz_core.kit.database import DbConnection, SharedDb
+from atriz_core.kit.database import DbConnection, db_connection
 from atriz_core.kit.openapi import problem_responses
 from atriz_core.kit.pagination import Page
 from atriz_core.kit.pagination_params import PageCursor, cursors_of, page_limit, schema_name
 from atriz_core.kit.replica import REPLICA_READS
 from atriz_core.kit.text import END, NO_NUL
 from atriz_website.articles import services
+from atriz_website.articles.rendering import rendered
 from atriz_website.articles.schemas import (
     Article,
     ArticleCreate,
@@ -117,13 +118,16 @@ class ArticleController(Controller):
     async def create_article(
         self,
         data: JSONBody[ArticleCreate],
-        conn: DbConnection,
-        shared_conn: SharedDb,
         request: Request[Principal, Any, Any],
     ) -> Response[Article]:
         """A new draft by the signed-in user; its slug comes from the title (`-2`, `-3`...
         when taken)."""
-        article = await services.create_article(conn, shared_conn, request.user, data)
+        body_html = await rendered(data.body)  # before the transaction: see `rendered`
+        state = request.app.state
+        async with db_connection(request, state) as conn:
+            article = await services.create_article(
+                conn, state.shared_pool, request.user, data, body_html
+            )
         return _with_etag(article, 201)
 
     @get("/manage")
@@ -165,13 +169,16 @@ class ArticleController(Controller):
         self,
         article_id: FromPath[uuid.UUID],
         data: JSONBody[ArticleUpdate],
-        conn: DbConnection,
         request: Request[Principal, Any, Any],
         if_match: IfMatch = None,
     ) -> Response[Article]:
         """Replace an article's content (author or editor), with `If-Match`."""
         version = services.expected_version(if_match)
-        article = await services.update_article(conn, request.user, article_id, version, data)
+        body_html = await rendered(data.body)  # before the transaction: see `rendered`
+        async with db_connection(request, request.app.state) as conn:
+            article = await services.update_article(
+                conn, request.user, article_id, version, data, body_html
+            )
         return _with_etag(article)
 
     @post(

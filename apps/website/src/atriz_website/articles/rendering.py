@@ -64,5 +64,6 @@ _renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="markdown")
 async def rendered(body: str) -> str:
     """`render_markdown` off the event loop: the pure-Python parser takes over a second for
     some bodies of the largest size allowed (100,000 characters of `![`), which every other
-    request of the worker would otherwise wait out."""
+    request of the worker would otherwise wait out. Called before the request takes a pooled
+    connection (`kit.database.db_connection`): a few such renders would hold them all."""
     return await asyncio.get_running_loop().run_in_executor(_renderer, render_markdown, body)

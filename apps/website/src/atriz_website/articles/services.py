@@ -23,7 +23,7 @@ from atriz_core.errors import (
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_core.kit.times import checked_time
 from atriz_website.articles import repository
-from atriz_website.articles.rendering import clean_snippet, rendered
+from atriz_website.articles.rendering import clean_snippet
 from atriz_website.articles.schemas import Article, ArticleCreate, ArticleSummary, ArticleUpdate
 from atriz_website.articles.slugs import RESERVED_SLUGS, slugify, suffix_stem, with_suffix
 from atriz_website.profiles.services import ensure_own_profile
@@ -217,11 +217,16 @@ async def _fetch(conn: asyncpg.Connection, article_id: uuid.UUID) -> Article:
 
 
 async def create_article(
-    conn: asyncpg.Connection, shared: asyncpg.Connection, caller: Principal, data: ArticleCreate
+    conn: asyncpg.Connection,
+    shared: asyncpg.Pool,
+    caller: Principal,
+    data: ArticleCreate,
+    body_html: str,
 ) -> Article:
-    """A new draft of the caller's, its slug made from its title (with a suffix if taken).
-    The author is held and given a profile first (`ensure_own_profile`): their name shows on
-    the article, and a deletion applied meanwhile finds the draft."""
+    """A new draft of the caller's (`body_html`: its body rendered, `rendering.rendered`), its
+    slug made from its title (with a suffix if taken). The author is held and given a profile
+    first (`ensure_own_profile`): their name shows on the article, and a deletion applied
+    meanwhile finds the draft."""
     title = _title(data.title)
     await ensure_own_profile(conn, shared, caller.id)
     article_id = await repository.insert_article(
@@ -231,7 +236,7 @@ async def create_article(
         title=title,
         summary=data.summary,
         body=data.body,
-        body_html=await rendered(data.body),
+        body_html=body_html,
         language=data.language,
         tags=_tags(data.tags),
     )
@@ -264,9 +269,11 @@ async def update_article(
     article_id: uuid.UUID,
     version: int,
     data: ArticleUpdate,
+    body_html: str,
 ) -> Article:
-    """Replace the article's content; a draft's slug follows its title, a published one keeps
-    its slug unless a new one is given, and then the old one redirects."""
+    """Replace the article's content (`body_html`: its body rendered); a draft's slug follows
+    its title, a published one keeps its slug unless a new one is given, and then the old one
+    redirects."""
     row = await _changeable(conn, caller, article_id, version)
     title = _title(data.title)
     slug = await _new_slug(conn, row, title, data.slug)
@@ -281,7 +288,7 @@ async def update_article(
         title=title,
         summary=data.summary,
         body=data.body,
-        body_html=await rendered(data.body),
+        body_html=body_html,
         language=data.language,
         tags=_tags(data.tags),
     )

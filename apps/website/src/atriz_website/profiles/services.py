@@ -35,7 +35,7 @@ async def get_own_profile(
 
 
 async def ensure_own_profile(
-    conn: asyncpg.Connection, shared: asyncpg.Connection, user_id: uuid.UUID
+    conn: asyncpg.Connection, shared: asyncpg.Pool | asyncpg.Connection, user_id: uuid.UUID
 ) -> Profile:
     """The signed-in user's profile, made now with their account's name unless it exists; in
     a transaction, holding the user (`hold_users`): a deletion applied meanwhile finds it, and

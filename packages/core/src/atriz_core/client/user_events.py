@@ -21,13 +21,14 @@ __all__ = [
     "DELETED",
     "EVENT_TYPES",
     "REACTIVATED",
+    "RENUMBER_RESTORED_SQL",
     "ROLES_CHANGED",
     "SESSIONS_REVOKED",
     "EventCursor",
     "UserEvent",
     "cursor_from_another_server",
     "read_user_events",
-    "renumber_restored_events",
+    "renumber_impossible_events",
 ]
 
 DEACTIVATED = "deactivated"
@@ -62,12 +63,21 @@ ORDER BY txid, id
 LIMIT $3
 """
 
-# Transaction ids only grow on one server: a cursor at or past the next one to be given was
-# taken on another (atriz_shared restored from a dump onto a new server, whose ids start low).
-_FROM_ANOTHER_SERVER = "SELECT $1::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot())"
-# Events restored from another server keep its transaction ids, above this server's: numbered 0
-# (before every event of this one), in their id order, they are read at once.
-_RENUMBER_RESTORED = """
+# Transaction ids only grow on one server: a cursor past the next one to be given was taken on
+# another (atriz_shared restored from a dump onto a new server, whose ids start low). Strictly
+# past: a reader's start may be the next id itself on a quiet server.
+_FROM_ANOTHER_SERVER = """
+SELECT $1::text::xid8 > pg_snapshot_xmax(pg_current_snapshot()) AS ahead,
+       EXISTS (SELECT FROM user_events WHERE txid >= pg_snapshot_xmax(pg_current_snapshot()))
+           AS unnumbered
+"""
+RENUMBER_RESTORED_SQL = "UPDATE user_events SET txid = '0'::xid8 WHERE txid <> '0'::xid8;\n"
+"""What `db-restore` runs in a restored `atriz_shared`: every restored event numbered 0, before
+every event recorded after the restore, in the order of its id (which, for one user's events,
+is the order they were made in: each was made holding the user's row)."""
+# Core's fallback as it starts, for a restore by hand: the events no transaction of this
+# server can have made.
+_RENUMBER_IMPOSSIBLE = """
 UPDATE user_events SET txid = '0'::xid8
 WHERE txid >= pg_snapshot_xmax(pg_current_snapshot())
 """
@@ -79,11 +89,6 @@ class EventCursor:
 
     txid: int = 0
     id: int = 0
-
-    def on_this_server(self) -> EventCursor:
-        """The cursor moved into a new server's numbering (see `cursor_from_another_server`):
-        before every event of this server, after the restored events it had applied."""
-        return EventCursor(0, self.id)
 
 
 @dataclass(frozen=True)
@@ -128,18 +133,23 @@ async def read_user_events(
 
 async def cursor_from_another_server(
     shared: asyncpg.Pool | asyncpg.Connection, cursor: EventCursor
-) -> bool:
-    """Whether `cursor` names a transaction this server has not reached: it was taken on the
-    server `atriz_shared` was on before a restore from a dump. Every event this server records
-    sorts before it, and would be skipped until its transaction ids caught up (a deletion
-    never applied, a revocation never heard of); `cursor.on_this_server()` is where to go on."""
-    ahead: bool = await shared.fetchval(_FROM_ANOTHER_SERVER, str(cursor.txid))
-    return ahead
+) -> bool | None:
+    """Whether `cursor` was taken on the server `atriz_shared` was on before a restore from a
+    dump onto this one: every event this server records sorts before it, and would be skipped
+    until its transaction ids caught up (a deletion never applied, a revocation never heard
+    of). None while the restored events are not numbered yet (`RENUMBER_RESTORED_SQL`, or core
+    as it starts): a reader then waits. A reader whose cursor came from another server starts
+    again from `EventCursor()`: every restored event is applied again, in order, then the new
+    ones."""
+    row = await shared.fetchrow(_FROM_ANOTHER_SERVER, str(cursor.txid))
+    if not row["ahead"]:
+        return False
+    return None if row["unnumbered"] else True
 
 
-async def renumber_restored_events(connection: asyncpg.Connection | asyncpg.Pool) -> int:
-    """Number 0 the events restored from another server (core does it as it starts); how many.
-    Left as they were, they stay hidden from every reader (`txid` past the settled horizon)
-    until this server's transaction ids pass theirs."""
-    status: str = await connection.execute(_RENUMBER_RESTORED)
+async def renumber_impossible_events(connection: asyncpg.Connection | asyncpg.Pool) -> int:
+    """Number 0 the events whose transaction ids this server has not reached (restored by hand
+    from a dump of another server); how many. Left so, they would stay hidden from every
+    settled reader until this server's ids passed theirs."""
+    status: str = await connection.execute(_RENUMBER_IMPOSSIBLE)
     return int(status.split()[-1])

@@ -1,8 +1,13 @@
 """Checking user references: apps hold user ids from `atriz_shared` with no foreign key, so they
 check, in a write, that each referenced user exists and is active, and hold the user until the
-write commits (`hold_users`): the app's user-event consumer takes the same hold before it
-applies one of the user's events (`hold_user`), so a user's deletion never passes a write that
-names them."""
+write commits (`hold_users`); the app's user-event consumer holds the users of a batch of
+events before it applies them (`hold_for_events`), so a user's deletion never passes a write
+that names them.
+
+The holds are transaction-level advisory locks of the app's database, one per user (64 bits of
+a hash of the id: two users sharing one only wait for each other): shared for writes, which
+then never wait for each other (two tills of one cashier), exclusive for the consumer. Both
+take theirs in id order, before any row lock, so neither can deadlock the other."""
 
 from __future__ import annotations
 
@@ -13,15 +18,12 @@ import asyncpg
 
 from atriz_core.errors import AuthenticationError, FieldProblem, InvalidInputError
 
-__all__ = ["UnknownUserError", "hold_user", "hold_users", "missing_users"]
+__all__ = ["UnknownUserError", "hold_for_events", "hold_users", "missing_users"]
 
 ACCOUNT_GONE = "the signed-in account is no longer active"
-# A transaction-level advisory lock of the app's database per user (64 bits of a hash of the
-# id: two users sharing one only wait for each other), taken in the array's order.
-_HOLD = """
-SELECT count(pg_advisory_xact_lock(hashtextextended('atriz.user:' || id::text, 0)))
-FROM unnest($1::uuid[]) AS id
-"""
+_KEY = "hashtextextended('atriz.user:' || id::text, 0)"
+_HOLD_FOR_WRITE = f"SELECT count(pg_advisory_xact_lock_shared({_KEY})) FROM unnest($1::uuid[]) id"
+_HOLD_FOR_EVENTS = f"SELECT count(pg_advisory_xact_lock({_KEY})) FROM unnest($1::uuid[]) id"
 
 # Readable through the least-privilege app role: it sees only these user columns.
 _ACTIVE_USERS = """
@@ -52,17 +54,20 @@ async def missing_users(
     return [user_id for user_id in wanted if user_id not in found]
 
 
-async def hold_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    """Hold `user_id` in the app's database until `conn`'s transaction ends: what the user-event
-    consumer does before it applies one of the user's events, and `hold_users` before a write
-    that names them."""
-    await _hold(conn, [user_id])
+async def hold_for_events(conn: asyncpg.Connection, user_ids: Iterable[uuid.UUID]) -> None:
+    """Hold `user_ids` alone until `conn`'s transaction ends: what the user-event consumer does
+    before it applies a batch of their events, after every write that holds one of them."""
+    await _hold(conn, _HOLD_FOR_EVENTS, user_ids)
 
 
-async def _hold(conn: asyncpg.Connection, user_ids: list[uuid.UUID]) -> None:
+async def _hold(
+    conn: asyncpg.Connection, sql: str, user_ids: Iterable[uuid.UUID]
+) -> list[uuid.UUID]:
     if not conn.is_in_transaction():
         raise RuntimeError("a user is held for a transaction: open one first")
-    await conn.execute(_HOLD, user_ids)
+    held = sorted(set(user_ids))
+    await conn.execute(sql, held)
+    return held
 
 
 async def hold_users(
@@ -81,10 +86,8 @@ async def hold_users(
     A deletion the app applied before the hold is seen by the check (core committed it before
     the app read its event); one applied after waits for this write to commit, then finds its
     rows. Checked without the hold, a row written between the check and the commit outlived the
-    deletion: its policy had run already. Held in id order, so two writes cannot deadlock."""
-    referenced = list(dict.fromkeys(user_ids))
-    held = sorted({*referenced, *([signed_in] if signed_in else [])})
-    await _hold(conn, held)
+    deletion: its policy had run already. Call it before the write locks any row."""
+    held = await _hold(conn, _HOLD_FOR_WRITE, [*user_ids, *([signed_in] if signed_in else [])])
     missing = await missing_users(shared, held)
     if signed_in in missing:
         raise AuthenticationError(ACCOUNT_GONE)

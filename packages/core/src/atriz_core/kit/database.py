@@ -60,6 +60,7 @@ __all__ = [
     "SharedDb",
     "TransactionRetryMiddleware",
     "database_dependencies",
+    "db_connection",
     "pool_lifespan",
     "provide_connection",
     "provide_db",
@@ -143,6 +144,13 @@ async def provide_db(
             raise
         if routing is not None:
             await note_write(routing, connection)
+
+
+db_connection = asynccontextmanager(provide_db)
+"""`provide_db` opened by the handler itself (`async with db_connection(request,
+request.app.state) as conn:`), once work that must not hold a pooled connection is done: a
+slow render waited with the request's transaction open and its connection taken, and a few
+such requests emptied the pool."""
 
 
 async def provide_shared_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:

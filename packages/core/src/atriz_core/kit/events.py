@@ -35,7 +35,7 @@ from atriz_core.client.user_events import (
     cursor_from_another_server,
     read_user_events,
 )
-from atriz_core.client.users import hold_user
+from atriz_core.client.users import hold_for_events
 from atriz_core.kit.event_stream import (
     CHANNEL,
     Lifespan,
@@ -152,18 +152,16 @@ class UserEventConsumer(StreamFollower):
             return EventCursor()
         return EventCursor(row["txid"], row["event_id"])
 
-    async def _move_to_this_server(self, cursor: EventCursor) -> None:
+    async def _start_again(self, cursor: EventCursor) -> None:
         async with self.own_pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(_LOCK_CURSOR, self.name)
             if row is None or EventCursor(row["txid"], row["event_id"]) != cursor:
                 return  # another worker is at it, or did it
-            moved = cursor.on_this_server()
-            await connection.execute(_STORE_CURSOR, self.name, moved.txid, moved.id)
+            await connection.execute(_STORE_CURSOR, self.name, 0, 0)
         logger.warning(
             "%s: the cursor was taken on another server (atriz_shared restored from a dump?);"
-            " going on from event %d",
+            " applying every event again from the start",
             self.label,
-            cursor.id,
         )
 
     async def step(self) -> Outcome:
@@ -172,9 +170,12 @@ class UserEventConsumer(StreamFollower):
         cursor = await self.stored_cursor()
         events = await read_user_events(self.shared_pool, cursor, limit=self.batch_size)
         if not events:
-            if await cursor_from_another_server(self.shared_pool, cursor):
-                await self._move_to_this_server(cursor)
-                return Outcome.APPLIED  # look again at once, from where it now is
+            elsewhere = await cursor_from_another_server(self.shared_pool, cursor)
+            if elsewhere is None:
+                return Outcome.PENDING  # restored events core has not numbered yet
+            if elsewhere:
+                await self._start_again(cursor)
+                return Outcome.APPLIED  # look again at once, from the start
             pending = await self.pending(self.shared_pool, cursor)
             self._oldest_waiting = None
             return Outcome.PENDING if pending else Outcome.DRAINED
@@ -188,11 +189,11 @@ class UserEventConsumer(StreamFollower):
                 events = await read_user_events(self.shared_pool, locked, limit=self.batch_size)
                 if not events:
                     return Outcome.DRAINED
+            # Every write naming one of these users that checked them is waited for, and its
+            # rows are found (`hold_users`).
+            await hold_for_events(connection, (event.user_id for event in events))
             for event in events:
                 try:
-                    # A write naming the user that checked them before this commits is waited
-                    # for, and its rows are found (`hold_users`).
-                    await hold_user(connection, event.user_id)
                     await self.handler(connection, event)
                 except Exception:
                     # Which event stopped the batch, for the operator; not whose it is.

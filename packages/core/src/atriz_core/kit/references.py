@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from atriz_core.client.user_events import DELETED, EventCursor, UserEvent
-from atriz_core.client.users import hold_user
+from atriz_core.client.users import hold_for_events
 from atriz_database import Reference
 from atriz_database.pool import connect
 
@@ -79,7 +79,7 @@ async def _apply_deletions(policy: UserEventHandler, url: str, ids: list[uuid.UU
                 cursor=EventCursor(),
             )
             async with connection.transaction():
-                await hold_user(connection, user_id)  # as the consumer does (`hold_users`)
+                await hold_for_events(connection, [user_id])  # as the consumer does
                 await policy(connection, event)
     finally:
         await connection.close()

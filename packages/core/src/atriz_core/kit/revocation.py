@@ -128,10 +128,9 @@ class RevocationFeed(StreamFollower):
         if not unsettled and await cursor_from_another_server(self.shared_pool, self.cursor):
             logger.warning(
                 "revocation feed: the cursor was taken on another server (atriz_shared restored"
-                " from a dump?); going on from event %d",
-                self.cursor.id,
+                " from a dump?); reading every event again"
             )
-            self.cursor = self.cursor.on_this_server()
+            self.cursor = EventCursor()
             return Outcome.APPLIED
         return Outcome.PENDING if unsettled else Outcome.DRAINED
 
