@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import running_core
+from atriz_pshop.sales import controllers
 
 RunningPshop = Any
 
@@ -87,3 +90,46 @@ async def test_a_deactivated_cashier_is_refused_within_seconds(
     assert took < 5
     assert await pshop.on_hand(product["id"]) <= 9
     await pshop.assert_reconciled()
+
+
+async def test_a_cashier_deleted_during_their_sale_leaves_no_idempotency_key(
+    pshop: RunningPshop, make_user: Any, core_database_url: str, monkeypatch: Any
+) -> None:
+    """The request was signed in before core deleted the cashier, and its key was claimed
+    after the shop applied the deletion (which drops the user's keys): a key of a deleted user
+    stayed. The sale holds its cashier, so it is refused (401) and claims nothing."""
+    product = await pshop.product(stock=10)
+    cashier = await make_user(roles=("pshop.cashier",))
+    started, go_on = asyncio.Event(), asyncio.Event()
+    claim = controllers.idempotent
+
+    async def paused(*args: Any, **kwargs: Any) -> Any:
+        started.set()  # signed in, its transaction open, nothing written yet
+        await go_on.wait()
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(controllers, "idempotent", paused)
+    consumer = pshop.app.state[CONSUMERS_STATE_KEY]["pshop"]
+    before = consumer.applied
+    selling = asyncio.create_task(pshop.sell([(product["id"], 1)], user=cashier))
+    await asyncio.wait_for(started.wait(), 10)
+    core = await asyncpg.connect(core_database_url)
+    try:
+        async with core.transaction():
+            await core.execute("UPDATE users SET deleted_at = now() WHERE id = $1", cashier.id)
+            await core.execute(
+                "INSERT INTO user_events (user_id, event_type) VALUES ($1, 'deleted')", cashier.id
+            )
+    finally:
+        await core.close()
+    await until(lambda: _true(consumer.applied > before))
+    go_on.set()
+    sold = await asyncio.wait_for(selling, 10)
+
+    assert sold.status_code == 401, sold.text
+    keys = await pshop.sql("SELECT count(*) FROM idempotency_keys WHERE user_id = $1", cashier.id)
+    assert keys == 0
+
+
+async def _true(value: bool) -> bool:
+    return value

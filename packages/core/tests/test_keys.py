@@ -8,7 +8,8 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import jwt
 import pytest
@@ -16,6 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from atriz_core.app import create_app
 from atriz_core.client.verifier import MAX_LEEWAY_SECONDS
+from atriz_core.oidc.csrf import CsrfTokens
+from atriz_core.oidc.web import csrf_tokens
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import TEST_PASSWORD, CoreHarness, FrozenClock, MemoryMailer
 from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
@@ -135,6 +138,43 @@ def test_a_key_rotated_to_activate_later_is_published_first_and_signs_from_its_t
     assert ring.signing(later) is upcoming
 
 
+def test_no_second_rotation_while_a_key_waits_for_its_time(tmp_path: Path) -> None:
+    """Core loads two keys: a second key to come pushed out the key in use, and the first key
+    to come signed at once (rerunning the Kubernetes README's rotation within its 15 minutes)."""
+    rotate_key(tmp_path, now=T0)
+    waiting = T0 + timedelta(days=30)
+    rotate_key(tmp_path, now=waiting, activate_in=900)
+
+    with pytest.raises(ConfigurationError, match="rotate again after that"):
+        rotate_key(tmp_path, now=waiting + timedelta(minutes=5), activate_in=900)
+    assert len(list(tmp_path.glob("*.pem"))) == 2
+    rotate_key(tmp_path, now=waiting + timedelta(minutes=16))  # once it is current
+
+
+def test_a_form_made_by_a_core_not_restarted_yet_posts_to_a_restarted_one(tmp_path: Path) -> None:
+    """During a rollout after `--activate-in`, a sign-in or consent form made by a process that
+    has not loaded the new key is posted to one that has, and the other way round."""
+    rotate_key(tmp_path, now=T0)
+    old_process = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+    rotated = T0 + timedelta(days=30)
+    rotate_key(tmp_path, now=rotated, activate_in=900)
+    new_process = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+
+    def tokens(ring: Any, now: datetime) -> CsrfTokens:
+        core = SimpleNamespace(keyring=ring, clock=FrozenClock(now))
+        return csrf_tokens(cast(Any, SimpleNamespace(core=core)))
+
+    cookie = CsrfTokens.new_cookie()
+    old_form = tokens(old_process, rotated).form_token(cookie)
+    new_form = tokens(new_process, rotated).form_token(cookie)
+    assert tokens(new_process, rotated).valid(cookie, old_form)
+    assert tokens(old_process, rotated).valid(cookie, new_form)
+    after = rotated + timedelta(seconds=900)
+    made_before = tokens(new_process, rotated).form_token(cookie)
+    assert tokens(new_process, after).valid(cookie, made_before)  # a form open at the switch
+    assert not tokens(new_process, after).valid(cookie, "x" * 43)
+
+
 def test_a_third_key_file_is_never_loaded(tmp_path: Path) -> None:
     oldest = rotate_key(tmp_path, now=T0)
     oldest_kid = SigningKey.from_pem(oldest.read_bytes(), "oldest").kid
@@ -174,7 +214,7 @@ def test_a_key_file_not_named_by_its_time_cannot_take_part_in_a_rotation(
 def test_a_rotation_never_hides_behind_a_newer_key(tmp_path: Path) -> None:
     rotate_key(tmp_path, now=T0)
 
-    with pytest.raises(ConfigurationError, match="is not older than"):
+    with pytest.raises(ConfigurationError, match="rotate again after that"):
         rotate_key(tmp_path, now=T0 - timedelta(seconds=1))
     assert len(list(tmp_path.glob("*.pem"))) == 1
 

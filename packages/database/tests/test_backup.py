@@ -482,17 +482,29 @@ def test_no_owner_and_no_acl_leave_the_dumps_roles_out(
     assert row == (True, False, 40)
 
 
-def test_a_restored_atriz_shared_numbers_its_user_events_before_every_new_one(
+def test_a_restored_atriz_shared_renumbers_the_user_events_of_another_server(
     cli: Cli, filled: dict[str, str], tmp_path: Path
 ) -> None:
     """On a new server the restored events' transaction ids, those of the old one, would sort
-    after every event recorded there, and the apps' cursors with them (see
-    `atriz_core.client.user_events`): numbered 0, in their id order, they come first."""
+    after every event recorded there, and hide from every reader until its ids caught up (see
+    `atriz_core.client.user_events`). Those of this server keep theirs."""
     with psycopg.connect(filled["core"], autocommit=True) as connection:
+        far = connection.execute(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000000"
+        ).fetchone()
+        assert far is not None
+        connection.execute(
+            "INSERT INTO user_events (user_id, event_type, txid)"
+            " SELECT id, 'deleted', %s::text::xid8 FROM users ORDER BY email LIMIT 3",
+            (str(far[0]),),
+        )
         connection.execute(
             "INSERT INTO user_events (user_id, event_type)"
-            " SELECT id, 'deleted' FROM users ORDER BY email LIMIT 3"
+            " SELECT id, 'deactivated' FROM users ORDER BY email DESC LIMIT 1"
         )
+        here = connection.execute(
+            "SELECT txid::text FROM user_events WHERE event_type = 'deactivated'"
+        ).fetchone()
     _, out, _ = cli(backup_main, "core", "--out", tmp_path)
 
     code, _, err = cli(restore_main, "core", dumps_in(out)["core"], "--force")
@@ -500,6 +512,8 @@ def test_a_restored_atriz_shared_numbers_its_user_events_before_every_new_one(
     assert code == 0, err
     with psycopg.connect(filled["core"]) as connection:
         row = connection.execute(
-            "SELECT count(*), count(*) FILTER (WHERE txid = '0'::xid8) FROM user_events"
+            "SELECT count(*) FILTER (WHERE txid >= pg_snapshot_xmax(pg_current_snapshot())),"
+            " count(*), (SELECT txid::text FROM user_events WHERE event_type = 'deactivated')"
+            " FROM user_events"
         ).fetchone()
-    assert row == (3, 3)
+    assert row == (0, 4, here[0] if here else None)

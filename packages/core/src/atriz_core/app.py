@@ -15,7 +15,7 @@ from litestar.datastructures import State
 from atriz_core.accounts.controllers import AuthController
 from atriz_core.accounts.pages import LinkPagesController
 from atriz_core.admin.controllers import AdminController
-from atriz_core.client.user_events import renumber_impossible_events
+from atriz_core.client.user_events import renumber_restored_events
 from atriz_core.client.verifier import TokenVerifier
 from atriz_core.clients.controllers import ClientAdminController
 from atriz_core.clock import Clock, SystemClock
@@ -151,14 +151,14 @@ def restored_events_renumbered(
     state_key: str = "db_pool",
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     """A lifespan that numbers 0, as core starts, the user events restored from another server
-    (`renumber_impossible_events`): the apps then read those they had not applied at once."""
+    (`renumber_restored_events`): the apps then read those they had not applied at once."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        renumbered = await renumber_impossible_events(app.state[state_key])
+        renumbered = await renumber_restored_events(app.state[state_key])
         if renumbered:
             logger.warning(
-                "%d user events came from another server (restored by hand): numbered 0",
+                "%d user events came from another server (restored by hand): renumbered",
                 renumbered,
             )
         yield

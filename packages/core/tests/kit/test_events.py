@@ -568,29 +568,30 @@ async def test_a_feed_whose_cursor_came_from_another_server_goes_on_with_this_on
     assert revocations.not_before(user) is not None
 
 
-async def test_core_numbers_the_events_restored_from_another_server_first(
+async def test_core_renumbers_the_events_restored_from_another_server_as_it_starts(
     core_settings: CoreSettings, core_database_url: str
 ) -> None:
-    """Restored with the ids of the server they were recorded on, they stayed hidden from every
-    reader until this server's ids passed theirs; numbered 0 as core starts, they come first."""
+    """Restored by hand, with the ids of the server they were recorded on, they stayed hidden
+    from every reader until this server's ids passed theirs."""
     (user,) = await new_users(core_database_url, 1)
+    far = await _far_ahead(core_database_url)
     connection = await asyncpg.connect(core_database_url)
     try:
         restored = await connection.fetchval(
             "INSERT INTO user_events (user_id, event_type, txid)"
             " VALUES ($1, 'deleted', $2::text::xid8) RETURNING id",
             user,
-            str(await _far_ahead(core_database_url)),
+            str(far),
         )
         async with running_core(core_settings):
             pass
-        txid = await connection.fetchval(
-            "SELECT txid::text FROM user_events WHERE id = $1", restored
+        txid = int(
+            await connection.fetchval("SELECT txid::text FROM user_events WHERE id = $1", restored)
         )
     finally:
         await connection.close()
 
-    assert txid == "0"
+    assert 0 < txid < far - 10**8  # one of this server's, no longer the old server's
 
 
 async def test_a_fresh_feed_on_a_quiet_server_reads_nothing_before_its_horizon(
@@ -654,3 +655,29 @@ async def test_after_a_restore_every_restored_event_is_applied_again_in_order(
         await connection.close()
 
     assert await applied_ids(app_database_url) == [a, b]
+
+
+async def test_a_restore_on_the_same_server_keeps_every_event_in_its_place(
+    core_database_url: str, app_database_url: str, pools: Any
+) -> None:
+    """Restored where it was dumped (after a bad migration, say), an event the app had not
+    applied yet must still come after the app's cursor: numbering every restored event 0, as
+    db-restore once did, put it behind for good."""
+    own, shared = await pools()
+    first, second = await new_users(core_database_url, 2)
+    consumer = UserEventConsumer(recording("w1"), name="app", own_pool=own, shared_pool=shared)
+    await consumer.ensure_cursor()
+    await record_events(core_database_url, [first])
+    while await next_round(consumer) is Outcome.APPLIED:
+        pass
+    await record_events(core_database_url, [second])  # pending when the dump was taken
+    connection = await asyncpg.connect(core_database_url)
+    try:
+        await connection.execute(RENUMBER_RESTORED_SQL)  # as db-restore does
+    finally:
+        await connection.close()
+
+    while await next_round(consumer) is Outcome.APPLIED:
+        pass
+
+    assert await applied_ids(app_database_url) == await event_ids(core_database_url)

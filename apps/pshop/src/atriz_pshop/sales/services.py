@@ -133,8 +133,9 @@ async def record_sale(
 ) -> Sale:
     """Ring up a sale (see the module docstring): 422 naming the line of an unknown or
     inactive product, 409 listing every product short of stock."""
-    if data.customer_id is not None:  # the cashier is kept as history (`removed_users`)
-        await hold_users(conn, shared, [data.customer_id], field="customer_id")
+    # The cashier too: their sale is kept as history, but not the idempotency key it claimed.
+    customers = [data.customer_id] if data.customer_id is not None else []
+    await hold_users(conn, shared, customers, field="customer_id", signed_in=cashier_id)
     products = await repository.get_prices(conn, list({line.product_id for line in data.lines}))
     problems: list[FieldProblem] = []
     currency: str | None = None

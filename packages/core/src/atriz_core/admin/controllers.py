@@ -50,12 +50,12 @@ class AdminController(Controller):
         page at a time: pass a page's `next_cursor` as `cursor` to get the next one.
 
         No total: counting every matching user on every page is the cost keyset pagination
-        avoids. Cursors are signed with a secret derived from core's current signing key, so a
-        key rotation invalidates the cursors open at that moment (400): the list starts again.
+        avoids. Cursors are signed with a secret derived from the key core signs with, the same
+        in every core process at a given moment, so a key rotation invalidates the cursors open
+        when the new key becomes current (400): the list starts again.
         """
-        secret = cursor_secret_from_signing_key(
-            request.core.keyring.current.private_key.private_bytes_raw()
-        )
+        signing = request.core.keyring.signing(request.core.clock.now())
+        secret = cursor_secret_from_signing_key(signing.private_key.private_bytes_raw())
         return await services.list_users(
             conn, CursorCodec(secret), query=q, limit=limit, cursor=cursor
         )

@@ -75,6 +75,8 @@ def add(args: argparse.Namespace) -> int:
         data = msgspec.convert(fields, ClientCreate)
     except msgspec.ValidationError as exc:
         raise RefusedError(str(exc)) from exc
+    if args.secret_stdin and args.public:
+        raise RefusedError("a public client has no secret: --secret-stdin is for confidential ones")
     chosen = sys.stdin.readline().strip() if args.secret_stdin else None
     client, secret = _run(lambda c: services.register_client(c, data, secret=chosen))
     print("\n".join(["registered " + _describe(client)[0], *_describe(client)[1:]]))

@@ -28,7 +28,7 @@ __all__ = [
     "UserEvent",
     "cursor_from_another_server",
     "read_user_events",
-    "renumber_impossible_events",
+    "renumber_restored_events",
 ]
 
 DEACTIVATED = "deactivated"
@@ -71,16 +71,17 @@ SELECT $1::text::xid8 > pg_snapshot_xmax(pg_current_snapshot()) AS ahead,
        EXISTS (SELECT FROM user_events WHERE txid >= pg_snapshot_xmax(pg_current_snapshot()))
            AS unnumbered
 """
-RENUMBER_RESTORED_SQL = "UPDATE user_events SET txid = '0'::xid8 WHERE txid <> '0'::xid8;\n"
-"""What `db-restore` runs in a restored `atriz_shared`: every restored event numbered 0, before
-every event recorded after the restore, in the order of its id (which, for one user's events,
-is the order they were made in: each was made holding the user's row)."""
-# Core's fallback as it starts, for a restore by hand: the events no transaction of this
-# server can have made.
-_RENUMBER_IMPOSSIBLE = """
-UPDATE user_events SET txid = '0'::xid8
-WHERE txid >= pg_snapshot_xmax(pg_current_snapshot())
+RENUMBER_RESTORED_SQL = """
+UPDATE user_events SET txid = pg_current_xact_id()
+WHERE txid >= pg_snapshot_xmax(pg_current_snapshot());
 """
+"""What `db-restore` runs in a restored `atriz_shared`, and core as it starts (for a restore by
+hand): the events whose transaction ids this server has not reached, restored from a dump of
+another server, take this transaction's, after every event recorded before and before every
+one recorded after, in the order of their ids (which, for one user's events, is the order they
+were made in: each was made holding the user's row). Left so, they would stay hidden from
+every settled reader until this server's ids passed theirs. On the server the dump came from,
+or one further on, there is none: every event keeps its place, and the apps their cursors."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,8 @@ async def cursor_from_another_server(
     """Whether `cursor` was taken on the server `atriz_shared` was on before a restore from a
     dump onto this one: every event this server records sorts before it, and would be skipped
     until its transaction ids caught up (a deletion never applied, a revocation never heard
-    of). None while the restored events are not numbered yet (`RENUMBER_RESTORED_SQL`, or core
-    as it starts): a reader then waits. A reader whose cursor came from another server starts
+    of). None while the restored events are not numbered yet (`RENUMBER_RESTORED_SQL`): a
+    reader then waits. A reader whose cursor came from another server starts
     again from `EventCursor()`: every restored event is applied again, in order, then the new
     ones."""
     row = await shared.fetchrow(_FROM_ANOTHER_SERVER, str(cursor.txid))
@@ -147,9 +148,7 @@ async def cursor_from_another_server(
     return None if row["unnumbered"] else True
 
 
-async def renumber_impossible_events(connection: asyncpg.Connection | asyncpg.Pool) -> int:
-    """Number 0 the events whose transaction ids this server has not reached (restored by hand
-    from a dump of another server); how many. Left so, they would stay hidden from every
-    settled reader until this server's ids passed theirs."""
-    status: str = await connection.execute(_RENUMBER_IMPOSSIBLE)
+async def renumber_restored_events(connection: asyncpg.Connection | asyncpg.Pool) -> int:
+    """`RENUMBER_RESTORED_SQL`; how many events it renumbered."""
+    status: str = await connection.execute(RENUMBER_RESTORED_SQL)
     return int(status.split()[-1])

@@ -73,7 +73,14 @@ def _csrf_cookie_name(request: CoreRequest) -> str:
 
 
 def csrf_tokens(request: CoreRequest) -> CsrfTokens:
-    return CsrfTokens(request.core.keyring.current.private_key.private_bytes_raw())
+    """Made with the key core signs with now, checked against either key it holds."""
+    ring = request.core.keyring
+    signing = ring.signing(request.core.clock.now())
+    others = [key for key in ring.keys if key is not signing]
+    return CsrfTokens(
+        signing.private_key.private_bytes_raw(),
+        also=[key.private_key.private_bytes_raw() for key in others],
+    )
 
 
 def csrf_cookie(request: CoreRequest) -> tuple[str, list[Cookie]]:

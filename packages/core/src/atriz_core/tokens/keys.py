@@ -371,9 +371,16 @@ def rotate_key(
     system clock): the file is named after that time. Core loads it when it restarts, publishes
     it at once and signs with it from that time on; the previous key stays published until
     `previous_key_published_until`."""
-    now = (now or datetime.now(UTC)) + timedelta(seconds=activate_in)
+    now = now or datetime.now(UTC)
     newest = next(iter(_key_files(folder)), None)
     newest_time = _key_time(newest) if newest else None
+    if newest_time is not None and newest_time > now:
+        # Core loads two keys: a second one to come would push out the key in use.
+        raise ConfigurationError(
+            f"{newest} becomes the current key at {newest_time:%Y-%m-%d %H:%M:%S} UTC: rotate"
+            " again after that"
+        )
+    now += timedelta(seconds=activate_in)
     if newest_time is not None and newest_time >= now:
         # The new key would sort before the newest one and never sign: refuse rather than
         # report a rotation that did not happen (a clock set back, say).
