@@ -5,9 +5,11 @@ deactivated cashier is refused within seconds."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
+import pytest
 
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
@@ -92,14 +94,16 @@ async def test_a_deactivated_cashier_is_refused_within_seconds(
     await pshop.assert_reconciled()
 
 
-async def test_a_cashier_deleted_during_their_sale_leaves_no_idempotency_key(
-    pshop: RunningPshop, make_user: Any, core_database_url: str, monkeypatch: Any
+@pytest.mark.parametrize("route", ["sale", "void"])
+async def test_a_user_deleted_during_their_write_leaves_no_idempotency_key(
+    pshop: RunningPshop, make_user: Any, core_database_url: str, monkeypatch: Any, route: str
 ) -> None:
-    """The request was signed in before core deleted the cashier, and its key was claimed
-    after the shop applied the deletion (which drops the user's keys): a key of a deleted user
-    stayed. The sale holds its cashier, so it is refused (401) and claims nothing."""
+    """The request was signed in before core deleted its user, and its key was claimed after
+    the shop applied the deletion (which drops the user's keys): a key of a deleted user
+    stayed. The write holds its user, so it is refused (401) and keeps nothing."""
     product = await pshop.product(stock=10)
-    cashier = await make_user(roles=("pshop.cashier",))
+    sale = (await pshop.sell([(product["id"], 1)])).json()
+    user = await make_user(roles=("pshop.manager",))
     started, go_on = asyncio.Event(), asyncio.Event()
     claim = controllers.idempotent
 
@@ -111,23 +115,30 @@ async def test_a_cashier_deleted_during_their_sale_leaves_no_idempotency_key(
     monkeypatch.setattr(controllers, "idempotent", paused)
     consumer = pshop.app.state[CONSUMERS_STATE_KEY]["pshop"]
     before = consumer.applied
-    selling = asyncio.create_task(pshop.sell([(product["id"], 1)], user=cashier))
+    writing = asyncio.create_task(
+        pshop.sell([(product["id"], 1)], user=user)
+        if route == "sale"
+        else pshop.client.post(
+            f"/sales/{sale['id']}/void",
+            headers={**user.headers, "Idempotency-Key": str(uuid.uuid4())},
+        )
+    )
     await asyncio.wait_for(started.wait(), 10)
     core = await asyncpg.connect(core_database_url)
     try:
         async with core.transaction():
-            await core.execute("UPDATE users SET deleted_at = now() WHERE id = $1", cashier.id)
+            await core.execute("UPDATE users SET deleted_at = now() WHERE id = $1", user.id)
             await core.execute(
-                "INSERT INTO user_events (user_id, event_type) VALUES ($1, 'deleted')", cashier.id
+                "INSERT INTO user_events (user_id, event_type) VALUES ($1, 'deleted')", user.id
             )
     finally:
         await core.close()
     await until(lambda: _true(consumer.applied > before))
     go_on.set()
-    sold = await asyncio.wait_for(selling, 10)
+    written = await asyncio.wait_for(writing, 10)
 
-    assert sold.status_code == 401, sold.text
-    keys = await pshop.sql("SELECT count(*) FROM idempotency_keys WHERE user_id = $1", cashier.id)
+    assert written.status_code == 401, written.text
+    keys = await pshop.sql("SELECT count(*) FROM idempotency_keys WHERE user_id = $1", user.id)
     assert keys == 0
 
 

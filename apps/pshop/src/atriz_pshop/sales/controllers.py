@@ -13,6 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from atriz_core.client import requires_role
+from atriz_core.client.users import hold_users
 from atriz_core.client.verifier import Principal
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import ProblemDetails, problem_responses
@@ -194,6 +195,7 @@ class SaleController(Controller):
 
         async def void() -> Sale:
             await services.limit_lock_waits(conn, settings.lock_timeout)
+            await hold_users(conn, request.app.state.shared_pool, [], signed_in=user.id)
             return await services.void_sale(
                 conn, sale_id, user_id=user.id, data=reasoned, timezone=settings.timezone
             )
@@ -231,6 +233,7 @@ class SaleController(Controller):
 
         async def refund() -> Refund:
             await services.limit_lock_waits(conn, settings.lock_timeout)
+            await hold_users(conn, request.app.state.shared_pool, [], signed_in=user.id)
             return await services.refund_sale(
                 conn, sale_id, user_id=user.id, data=data, timezone=settings.timezone
             )

@@ -133,7 +133,8 @@ async def record_sale(
 ) -> Sale:
     """Ring up a sale (see the module docstring): 422 naming the line of an unknown or
     inactive product, 409 listing every product short of stock."""
-    # The cashier too: their sale is kept as history, but not the idempotency key it claimed.
+    # The cashier too: their sale is kept as history, but not the idempotency key it claimed
+    # (the key's row is the transaction's until it commits, and the check below decides it).
     customers = [data.customer_id] if data.customer_id is not None else []
     await hold_users(conn, shared, customers, field="customer_id", signed_in=cashier_id)
     products = await repository.get_prices(conn, list({line.product_id for line in data.lines}))
