@@ -195,7 +195,7 @@ def http_seller(
 
 
 def sql_seller(
-    pool: asyncpg.Pool, pick: Callable[[int], uuid.UUID]
+    pool: asyncpg.Pool, shared: asyncpg.Pool, pick: Callable[[int], uuid.UUID]
 ) -> Callable[[int], Awaitable[int]]:
     """The app's sale, statement for statement, on a bare pool: no HTTP, no Litestar."""
 
@@ -206,9 +206,10 @@ def sql_seller(
             async def effect() -> Sale:
                 await services.limit_lock_waits(conn, 5.0)
                 return await services.record_sale(
-                    conn, pool, cashier_id=CASHIER, data=data, timezone="UTC"
+                    conn, cashier_id=CASHIER, data=data, timezone="UTC"
                 )
 
+            await services.hold_sale_users(conn, shared, user_id=CASHIER, data=data)
             response = await idempotent(
                 conn,
                 user_id=CASHIER,
@@ -233,25 +234,29 @@ def percent(run: Run) -> str:
     return f"{run.rate:8.1f} sales/s  p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:7.1f} ms  ({cpu})"
 
 
-async def measure(args: argparse.Namespace, base: str, url: str, token: str) -> None:
+async def measure(
+    args: argparse.Namespace, base: str, url: str, shared_url: str, token: str
+) -> None:
     products = await make_products(url, args.products, 10**7)
     (hot,) = await make_products(url, 1, 10**7)
     spread: Callable[[int], uuid.UUID] = lambda n: products[n % len(products)]  # noqa: E731
     single: Callable[[int], uuid.UUID] = lambda n: hot  # noqa: E731
     pool = await create_pool(url, DatabaseSettings(pool_min_size=20, pool_max_size=20))
+    shared = await create_pool(shared_url, DatabaseSettings(pool_min_size=20, pool_max_size=20))
     client = Connections(base, max(args.concurrency, 64))
     await client.open()
     try:
         await drive(200, args.concurrency, http_seller(client, token, spread))  # warm up
-        await drive(200, args.concurrency, sql_seller(pool, spread))
+        await drive(200, args.concurrency, sql_seller(pool, shared, spread))
         for name, pick in (("uncontended", spread), ("contended", single)):
-            baselines = [await drive(args.sales, args.concurrency, sql_seller(pool, pick))]
+            baselines = [await drive(args.sales, args.concurrency, sql_seller(pool, shared, pick))]
             https: list[Run] = []
             ratios: list[float] = []
             for _ in range(args.rounds):
                 seller = http_seller(client, token, pick)
                 https.append(await drive(args.sales, args.concurrency, seller, base))
-                baselines.append(await drive(args.sales, args.concurrency, sql_seller(pool, pick)))
+                bare = sql_seller(pool, shared, pick)
+                baselines.append(await drive(args.sales, args.concurrency, bare))
                 ratios.append(https[-1].rate / ((baselines[-2].rate + baselines[-1].rate) / 2))
             bad = {s: n for run in https + baselines for s, n in run.statuses.items() if s != 201}
             median_http = sorted(https, key=lambda r: r.rate)[len(https) // 2]
@@ -281,6 +286,7 @@ async def measure(args: argparse.Namespace, base: str, url: str, token: str) -> 
         " FROM stock_movements GROUP BY product_id) m USING (product_id) WHERE i.on_hand <> m.s"
     )
     await pool.close()
+    await shared.close()
     sold = run.statuses.get(201, 0)
     oversells = max(0, sold - stock) + max(0, -on_hand) + abs(on_hand - ledger)
     print(
@@ -318,7 +324,7 @@ def main() -> None:
                 f" {args.products} products uncontended; PShop on granian with 2 workers;"
                 " everything on the same cores"
             )
-            asyncio.run(measure(args, base, url, token))
+            asyncio.run(measure(args, base, url, shared, token))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
 from atriz_core.testing import running_core
-from atriz_pshop.sales import controllers
+from atriz_pshop.sales import services
 
 RunningPshop = Any
 
@@ -100,19 +100,19 @@ async def test_a_user_deleted_during_their_write_leaves_no_idempotency_key(
 ) -> None:
     """The request was signed in before core deleted its user, and its key was claimed after
     the shop applied the deletion (which drops the user's keys): a key of a deleted user
-    stayed. The write holds its user, so it is refused (401) and keeps nothing."""
+    stayed. The write holds its user before it claims the key, so it is refused (401)."""
     product = await pshop.product(stock=10)
     sale = (await pshop.sell([(product["id"], 1)])).json()
     user = await make_user(roles=("pshop.manager",))
     started, go_on = asyncio.Event(), asyncio.Event()
-    claim = controllers.idempotent
+    hold = services.hold_sale_users
 
     async def paused(*args: Any, **kwargs: Any) -> Any:
-        started.set()  # signed in, its transaction open, nothing written yet
+        started.set()  # signed in, its transaction open, nothing written or held yet
         await go_on.wait()
-        return await claim(*args, **kwargs)
+        return await hold(*args, **kwargs)
 
-    monkeypatch.setattr(controllers, "idempotent", paused)
+    monkeypatch.setattr(services, "hold_sale_users", paused)
     consumer = pshop.app.state[CONSUMERS_STATE_KEY]["pshop"]
     before = consumer.applied
     writing = asyncio.create_task(

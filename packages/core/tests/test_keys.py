@@ -19,7 +19,7 @@ from atriz_core.app import create_app
 from atriz_core.client.verifier import MAX_LEEWAY_SECONDS
 from atriz_core.oidc.csrf import CsrfTokens
 from atriz_core.oidc.web import csrf_tokens
-from atriz_core.settings import CoreSettings
+from atriz_core.settings import MAX_ACCESS_TOKEN_SECONDS, CoreSettings
 from atriz_core.testing import TEST_PASSWORD, CoreHarness, FrozenClock, MemoryMailer
 from atriz_core.tokens.access import ACCESS_TOKEN_TYPE
 from atriz_core.tokens.keys import (
@@ -148,7 +148,13 @@ def test_no_second_rotation_while_a_key_waits_for_its_time(tmp_path: Path) -> No
     with pytest.raises(ConfigurationError, match="rotate again after that"):
         rotate_key(tmp_path, now=waiting + timedelta(minutes=5), activate_in=900)
     assert len(list(tmp_path.glob("*.pem"))) == 2
-    rotate_key(tmp_path, now=waiting + timedelta(minutes=16))  # once it is current
+    current = waiting + timedelta(seconds=900)
+    # Current, but the key before it signed until then: its tokens live 15 minutes more.
+    with pytest.raises(ConfigurationError, match="verifies tokens until"):
+        rotate_key(tmp_path, now=current + timedelta(seconds=1))
+    rotate_key(tmp_path, now=current + timedelta(seconds=MAX_ACCESS_TOKEN_SECONDS + 60))
+    ring = load_keyring(pem=None, folder=tmp_path, environment=Environment.PRODUCTION)
+    assert len(ring.keys) == 2
 
 
 def test_a_form_made_by_a_core_not_restarted_yet_posts_to_a_restarted_one(tmp_path: Path) -> None:
@@ -237,12 +243,12 @@ def test_a_key_being_written_is_never_read_half_written(tmp_path: Path) -> None:
                 failures.append(exc)
                 return
 
-    rotate_key(tmp_path)
+    rotate_key(tmp_path, now=T0)
     reader = threading.Thread(target=load_repeatedly)
     reader.start()
     try:
-        for _ in range(300):
-            rotate_key(tmp_path)
+        for hour in range(1, 301):  # each once the key before the newest has no token left
+            rotate_key(tmp_path, now=T0 + timedelta(hours=hour))
     finally:
         done.set()
         reader.join()

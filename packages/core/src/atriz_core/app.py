@@ -150,8 +150,9 @@ def create_app_from_env() -> Litestar:
 def restored_events_renumbered(
     state_key: str = "db_pool",
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
-    """A lifespan that numbers 0, as core starts, the user events restored from another server
-    (`renumber_restored_events`): the apps then read those they had not applied at once."""
+    """A lifespan that renumbers, as core starts, the user events restored by hand from a dump
+    of another server (`RENUMBER_RESTORED_SQL`; `db-restore` does it itself): the apps wait for
+    it, then read them at once."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

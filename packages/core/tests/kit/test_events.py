@@ -26,7 +26,7 @@ from atriz_core.client import (
     TokenVerifier,
     UserEvent,
 )
-from atriz_core.client.user_events import RENUMBER_RESTORED_SQL
+from atriz_core.client.user_events import RENUMBER_RESTORED_SQL, renumber_restored_events
 from atriz_core.kit.database import pool_lifespan
 from atriz_core.kit.events import (
     CURSOR_TABLE_SQL,
@@ -681,3 +681,40 @@ async def test_a_restore_on_the_same_server_keeps_every_event_in_its_place(
         pass
 
     assert await applied_ids(app_database_url) == await event_ids(core_database_url)
+
+
+async def test_two_core_processes_starting_at_once_renumber_the_restored_events_once(
+    core_database_url: str,
+) -> None:
+    """The second one's UPDATE waited on the first's rows, then moved them again, after events
+    recorded in between: an app applied them twice, the second time after a newer event."""
+    (user,) = await new_users(core_database_url, 1)
+    far = await _far_ahead(core_database_url)
+    first = await asyncpg.connect(core_database_url)
+    second = await asyncpg.connect(core_database_url)
+    try:
+        await first.execute(
+            "INSERT INTO user_events (user_id, event_type, txid)"
+            " VALUES ($1, 'deleted', $2::text::xid8)",
+            user,
+            str(far),
+        )
+        transaction = first.transaction()
+        await transaction.start()
+        moved = await renumber_restored_events(first)
+        starting = asyncio.create_task(renumber_restored_events(second))
+        await wait_for(lambda: _waits_on_a_lock(first), 5)
+        await transaction.commit()
+        moved_again = await starting
+    finally:
+        await first.close()
+        await second.close()
+
+    assert (moved, moved_again) == (1, 0)
+
+
+async def _waits_on_a_lock(connection: asyncpg.Connection) -> bool:
+    waiting: bool = await connection.fetchval(
+        "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+    )
+    return waiting

@@ -65,7 +65,7 @@ class DatabaseTarget:
     without them no account gets its `user` role and no administrator can be made)."""
     after_restore: str | None = None
     """SQL that `db-restore` runs in the restored database before it takes the target's name
-    (core numbers its restored user events 0: see `atriz_core.client.user_events`)."""
+    (core renumbers the user events of another server: `atriz_core.client.user_events`)."""
     repair: str | None = None
     """`module:function` that `db-check-refs --fix` calls as `function(url, ids)` with this
     target's database URL and the ids its references hold that point to no live row: the app's

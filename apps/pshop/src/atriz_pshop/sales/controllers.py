@@ -13,7 +13,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from atriz_core.client import requires_role
-from atriz_core.client.users import hold_users
 from atriz_core.client.verifier import Principal
 from atriz_core.kit.database import DbConnection
 from atriz_core.kit.openapi import ProblemDetails, problem_responses
@@ -114,13 +113,11 @@ class SaleController(Controller):
         async def sell() -> Sale:
             await services.limit_lock_waits(conn, settings.lock_timeout)
             return await services.record_sale(
-                conn,
-                request.app.state.shared_pool,
-                cashier_id=user.id,
-                data=data,
-                timezone=settings.timezone,
+                conn, cashier_id=user.id, data=data, timezone=settings.timezone
             )
 
+        shared = request.app.state.shared_pool
+        await services.hold_sale_users(conn, shared, user_id=user.id, data=data)
         return await idempotent(
             conn,
             user_id=user.id,
@@ -195,11 +192,11 @@ class SaleController(Controller):
 
         async def void() -> Sale:
             await services.limit_lock_waits(conn, settings.lock_timeout)
-            await hold_users(conn, request.app.state.shared_pool, [], signed_in=user.id)
             return await services.void_sale(
                 conn, sale_id, user_id=user.id, data=reasoned, timezone=settings.timezone
             )
 
+        await services.hold_sale_users(conn, request.app.state.shared_pool, user_id=user.id)
         return await idempotent(
             conn,
             user_id=user.id,
@@ -233,11 +230,11 @@ class SaleController(Controller):
 
         async def refund() -> Refund:
             await services.limit_lock_waits(conn, settings.lock_timeout)
-            await hold_users(conn, request.app.state.shared_pool, [], signed_in=user.id)
             return await services.refund_sale(
                 conn, sale_id, user_id=user.id, data=data, timezone=settings.timezone
             )
 
+        await services.hold_sale_users(conn, request.app.state.shared_pool, user_id=user.id)
         return await idempotent(
             conn,
             user_id=user.id,

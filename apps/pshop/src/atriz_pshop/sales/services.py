@@ -43,6 +43,7 @@ __all__ = [
     "InsufficientStockError",
     "day_summary",
     "get_sale",
+    "hold_sale_users",
     "limit_lock_waits",
     "list_sales",
     "record_sale",
@@ -123,20 +124,32 @@ async def list_sales(
     return cursors.page(rows, limit, repository.NEWEST_FIRST, lambda s: (s.created_at, s.id))
 
 
-async def record_sale(
+async def hold_sale_users(
     conn: asyncpg.Connection,
     shared: asyncpg.Pool | asyncpg.Connection,
+    *,
+    user_id: uuid.UUID,
+    data: SaleCreate | None = None,
+) -> None:
+    """Hold the signed-in user and a sale's customer (`hold_users`), before the write claims
+    its idempotency key (a key taken over locks its row, which the user's deletion deletes):
+    a deleted customer is a 422 naming `customer_id`, a deleted user a 401. The user's sales,
+    voids and refunds are kept as history, but not the key their request claimed."""
+    customer = data.customer_id if data is not None else None
+    customers = [customer] if customer is not None else []
+    await hold_users(conn, shared, customers, field="customer_id", signed_in=user_id)
+
+
+async def record_sale(
+    conn: asyncpg.Connection,
     *,
     cashier_id: uuid.UUID,
     data: SaleCreate,
     timezone: str,
 ) -> Sale:
-    """Ring up a sale (see the module docstring): 422 naming the line of an unknown or
-    inactive product, 409 listing every product short of stock."""
-    # The cashier too: their sale is kept as history, but not the idempotency key it claimed
-    # (the key's row is the transaction's until it commits, and the check below decides it).
-    customers = [data.customer_id] if data.customer_id is not None else []
-    await hold_users(conn, shared, customers, field="customer_id", signed_in=cashier_id)
+    """Ring up a sale (see the module docstring), its users held (`hold_sale_users`): 422
+    naming the line of an unknown or inactive product, 409 listing every product short of
+    stock."""
     products = await repository.get_prices(conn, list({line.product_id for line in data.lines}))
     problems: list[FieldProblem] = []
     currency: str | None = None

@@ -72,6 +72,7 @@ SELECT $1::text::xid8 > pg_snapshot_xmax(pg_current_snapshot()) AS ahead,
            AS unnumbered
 """
 RENUMBER_RESTORED_SQL = """
+SELECT pg_advisory_xact_lock(hashtext('atriz.user_events.renumber'));
 UPDATE user_events SET txid = pg_current_xact_id()
 WHERE txid >= pg_snapshot_xmax(pg_current_snapshot());
 """
@@ -81,7 +82,10 @@ another server, take this transaction's, after every event recorded before and b
 one recorded after, in the order of their ids (which, for one user's events, is the order they
 were made in: each was made holding the user's row). Left so, they would stay hidden from
 every settled reader until this server's ids passed theirs. On the server the dump came from,
-or one further on, there is none: every event keeps its place, and the apps their cursors."""
+or one further on, there is none: every event keeps its place, and the apps their cursors.
+One transaction at a time (core's processes start together): the next one's UPDATE, whose
+snapshot is taken after the lock, finds nothing left to move; without the lock it moved the
+same events again, after events recorded in between."""
 
 
 @dataclass(frozen=True)

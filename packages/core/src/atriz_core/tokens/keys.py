@@ -372,7 +372,8 @@ def rotate_key(
     it at once and signs with it from that time on; the previous key stays published until
     `previous_key_published_until`."""
     now = now or datetime.now(UTC)
-    newest = next(iter(_key_files(folder)), None)
+    files = _key_files(folder)
+    newest = next(iter(files), None)
     newest_time = _key_time(newest) if newest else None
     if newest_time is not None and newest_time > now:
         # Core loads two keys: a second one to come would push out the key in use.
@@ -380,6 +381,14 @@ def rotate_key(
             f"{newest} becomes the current key at {newest_time:%Y-%m-%d %H:%M:%S} UTC: rotate"
             " again after that"
         )
+    if len(files) >= 2 and newest_time is not None:
+        # A third key pushes out the previous one, whose tokens may still be valid.
+        until = previous_key_published_until(newest_time, MAX_ACCESS_TOKEN_SECONDS)
+        if now < until:
+            raise ConfigurationError(
+                f"{files[1]} verifies tokens until {until:%Y-%m-%d %H:%M:%S} UTC: rotate again"
+                " after that"
+            )
     now += timedelta(seconds=activate_in)
     if newest_time is not None and newest_time >= now:
         # The new key would sort before the newest one and never sign: refuse rather than
