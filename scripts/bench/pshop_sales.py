@@ -206,7 +206,7 @@ def sql_seller(
             async def effect() -> Sale:
                 await services.limit_lock_waits(conn, 5.0)
                 return await services.record_sale(
-                    conn, cashier_id=CASHIER, data=data, timezone="UTC"
+                    conn, shared, cashier_id=CASHIER, data=data, timezone="UTC"
                 )
 
             await services.hold_sale_users(conn, shared, user_id=CASHIER, data=data)

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 
 from atriz_core.testing import beside, lock_waiters
@@ -201,3 +202,29 @@ async def test_a_malformed_key_is_named_as_the_header_it_came_in(pshop: RunningP
     (problem,) = response.json()["errors"]
     assert problem["field"] == "Idempotency-Key"
     assert await pshop.on_hand(product["id"]) == 5
+
+
+@pytest.mark.parametrize("change", ["is_active = false", "deleted_at = now()"])
+async def test_a_retried_sale_replays_whatever_became_of_its_customer(
+    pshop: RunningPshop, make_user: Any, core_database_url: str, change: str
+) -> None:
+    """The till never got the first answer and retries: the sale was made, so its response is
+    replayed. Checking the customer before the key gave a 422 on `customer_id` instead, and
+    the till, told the sale failed, would ring it up again."""
+    product = await pshop.product(stock=10)
+    customer = await make_user()
+    key = str(uuid.uuid4())
+    first = await pshop.sell([(product["id"], 1)], key=key, customer_id=str(customer.id))
+    assert first.status_code == 201, first.text
+    core = await asyncpg.connect(core_database_url)
+    try:  # the customer leaves: deactivated, or deleted before the shop applied it
+        await core.execute(f"UPDATE users SET {change} WHERE id = $1", customer.id)
+    finally:
+        await core.close()
+
+    retry = await pshop.sell([(product["id"], 1)], key=key, customer_id=str(customer.id))
+
+    assert retry.status_code == 201, retry.text
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert await pshop.on_hand(product["id"]) == 9

@@ -109,14 +109,14 @@ class SaleController(Controller):
         an unknown or inactive product."""
         settings = settings_of(request.app.state)
         user = request.user
+        shared = request.app.state.shared_pool
 
         async def sell() -> Sale:
             await services.limit_lock_waits(conn, settings.lock_timeout)
             return await services.record_sale(
-                conn, cashier_id=user.id, data=data, timezone=settings.timezone
+                conn, shared, cashier_id=user.id, data=data, timezone=settings.timezone
             )
 
-        shared = request.app.state.shared_pool
         await services.hold_sale_users(conn, shared, user_id=user.id, data=data)
         return await idempotent(
             conn,

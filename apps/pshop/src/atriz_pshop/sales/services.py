@@ -20,7 +20,7 @@ from datetime import date
 
 import asyncpg
 
-from atriz_core.client import hold_users
+from atriz_core.client import check_users, hold_users
 from atriz_core.errors import ConflictError, FieldProblem, InvalidInputError, NotFoundError
 from atriz_core.kit.pagination import CursorCodec, Page
 from atriz_pshop.sales import repository
@@ -132,24 +132,28 @@ async def hold_sale_users(
     data: SaleCreate | None = None,
 ) -> None:
     """Hold the signed-in user and a sale's customer (`hold_users`), before the write claims
-    its idempotency key (a key taken over locks its row, which the user's deletion deletes):
-    a deleted customer is a 422 naming `customer_id`, a deleted user a 401. The user's sales,
-    voids and refunds are kept as history, but not the key their request claimed."""
+    its idempotency key (a key taken over locks its row, which the user's deletion deletes),
+    and check the user: a deleted one gets 401. Their sales, voids and refunds are kept as
+    history, but not the key their request claimed. The customer is checked by the sale, after
+    the key: a retry of a sale made replays it, whatever became of its customer since."""
     customer = data.customer_id if data is not None else None
     customers = [customer] if customer is not None else []
-    await hold_users(conn, shared, customers, field="customer_id", signed_in=user_id)
+    await hold_users(conn, shared, [], signed_in=user_id, checked_later=customers)
 
 
 async def record_sale(
     conn: asyncpg.Connection,
+    shared: asyncpg.Pool | asyncpg.Connection,
     *,
     cashier_id: uuid.UUID,
     data: SaleCreate,
     timezone: str,
 ) -> Sale:
     """Ring up a sale (see the module docstring), its users held (`hold_sale_users`): 422
-    naming the line of an unknown or inactive product, 409 listing every product short of
-    stock."""
+    naming `customer_id` for a customer who is not an active user, or the line of an unknown
+    or inactive product; 409 listing every product short of stock."""
+    if data.customer_id is not None:
+        await check_users(shared, [data.customer_id], field="customer_id")
     products = await repository.get_prices(conn, list({line.product_id for line in data.lines}))
     problems: list[FieldProblem] = []
     currency: str | None = None

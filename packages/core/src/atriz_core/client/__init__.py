@@ -10,7 +10,7 @@ module; each is loaded only when first asked for, so that core's services, which
 | `litestar` | `AtrizAuth`, `CurrentUser`, `PUBLIC`, `requires_role`, `requires_signed_in`, ... |
 | `revocations` | `Revocations` |
 | `user_events` | `UserEvent`, `EventCursor`, `read_user_events` |
-| `users` | `hold_users`, `hold_for_events`, `UnknownUserError` |
+| `users` | `hold_users`, `check_users`, `hold_for_events`, `UnknownUserError` |
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ if TYPE_CHECKING:
     )
     from atriz_core.client.revocations import Revocations
     from atriz_core.client.user_events import EventCursor, UserEvent, read_user_events
-    from atriz_core.client.users import UnknownUserError, hold_for_events, hold_users
+    from atriz_core.client.users import (
+        UnknownUserError,
+        check_users,
+        hold_for_events,
+        hold_users,
+    )
     from atriz_core.client.verifier import (
         InvalidTokenError,
         JwksKeys,
@@ -58,6 +63,7 @@ __all__ = [
     "UnknownUserError",
     "UserEvent",
     "authenticate",
+    "check_users",
     "hold_for_events",
     "hold_users",
     "provide_current_user",
@@ -80,6 +86,7 @@ _HOMES = {
     "UserEvent": "user_events",
     "read_user_events": "user_events",
     "UnknownUserError": "users",
+    "check_users": "users",
     "hold_for_events": "users",
     "hold_users": "users",
     "InvalidTokenError": "verifier",

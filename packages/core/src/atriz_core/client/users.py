@@ -18,7 +18,13 @@ import asyncpg
 
 from atriz_core.errors import AuthenticationError, FieldProblem, InvalidInputError
 
-__all__ = ["UnknownUserError", "hold_for_events", "hold_users", "missing_users"]
+__all__ = [
+    "UnknownUserError",
+    "check_users",
+    "hold_for_events",
+    "hold_users",
+    "missing_users",
+]
 
 ACCOUNT_GONE = "the signed-in account is no longer active"
 _KEY = "hashtextextended('atriz.user:' || id::text, 0)"
@@ -77,6 +83,7 @@ async def hold_users(
     *,
     field: str = "user_id",
     signed_in: uuid.UUID | None = None,
+    checked_later: Iterable[uuid.UUID] = (),
 ) -> None:
     """In a write's transaction on `conn` (the app's database): hold each user, and the
     `signed_in` one, until it commits, then check each is an active user in `atriz_shared`;
@@ -86,9 +93,25 @@ async def hold_users(
     A deletion the app applied before the hold is seen by the check (core committed it before
     the app read its event); one applied after waits for this write to commit, then finds its
     rows. Checked without the hold, a row written between the check and the commit outlived the
-    deletion: its policy had run already. Call it before the write locks any row."""
-    held = await _hold(conn, _HOLD_FOR_WRITE, [*user_ids, *([signed_in] if signed_in else [])])
-    missing = await missing_users(shared, held)
+    deletion: its policy had run already. Call it before the write locks any row, once:
+    `checked_later` are held in the same sorted hold (two holds could deadlock with the
+    consumer) and checked by the caller (`check_users`)."""
+    referenced = list(user_ids)
+    signed = [signed_in] if signed_in else []
+    await _hold(conn, _HOLD_FOR_WRITE, [*referenced, *signed, *checked_later])
+    await check_users(shared, referenced + signed, field=field, signed_in=signed_in)
+
+
+async def check_users(
+    shared: asyncpg.Pool | asyncpg.Connection,
+    user_ids: Iterable[uuid.UUID],
+    *,
+    field: str = "user_id",
+    signed_in: uuid.UUID | None = None,
+) -> None:
+    """The check of `hold_users`, for users it held as `checked_later`: after an idempotency
+    key has been claimed, say, so that a retry replays whatever became of them since."""
+    missing = await missing_users(shared, user_ids)
     if signed_in in missing:
         raise AuthenticationError(ACCOUNT_GONE)
     if missing:

@@ -378,8 +378,8 @@ def rotate_key(
     if newest_time is not None and newest_time > now:
         # Core loads two keys: a second one to come would push out the key in use.
         raise ConfigurationError(
-            f"{newest} becomes the current key at {newest_time:%Y-%m-%d %H:%M:%S} UTC: rotate"
-            " again after that"
+            f"{newest} is dated {newest_time:%Y-%m-%d %H:%M:%S} UTC, after now: a key waiting"
+            " for its time (rotate again after that), or a clock set back"
         )
     if len(files) >= 2 and newest_time is not None:
         # A third key pushes out the previous one, whose tokens may still be valid.
