@@ -4,7 +4,7 @@ paused until reactivation; each event applied once, across a restart too."""
 from __future__ import annotations
 
 import asyncio
-import inspect
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,22 +13,16 @@ from httpx import ASGITransport, AsyncClient
 
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import TokenMinter, UserFactory, beside, running_core, serving
+from atriz_core.testing import TokenMinter, UserFactory, beside, eventually, running_core, serving
 from atriz_mextrack.app import create_app
 from atriz_mextrack.settings import MextrackSettings
 
 Mextrack = Any
 
 
-async def until(condition: Callable[[], Any], seconds: float = 60.0) -> None:
-    # Generous: events are read only once every older transaction on the whole server has
-    # ended, and the test server is shared with other suites.
-    for _ in range(int(seconds * 20)):
-        outcome = condition()
-        if await outcome if inspect.isawaitable(outcome) else outcome:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not true within {seconds} s")
+until = functools.partial(
+    eventually, seconds=60.0
+)  # events wait for every older transaction on the server
 
 
 def bearer(token: str) -> dict[str, str]:

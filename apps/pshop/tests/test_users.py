@@ -13,20 +13,10 @@ import pytest
 
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import running_core
+from atriz_core.testing import eventually, running_core
 from atriz_pshop.sales import services
 
 RunningPshop = Any
-
-
-async def until(condition: Any, seconds: float = 10.0) -> float:
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while loop.time() - started < seconds:
-        if await condition():
-            return loop.time() - started
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not true within {seconds} s")
 
 
 async def test_a_deleted_cashiers_sales_keep_their_history(
@@ -51,7 +41,7 @@ async def test_a_deleted_cashiers_sales_keep_their_history(
         async def applied() -> bool:
             return bool(consumer.applied >= 2)
 
-        await until(applied, seconds=15)
+        await eventually(applied, seconds=15)
 
     read = await pshop.client.get(f"/sales/{sale['id']}", headers=pshop.manager.headers)
     other = await pshop.client.get(f"/sales/{kept['id']}", headers=pshop.manager.headers)
@@ -87,7 +77,7 @@ async def test_a_deactivated_cashier_is_refused_within_seconds(
             answer = await pshop.sell([(product["id"], 1)])
             return bool(answer.status_code == 401)
 
-        took = await until(refused, seconds=5)
+        took = await eventually(refused, seconds=5)
 
     assert took < 5
     assert await pshop.on_hand(product["id"]) <= 9
@@ -133,7 +123,7 @@ async def test_a_user_deleted_during_their_write_leaves_no_idempotency_key(
             )
     finally:
         await core.close()
-    await until(lambda: _true(consumer.applied > before))
+    await eventually(lambda: _true(consumer.applied > before))
     go_on.set()
     written = await asyncio.wait_for(writing, 10)
 

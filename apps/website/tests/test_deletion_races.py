@@ -8,14 +8,14 @@ request go on once the website applied the deletion or waits to (`hold_users`)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 import pytest
 
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import TestUser, UserFactory, running_core
+from atriz_core.testing import TestUser, UserFactory, eventually, running_core
 from atriz_website.articles import services as article_services
 from atriz_website.profiles import services as profile_services
 
@@ -26,14 +26,6 @@ SELECT count(*) > 0 FROM pg_locks
 WHERE locktype = 'advisory' AND NOT granted
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds * 20)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("not true in time")
 
 
 def pause(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> tuple[Any, Any]:
@@ -90,10 +82,10 @@ async def deleted_while_paused(
             )
             return unsettled or await website.sql(_CONSUMER_WAITS) or await applied()
 
-        await until(applied_or_waiting)
+        await eventually(applied_or_waiting)
         release.set()
         response = await sending
-        await until(applied)
+        await eventually(applied)
         return response
 
 

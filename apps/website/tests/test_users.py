@@ -3,7 +3,7 @@ the drafts go, the other articles stay with the author shown as removed."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,19 +11,14 @@ from typing import Any
 from atriz_core.client.user_events import DEACTIVATED, DELETED, EventCursor, UserEvent
 from atriz_core.kit.events import CONSUMERS_STATE_KEY
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import UserFactory, beside, running_core
+from atriz_core.testing import UserFactory, beside, eventually, running_core
 from atriz_website.settings import SERVICE
 from atriz_website.users import apply_user_event
 
 Website = Any  # the `website` fixture's value (conftest.Website)
 
 
-async def until_true(check: Any, seconds: float = 15.0) -> None:
-    for _ in range(int(seconds * 20)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not true within {seconds} s")
+until_true = functools.partial(eventually, seconds=15.0)
 
 
 async def test_a_deleted_users_profile_and_drafts_go_and_articles_stay_author_removed(

@@ -8,9 +8,9 @@ sent together overlap; each test shows it did (`in_flight.peak`).
 from __future__ import annotations
 
 import asyncio
-import inspect
+import functools
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +22,7 @@ import pytest
 from atriz_core.context import Core
 from atriz_core.passwords.hashing import PasswordHasher, Verification
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import TEST_PASSWORD, CoreHarness, running_core
+from atriz_core.testing import TEST_PASSWORD, CoreHarness, eventually, running_core
 from atriz_database import DatabaseSettings
 
 EMAIL = "ana@example.test"
@@ -75,14 +75,7 @@ async def login(core: CoreHarness, password: str, email: str = EMAIL) -> httpx.R
     return await core.client.post("/auth/login", json={"email": email, "password": password})
 
 
-async def until(condition: Callable[[], bool | Awaitable[bool]], seconds: float = 5) -> None:
-    """Wait until `condition` holds (checked every 10 ms), or fail after `seconds`."""
-    for _ in range(int(seconds * 100)):
-        outcome = condition()
-        if await outcome if inspect.isawaitable(outcome) else outcome:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
+until = functools.partial(eventually, seconds=5.0, every=0.01)
 
 
 def core_of(harness: CoreHarness) -> Core:

@@ -40,7 +40,7 @@ from atriz_core.kit.events import (
 )
 from atriz_core.kit.problems import EXCEPTION_HANDLERS
 from atriz_core.settings import CoreSettings
-from atriz_core.testing import CoreHarness, running_core, serving
+from atriz_core.testing import CoreHarness, eventually, running_core, serving
 from atriz_database import ConfigurationError, DatabaseSettings, close_pool, create_pool
 from atriz_database.testing import MakeDatabase
 from atriz_database.urls import with_credentials
@@ -169,16 +169,6 @@ async def event_ids(url: str) -> list[int]:
     return [row["id"] for row in rows]
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool]], seconds: float) -> float:
-    """Seconds until `condition()` held; fails the test after `seconds`."""
-    started = time.monotonic()
-    while not await condition():
-        if time.monotonic() - started > seconds:
-            pytest.fail(f"not within {seconds} s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
-
-
 async def next_round(consumer: UserEventConsumer) -> Outcome:
     """The consumer's next round that is not `PENDING`: other tests on the server may hold a
     transaction open that the new events must wait for."""
@@ -241,7 +231,7 @@ async def test_a_failing_handler_rolls_the_batch_back_and_the_loop_retries(
     )
     await consumer.ensure_cursor()
     async with consumer.following(None):
-        await wait_for(lambda: _true(consumer.applied == 3), 5.0)
+        await eventually(lambda: _true(consumer.applied == 3), 5.0)
 
     assert consumer.failures == 1
     assert await applied_ids(app_database_url) == await event_ids(core_database_url)
@@ -277,7 +267,7 @@ async def test_two_workers_apply_each_of_200_events_exactly_once(
         await asyncio.gather(
             *(record_events(core_database_url, users[n : n + 10]) for n in range(0, len(users), 10))
         )
-        await wait_for(lambda: _true(sum(c.applied for c in consumers) >= 200), 30.0)
+        await eventually(lambda: _true(sum(c.applied for c in consumers) >= 200), 30.0)
         await asyncio.sleep(0.3)  # time for a duplicate to show, were there one
 
     applied = await applied_ids(app_database_url)
@@ -296,10 +286,10 @@ async def test_notify_wakes_the_consumer_long_before_its_poll(
     await consumer.ensure_cursor()
     listener = UserEventListener(shared)
     async with listener.in_use(), consumer.following(listener):
-        await wait_for(lambda: _true(listener.connected), 5.0)
+        await eventually(lambda: _true(listener.connected), 5.0)
         await asyncio.sleep(0.3)  # the round at start is over: the consumer waits 30 s now
         await record_events(core_database_url, await new_users(core_database_url, 1))
-        took = await wait_for(lambda: _true(consumer.applied == 1), 2.0)
+        took = await eventually(lambda: _true(consumer.applied == 1), 2.0)
 
         # The listening connection is lost (a server restart, a proxy): it comes back, and
         # notifications wake the consumer again.
@@ -311,10 +301,10 @@ async def test_notify_wakes_the_consumer_long_before_its_poll(
             )
         finally:
             await admin.close()
-        await wait_for(lambda: _true(listener.connections == 2), 5.0)
+        await eventually(lambda: _true(listener.connections == 2), 5.0)
         await asyncio.sleep(0.3)
         await record_events(core_database_url, await new_users(core_database_url, 1))
-        await wait_for(lambda: _true(consumer.applied == 2), 2.0)
+        await eventually(lambda: _true(consumer.applied == 2), 2.0)
 
     assert took < 2.0
     assert consumer.lag_seconds == 0.0
@@ -373,7 +363,7 @@ async def refused_within(client: AsyncClient, token: str, seconds: float) -> flo
         assert response.status_code in (200, 401), response.text
         return response.status_code == 401
 
-    took = await wait_for(refused, seconds)
+    took = await eventually(refused, seconds)
     assert await revoked(client, token)
     return took
 
@@ -455,7 +445,9 @@ async def test_a_restarted_worker_knows_the_revocations_of_the_last_minutes(
     ):
         assert await revoked(client, token)
         # Its consumer applied the same event, once, in the app's database.
-        await wait_for(lambda: _true(app.state["user_event_consumers"]["mextrack"].applied > 0), 5)
+        await eventually(
+            lambda: _true(app.state["user_event_consumers"]["mextrack"].applied > 0), 5
+        )
     assert len(await applied_ids(app_database_url)) == 1
 
 
@@ -703,7 +695,7 @@ async def test_two_core_processes_starting_at_once_renumber_the_restored_events_
         await transaction.start()
         moved = await renumber_restored_events(first)
         starting = asyncio.create_task(renumber_restored_events(second))
-        await wait_for(lambda: _waits_on_a_lock(first), 5)
+        await eventually(lambda: _waits_on_a_lock(first), 5)
         await transaction.commit()
         moved_again = await starting
     finally:

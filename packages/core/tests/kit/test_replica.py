@@ -5,7 +5,6 @@ kit whose marked route says which server answered (`pg_is_in_recovery()`)."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from atriz_core.errors import NotFoundError
 from atriz_core.kit.database import Db
 from atriz_core.kit.replica import REPLICA_READS, current_reader, wrote_cookie
 from atriz_core.kit.service import create_service
-from atriz_core.testing import TokenMinter, serving
+from atriz_core.testing import TokenMinter, eventually, serving
 from atriz_database import DatabaseSettings, Environment
 from atriz_database.connections import create_database
 from atriz_database.scratch_cluster import ScratchCluster
@@ -100,15 +99,6 @@ async def sql(url: str, statement: str, *args: Any) -> Any:
         await connection.close()
 
 
-async def until(condition: Callable[[], bool | Awaitable[bool]], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds * 20)):
-        outcome = condition()
-        if await outcome if inspect.isawaitable(outcome) else outcome:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not true within {seconds} s")
-
-
 @asynccontextmanager
 async def replay_paused(replica: ScratchCluster, database: str) -> AsyncIterator[None]:
     """The replica stops replaying the primary's changes inside the block."""
@@ -143,7 +133,7 @@ async def items_app(
         return client
 
     async with serving(app):
-        await until(lambda: app.state.replica.status == "up")
+        await eventually(lambda: app.state.replica.status == "up")
         try:
             yield app, caller
         finally:
@@ -159,7 +149,7 @@ async def test_marked_reads_come_from_the_replica_the_others_from_the_primary(
         item = await sql(
             primary.url(database), "INSERT INTO items (name) VALUES ('a') RETURNING id"
         )
-        await until(async_status(client, f"/items/{item}", 200))
+        await eventually(async_status(client, f"/items/{item}", 200))
 
         marked = await client.get(f"/items/{item}")
         fresh = await client.get(f"/items/{item}/fresh")
@@ -173,7 +163,7 @@ async def test_marked_reads_come_from_the_replica_the_others_from_the_primary(
             # Not replayed yet: the replica answers, and has not got it.
             assert (await client.get(f"/items/{newer}")).status_code == 404
             assert (await client.get(f"/items/{newer}/fresh")).status_code == 200
-        await until(async_status(client, f"/items/{newer}", 200))
+        await eventually(async_status(client, f"/items/{newer}", 200))
 
         metrics = (await client.get("/metrics")).text
         assert 'atriz_replica_reads_total{served_by="replica"}' in metrics
@@ -210,7 +200,9 @@ async def test_a_caller_reads_their_own_write_and_others_the_replica(
             }
 
         # Once the replica has replayed the write, the writer reads from it again.
-        await until(lambda: app.state.replica.serves(int(writer.cookies[wrote_cookie(SERVICE)])))
+        await eventually(
+            lambda: app.state.replica.serves(int(writer.cookies[wrote_cookie(SERVICE)]))
+        )
         assert (await writer.get(f"/items/{item}")).json()["replica"] is True
 
 
@@ -224,7 +216,7 @@ async def test_a_lagging_replica_sends_reads_to_the_primary_and_ready_says_degra
             item = await sql(
                 primary.url(database), "INSERT INTO items (name) VALUES ('late') RETURNING id"
             )
-            await until(lambda: app.state.replica.status == "lagging")
+            await eventually(lambda: app.state.replica.status == "lagging")
 
             ready = await client.get("/ready")
             assert ready.status_code == 200
@@ -233,7 +225,7 @@ async def test_a_lagging_replica_sends_reads_to_the_primary_and_ready_says_degra
             served = await client.get(f"/items/{item}")
             assert served.status_code == 200
             assert served.json()["replica"] is False
-        await until(lambda: app.state.replica.status == "up")
+        await eventually(lambda: app.state.replica.status == "up")
         assert (await client.get("/ready")).json()["status"] == "healthy"
 
 
@@ -246,7 +238,7 @@ async def test_stopping_the_replica_changes_nothing_for_clients_but_ready(
             item = await sql(
                 primary.url(database), "INSERT INTO items (name) VALUES ('kept') RETURNING id"
             )
-            await until(async_status(client, f"/items/{item}", 200))
+            await eventually(async_status(client, f"/items/{item}", 200))
             assert (await client.get(f"/items/{item}")).json()["replica"] is True
 
             # A read in progress on the replica when it stops runs again on the primary.

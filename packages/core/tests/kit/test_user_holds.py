@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import asyncpg
 
 from atriz_core.client import UserEvent
 from atriz_core.client.users import hold_users
 from atriz_core.kit.events import CURSOR_TABLE_SQL, UserEventConsumer
+from atriz_core.testing import eventually
 from atriz_database import DatabaseSettings, close_pool, create_pool
 from atriz_database.testing import MakeDatabase
 
@@ -89,7 +90,7 @@ async def test_the_consumer_and_a_write_naming_two_users_do_not_deadlock(
         consuming = asyncio.create_task(consume())
         await asyncio.wait_for(in_batch.wait(), 10)
         selling = asyncio.create_task(sale())
-        await until(lambda: _positive(setup.fetchval(_WAITING)))  # the sale waits
+        await eventually(lambda: _positive(setup.fetchval(_WAITING)))  # the sale waits
         go_on.set()
         results = await asyncio.wait_for(
             asyncio.gather(selling, consuming, return_exceptions=True), 10
@@ -105,11 +106,3 @@ async def test_the_consumer_and_a_write_naming_two_users_do_not_deadlock(
 
 async def _positive(count: Awaitable[int]) -> bool:
     return await count > 0
-
-
-async def until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    for _ in range(int(seconds * 50)):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("not true in time")

@@ -19,6 +19,7 @@ core's service:
 | `direct_sql` | `DirectSql`, `fetch_value`, `fetch_rows`, `beside`, `lock_waiters` |
 | `harness` | `running_core`, `CoreHarness`, `running_app`, `serving`, `InFlight` |
 | `doubles` | `FrozenClock`, `MemoryMailer` |
+| `waiting` | `eventually` |
 | `fixtures` | the pytest fixtures |
 """
 
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
         bad_tokens,
     )
     from atriz_core.testing.users import TEST_PASSWORD, TestUser, UserFactory
+    from atriz_core.testing.waiting import eventually
 
 __all__ = [
     "ANONYMOUS",
@@ -108,6 +110,7 @@ __all__ = [
     "assert_rejects_bad_tokens",
     "bad_tokens",
     "beside",
+    "eventually",
     "fetch_rows",
     "fetch_value",
     "fuzz_openapi",
@@ -158,6 +161,7 @@ _HOMES = {
     "TEST_ISSUER": "tokens",
     "TokenMinter": "tokens",
     "assert_rejects_bad_tokens": "tokens",
+    "eventually": "waiting",
     "bad_tokens": "tokens",
     "TEST_PASSWORD": "users",
     "TestUser": "users",

@@ -4,10 +4,8 @@ crash, revocation within seconds, metrics, and the request id."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
+import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -29,6 +27,7 @@ from atriz_core.testing import (
     assert_every_route_rejects_bad_tokens,
     assert_openapi_fuzzing_passes,
     beside,
+    eventually,
     make_actors,
     running_core,
     serving,
@@ -41,16 +40,7 @@ SERVICE, MODERATOR = "notes", "notes.moderator"
 RunningNotes = Any  # the `notes` fixture's value (conftest.RunningNotes)
 
 
-async def until(condition: Callable[[], bool | Awaitable[bool]], seconds: float = 5.0) -> float:
-    """Poll `condition` every 50 ms until it holds; return how long that took."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    for _ in range(int(seconds * 20)):
-        outcome = condition()
-        if await outcome if inspect.isawaitable(outcome) else outcome:
-            return loop.time() - started
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not true within {seconds} s")
+until = functools.partial(eventually, seconds=5.0)
 
 
 async def test_routes_need_a_token_and_moderator_routes_the_role(
