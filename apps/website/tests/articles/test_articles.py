@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from atriz_core.testing import UserFactory
+from atriz_website.articles import services as article_services
 
 Website = Any  # the `website` fixture's value (conftest.Website)
 EDITOR = "website.editor"
@@ -305,3 +307,31 @@ async def test_an_author_who_never_opened_their_profile_is_shown_by_name(
     profile = await website.client.get(f"/profiles/{author.id}")
     assert profile.status_code == 200
     assert profile.json()["display_name"] == "Ada Writer"
+
+
+async def test_an_article_whose_transaction_dies_of_a_serialization_failure_is_retried_whole(
+    website: Website, make_user: UserFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler opens its transaction itself, after rendering (`kit.database.db_connection`):
+    a serialization failure inside it is still retried by the kit, and the article written
+    once."""
+    author = await make_user()
+    calls = 0
+    create = article_services.create_article
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncpg.SerializationError("could not serialize access")
+        return await create(*args, **kwargs)
+
+    monkeypatch.setattr(article_services, "create_article", failing_once)
+
+    created = await website.client.post(
+        "/articles", json={"title": "Retried"}, headers=author.headers
+    )
+
+    assert created.status_code == 201, created.text
+    assert calls == 2
+    assert await website.sql("SELECT count(*) FROM articles WHERE author_id = $1", author.id) == 1

@@ -170,6 +170,14 @@ async def live_sessions(harness: CoreHarness) -> int:
     return count
 
 
+async def signed_in_emails(harness: CoreHarness) -> list[str]:
+    """The e-mail of the user of each session not ended."""
+    rows = await harness.sql_rows(
+        "SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.revoked_at IS NULL"
+    )
+    return [row["email"] for row in rows]
+
+
 async def refresh(core_harness: CoreHarness, client: RegisteredClient, token: str) -> int:
     """The status of a refresh-token grant of `client` at `/oauth/token`."""
     response = await core_harness.client.post(
